@@ -1,0 +1,386 @@
+// Package catalog reads what a DuckDB database holds besides table rows:
+// tables with their DDL, schemas, named types, sequences, indexes, views,
+// macros and comments, so that a snapshot can rebuild a database the
+// application can keep writing to.
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Querier is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Table is one base table.
+type Table struct {
+	Schema    string
+	Name      string
+	CreateSQL string
+	Comment   string
+}
+
+// Key names a table the way the manifest does: "name" in main, "schema.name" elsewhere.
+func (t Table) Key() string { return Key(t.Schema, t.Name) }
+
+// Key names a table the way the manifest does.
+func Key(schema, name string) string {
+	if schema == "main" {
+		return name
+	}
+	return schema + "." + name
+}
+
+// Object is a database object kept as DDL.
+type Object struct {
+	Kind   string `json:"kind"`
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	Table  string `json:"table,omitempty"` // the table an index belongs to
+	SQL    string `json:"sql"`
+}
+
+// Sequence is a sequence with the value its next nextval must return.
+type Sequence struct {
+	Schema    string `json:"schema"`
+	Name      string `json:"name"`
+	SQL       string `json:"sql"`
+	Next      int64  `json:"next_value"`
+	Increment int64  `json:"increment_by"`
+}
+
+// Catalog is everything read from one database.
+type Catalog struct {
+	DuckDBVersion  string
+	StorageVersion string
+	Tables         []Table // parents before children (foreign keys)
+	Schemas        []Object
+	Types          []Object
+	Sequences      []Sequence
+	Indexes        []Object
+	Views          []Object
+	Macros         []Object
+	Comments       []Object // COMMENT ON statements, applied last
+}
+
+// Read reads the catalog of the default database of q. It must run inside
+// the transaction that also copies the rows, so both describe one instant.
+func Read(ctx context.Context, q Querier) (*Catalog, error) {
+	c := &Catalog{}
+	if err := q.QueryRowContext(ctx, `SELECT library_version FROM pragma_version()`).Scan(&c.DuckDBVersion); err != nil {
+		return nil, fmt.Errorf("read duckdb version: %w", err)
+	}
+	var tags sql.NullString
+	if err := q.QueryRowContext(ctx, `SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = current_database()`).Scan(&tags); err != nil {
+		return nil, fmt.Errorf("read storage version: %w", err)
+	}
+	c.StorageVersion = storageVersion(tags.String)
+	steps := []struct {
+		what string
+		fn   func(context.Context, Querier, *Catalog) error
+	}{
+		{"schemas", readSchemas}, {"types", readTypes}, {"sequences", readSequences},
+		{"tables", readTables}, {"indexes", readIndexes}, {"views", readViews},
+		{"macros", readMacros}, {"comments", readComments},
+	}
+	for _, s := range steps {
+		if err := s.fn(ctx, q, c); err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.what, err)
+		}
+	}
+	return c, nil
+}
+
+var storageVersionRe = regexp.MustCompile(`storage_version[:=]\s*'?([^,}'\s]+)`)
+
+func storageVersion(tags string) string {
+	if m := storageVersionRe.FindStringSubmatch(tags); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+const inDB = `database_name = current_database()`
+
+func readSchemas(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT schema_name FROM duckdb_schemas() WHERE `+inDB+` AND NOT internal ORDER BY schema_name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		c.Schemas = append(c.Schemas, Object{Kind: "schema", Schema: name, Name: name,
+			SQL: "CREATE SCHEMA IF NOT EXISTS " + Ident(name) + ";"})
+	}
+	return rows.Err()
+}
+
+func readTypes(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, type_name FROM duckdb_types() WHERE `+inDB+` AND NOT internal ORDER BY type_oid`)
+	if err != nil {
+		return err
+	}
+	var names [][2]string
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, [2]string{s, n})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, sn := range names {
+		// typeof prints the full definition, with ENUM members correctly
+		// quoted (EXPORT DATABASE's schema.sql does not double quotes).
+		var def string
+		err := q.QueryRowContext(ctx, `SELECT typeof(CAST(NULL AS `+Ident(sn[0])+`.`+Ident(sn[1])+`))`).Scan(&def)
+		if err != nil {
+			return fmt.Errorf("type %s.%s: %w", sn[0], sn[1], err)
+		}
+		c.Types = append(c.Types, Object{Kind: "type", Schema: sn[0], Name: sn[1],
+			SQL: "CREATE TYPE " + Ident(sn[0]) + "." + Ident(sn[1]) + " AS " + def + ";"})
+	}
+	return nil
+}
+
+var startRe = regexp.MustCompile(`\bSTART (-?\d+)\b`)
+
+func readSequences(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, sequence_name, increment_by, min_value, max_value, cycle, sql FROM duckdb_sequences() WHERE `+inDB+` AND NOT temporary ORDER BY schema_name, sequence_name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Sequence
+		var minV, maxV int64
+		var cycle bool
+		var ddl string
+		if err := rows.Scan(&s.Schema, &s.Name, &s.Increment, &minV, &maxV, &cycle, &ddl); err != nil {
+			return err
+		}
+		// The START of duckdb_sequences().sql is the value the next nextval
+		// returns, both live and after reopening; last_value is not.
+		m := startRe.FindStringSubmatch(ddl)
+		if m == nil {
+			return fmt.Errorf("sequence %s.%s: no START in %q", s.Schema, s.Name, ddl)
+		}
+		next, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("sequence %s.%s: %w", s.Schema, s.Name, err)
+		}
+		s.Next = next
+		cyc := "NO CYCLE"
+		if cycle {
+			cyc = "CYCLE"
+		}
+		// Rebuilt rather than copied: DuckDB's own SQL is not schema-qualified.
+		s.SQL = fmt.Sprintf("CREATE SEQUENCE %s.%s INCREMENT BY %d MINVALUE %d MAXVALUE %d START %d %s;",
+			Ident(s.Schema), Ident(s.Name), s.Increment, minV, maxV, next, cyc)
+		c.Sequences = append(c.Sequences, s)
+	}
+	return rows.Err()
+}
+
+func readTables(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, table_name, sql, comment FROM duckdb_tables() WHERE `+inDB+` AND NOT temporary ORDER BY schema_name, table_name`)
+	if err != nil {
+		return err
+	}
+	var tables []Table
+	for rows.Next() {
+		var t Table
+		var comment sql.NullString
+		if err := rows.Scan(&t.Schema, &t.Name, &t.CreateSQL, &comment); err != nil {
+			rows.Close()
+			return err
+		}
+		t.Comment = comment.String
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	deps, err := foreignKeys(ctx, q)
+	if err != nil {
+		return err
+	}
+	c.Tables = orderByDependency(tables, deps)
+	return nil
+}
+
+// foreignKeys maps a table key to the keys of the tables it references.
+func foreignKeys(ctx context.Context, q Querier) (map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, table_name, referenced_table FROM duckdb_constraints() WHERE `+inDB+` AND constraint_type = 'FOREIGN KEY'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	deps := map[string][]string{}
+	for rows.Next() {
+		var s, t string
+		var ref sql.NullString
+		if err := rows.Scan(&s, &t, &ref); err != nil {
+			return nil, err
+		}
+		if ref.Valid {
+			// DuckDB only allows foreign keys within one schema.
+			deps[Key(s, t)] = append(deps[Key(s, t)], Key(s, ref.String))
+		}
+	}
+	return deps, rows.Err()
+}
+
+// orderByDependency sorts tables so that every referenced table comes
+// before the tables referencing it; otherwise by name, for stable output.
+func orderByDependency(tables []Table, deps map[string][]string) []Table {
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Key() < tables[j].Key() })
+	byKey := map[string]Table{}
+	for _, t := range tables {
+		byKey[t.Key()] = t
+	}
+	done := map[string]bool{}
+	var out []Table
+	var visit func(k string, depth int)
+	visit = func(k string, depth int) {
+		if done[k] || depth > len(tables) {
+			return
+		}
+		done[k] = true
+		ds := append([]string(nil), deps[k]...)
+		sort.Strings(ds)
+		for _, d := range ds {
+			if _, ok := byKey[d]; ok && d != k {
+				visit(d, depth+1)
+			}
+		}
+		out = append(out, byKey[k])
+	}
+	for _, t := range tables {
+		visit(t.Key(), 0)
+	}
+	return out
+}
+
+func readIndexes(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, index_name, table_name, sql FROM duckdb_indexes() WHERE `+inDB+` AND sql IS NOT NULL ORDER BY schema_name, index_name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o := Object{Kind: "index"}
+		if err := rows.Scan(&o.Schema, &o.Name, &o.Table, &o.SQL); err != nil {
+			return err
+		}
+		c.Indexes = append(c.Indexes, o)
+	}
+	return rows.Err()
+}
+
+func readViews(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, view_name, sql FROM duckdb_views() WHERE `+inDB+` AND NOT internal AND NOT temporary ORDER BY view_oid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o := Object{Kind: "view"}
+		if err := rows.Scan(&o.Schema, &o.Name, &o.SQL); err != nil {
+			return err
+		}
+		c.Views = append(c.Views, o)
+	}
+	return rows.Err()
+}
+
+func readMacros(ctx context.Context, q Querier, c *Catalog) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, function_name, function_type, CAST(parameters AS VARCHAR[]), macro_definition FROM duckdb_functions() WHERE `+inDB+` AND NOT internal AND function_type IN ('macro', 'table_macro') ORDER BY function_oid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o := Object{Kind: "macro"}
+		var kind string
+		var params []any
+		var def sql.NullString
+		if err := rows.Scan(&o.Schema, &o.Name, &kind, &params, &def); err != nil {
+			return err
+		}
+		ps := make([]string, len(params))
+		for i, p := range params {
+			ps[i] = fmt.Sprint(p)
+		}
+		table := ""
+		if kind == "table_macro" {
+			table = "TABLE "
+		}
+		o.SQL = fmt.Sprintf("CREATE MACRO %s.%s(%s) AS %s%s;", Ident(o.Schema), Ident(o.Name), strings.Join(ps, ", "), table, def.String)
+		c.Macros = append(c.Macros, o)
+	}
+	return rows.Err()
+}
+
+func readComments(ctx context.Context, q Querier, c *Catalog) error {
+	queries := []struct{ kind, sql string }{
+		{"TABLE", `SELECT schema_name, table_name, NULL, comment FROM duckdb_tables() WHERE ` + inDB + ` AND comment IS NOT NULL`},
+		{"COLUMN", `SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() WHERE ` + inDB + ` AND comment IS NOT NULL`},
+		{"VIEW", `SELECT schema_name, view_name, NULL, comment FROM duckdb_views() WHERE ` + inDB + ` AND NOT internal AND comment IS NOT NULL`},
+		{"INDEX", `SELECT schema_name, index_name, NULL, comment FROM duckdb_indexes() WHERE ` + inDB + ` AND comment IS NOT NULL`},
+		{"SEQUENCE", `SELECT schema_name, sequence_name, NULL, comment FROM duckdb_sequences() WHERE ` + inDB + ` AND comment IS NOT NULL`},
+		{"TYPE", `SELECT schema_name, type_name, NULL, comment FROM duckdb_types() WHERE ` + inDB + ` AND NOT internal AND comment IS NOT NULL`},
+		{"MACRO", `SELECT schema_name, function_name, NULL, comment FROM duckdb_functions() WHERE ` + inDB + ` AND NOT internal AND function_type = 'macro' AND comment IS NOT NULL`},
+		{"MACRO TABLE", `SELECT schema_name, function_name, NULL, comment FROM duckdb_functions() WHERE ` + inDB + ` AND NOT internal AND function_type = 'table_macro' AND comment IS NOT NULL`},
+	}
+	for _, cq := range queries {
+		rows, err := q.QueryContext(ctx, cq.sql)
+		if err != nil {
+			return fmt.Errorf("%s comments: %w", strings.ToLower(cq.kind), err)
+		}
+		for rows.Next() {
+			var s, n, comment string
+			var col sql.NullString
+			if err := rows.Scan(&s, &n, &col, &comment); err != nil {
+				rows.Close()
+				return err
+			}
+			target := Ident(s) + "." + Ident(n)
+			name := n
+			if col.Valid {
+				target += "." + Ident(col.String)
+				name = n + "." + col.String
+			}
+			c.Comments = append(c.Comments, Object{Kind: "comment", Schema: s, Name: name,
+				SQL: "COMMENT ON " + cq.kind + " " + target + " IS " + Literal(comment) + ";"})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ident quotes an SQL identifier.
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Literal quotes an SQL string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

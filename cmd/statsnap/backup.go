@@ -1,0 +1,262 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/storage"
+)
+
+type backupOptions struct {
+	Gamertag         string
+	All              bool
+	DB               string
+	CompressionLevel int
+	NoMetadata       bool
+	Time             string
+}
+
+type backupTableJSON struct {
+	Rows   int64  `json:"rows"`
+	File   string `json:"file"`
+	BLAKE3 string `json:"blake3,omitempty"`
+	Bytes  int64  `json:"file_size_bytes"`
+}
+
+type backupSnapJSON struct {
+	Gamertag       string                     `json:"gamertag"`
+	Snapshot       string                     `json:"snapshot"`
+	Manifest       string                     `json:"manifest"`
+	Folder         string                     `json:"folder"`
+	Tables         map[string]backupTableJSON `json:"tables"`
+	TotalSizeBytes int64                      `json:"total_size_bytes"`
+	Seconds        float64                    `json:"seconds"`
+}
+
+type failedJSON struct {
+	Gamertag string `json:"gamertag"`
+	Error    string `json:"error"`
+}
+
+func newBackupCmd(g *globals) *cobra.Command {
+	var o backupOptions
+	cmd := &cobra.Command{
+		Use:   "backup (--gamertag G | --all | --db PATH [--gamertag G])",
+		Short: "Back up players' databases to Parquet with a verifiable manifest",
+		Example: `  statsnap backup --gamertag Chocoboflor
+  statsnap backup --all --output ./mes_backups --compression-level 15
+  statsnap backup --db ./other/stats.duckdb --gamertag JGtm`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return runBackup(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Gamertag, "gamertag", "", "player to back up (data/players/{gamertag}/stats.duckdb)")
+	f.BoolVar(&o.All, "all", false, "back up every player under the data dir")
+	f.StringVar(&o.DB, "db", "", "back up this DuckDB file")
+	f.IntVar(&o.CompressionLevel, "compression-level", snapshot.DefaultCompressionLevel, "zstd level, 1 (fast) to 22 (smallest)")
+	f.BoolVar(&o.NoMetadata, "no-metadata", false, "write the Parquet files only, like the seed's bare export (such a snapshot cannot be verified)")
+	f.StringVar(&o.Time, "time", "", "record the snapshot as taken at this RFC 3339 time (for imports and tests)")
+	return cmd
+}
+
+type backupJob struct {
+	gamertag string
+	source   string
+}
+
+func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
+	modes := 0
+	for _, set := range []bool{o.All, o.DB != "", o.Gamertag != "" && o.DB == ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 || (o.All && o.Gamertag != "") {
+		return usageErr("choose what to back up: --gamertag G, --all, or --db PATH [--gamertag G]")
+	}
+	if o.CompressionLevel < snapshot.MinCompressionLevel || o.CompressionLevel > snapshot.MaxCompressionLevel {
+		return usageErr("--compression-level must be between %d and %d, got %d", snapshot.MinCompressionLevel, snapshot.MaxCompressionLevel, o.CompressionLevel)
+	}
+	var at time.Time
+	if o.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.Time)
+		if err != nil {
+			return usageErr("--time %q is not an RFC 3339 time (e.g. 2026-02-01T14:30:25+01:00)", o.Time)
+		}
+		at = t
+	}
+	if o.Gamertag != "" {
+		if err := checkGamertag(o.Gamertag); err != nil {
+			return err
+		}
+	}
+	key, err := g.key()
+	if err != nil {
+		return err
+	}
+
+	var jobs []backupJob
+	switch {
+	case o.All:
+		ps, err := findPlayers(g.DataDir)
+		if err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			return fmt.Errorf("cannot back up: no players under %s; check --data-dir", filepath.Join(g.DataDir, "players"))
+		}
+		for _, p := range ps {
+			jobs = append(jobs, backupJob{p.Gamertag, p.DB})
+		}
+	case o.DB != "":
+		name := o.Gamertag
+		if name == "" {
+			name = gamertagOfDB(o.DB)
+			if err := checkGamertag(name); err != nil {
+				return usageErr("cannot name the snapshot folder after %s; pass --gamertag", o.DB)
+			}
+		}
+		jobs = append(jobs, backupJob{name, o.DB})
+	default:
+		jobs = append(jobs, backupJob{o.Gamertag, g.playerDB(o.Gamertag)})
+	}
+
+	var done []backupSnapJSON
+	var failed []failedJSON
+	for _, j := range jobs {
+		snap, err := backupOne(cmd, g, o, j, at, key)
+		if err != nil {
+			if errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil {
+				return err
+			}
+			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: err.Error()})
+			if !g.JSON || len(jobs) > 1 {
+				fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
+			}
+			continue
+		}
+		done = append(done, snap)
+	}
+	if g.JSON {
+		if done == nil {
+			done = []backupSnapJSON{}
+		}
+		if failed == nil {
+			failed = []failedJSON{}
+		}
+		if err := g.printJSON(map[string]any{"snapshots": done, "failed": failed}); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		if len(jobs) == 1 && !g.JSON {
+			return &silentErr{exitError}
+		}
+		var who []string
+		for _, f := range failed {
+			who = append(who, f.Gamertag)
+		}
+		if !g.JSON {
+			fmt.Fprintf(g.stderr, "statsnap: %d of %d backups failed: %s\n", len(failed), len(jobs), strings.Join(who, ", "))
+		}
+		return &silentErr{exitError}
+	}
+	return nil
+}
+
+// gamertagOfDB names the folder of a --db backup: the parent folder for
+// the app's own layout (…/{gamertag}/stats.duckdb), else the file's stem.
+func gamertagOfDB(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	if filepath.Base(abs) == "stats.duckdb" {
+		return filepath.Base(filepath.Dir(abs))
+	}
+	base := filepath.Base(abs)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at time.Time, key []byte) (backupSnapJSON, error) {
+	ctx := cmd.Context()
+	start := time.Now()
+	dir := g.playerFolder(j.gamertag)
+	folder, err := storage.OpenLocal(dir, true)
+	if err != nil {
+		return backupSnapJSON{}, fmt.Errorf("cannot back up %s: %w; check --output and its permissions", j.gamertag, err)
+	}
+	progress := func(snapshot.Progress) {}
+	if g.terminal() {
+		progress = func(p snapshot.Progress) {
+			if p.Done {
+				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows, %s\n", p.Index, p.Count, p.Table, p.Rows, humanBytes(p.Bytes))
+			} else {
+				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s…", p.Index, p.Count, p.Table)
+			}
+		}
+	}
+	res, err := snapshot.Backup(ctx, snapshot.BackupOptions{
+		Source:           j.source,
+		Gamertag:         j.gamertag,
+		Folder:           folder,
+		CompressionLevel: o.CompressionLevel,
+		NoMetadata:       o.NoMetadata,
+		Time:             at,
+		TimeGiven:        !at.IsZero(),
+		Key:              key,
+		LockWait:         g.LockWait,
+		Progress:         progress,
+	})
+	if err != nil {
+		return backupSnapJSON{}, explainBackupError(j, dir, err)
+	}
+	if len(res.Cleanup.Removed) > 0 {
+		fmt.Fprintf(g.stderr, "removed %d leftover file(s) of an interrupted run in %s\n", len(res.Cleanup.Removed), dir)
+	}
+	out := backupSnapJSON{
+		Gamertag:       j.gamertag,
+		Snapshot:       res.ID,
+		Folder:         dir,
+		Tables:         map[string]backupTableJSON{},
+		TotalSizeBytes: res.Manifest.TotalSizeBytes,
+		Seconds:        time.Since(start).Seconds(),
+	}
+	if res.ManifestName != "" {
+		out.Manifest = filepath.Join(dir, res.ManifestName)
+	}
+	for k, t := range res.Manifest.Tables {
+		out.Tables[k] = backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}
+	}
+	if !g.JSON {
+		kind := "snapshot"
+		if o.NoMetadata {
+			kind = "bare export (no manifest)"
+		}
+		fmt.Fprintf(g.out(), "%s: %s %s: %d tables, %d rows, %s in %s (%.1fs)\n", j.gamertag, kind, res.ID,
+			len(res.Manifest.Tables), res.Manifest.Rows(), humanBytes(res.Manifest.TotalSizeBytes), dir, out.Seconds)
+	}
+	return out, nil
+}
+
+func explainBackupError(j backupJob, dir string, err error) error {
+	var le *dbfile.LockedError
+	switch {
+	case errors.As(err, &le):
+		return fmt.Errorf("cannot back up %s: %v; close OpenSpartan Graph (or whatever holds it) and run the backup again", j.gamertag, le)
+	case snapshot.SourceMissing(err):
+		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
+	case errors.Is(err, storage.ErrLocked):
+		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)
+	case errors.Is(err, snapshot.ErrIDTaken):
+		return fmt.Errorf("cannot back up %s: %w", j.gamertag, err)
+	}
+	return fmt.Errorf("cannot back up %s: %w; nothing was committed, existing snapshots are untouched", j.gamertag, err)
+}

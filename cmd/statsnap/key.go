@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+func newKeyCmd(g *globals) *cobra.Command {
+	key := &cobra.Command{Use: "key", Short: "Manage keys for authenticated snapshots"}
+	key.AddCommand(&cobra.Command{
+		Use:   "generate PATH",
+		Short: "Write a new random key to PATH (mode 0600); it never replaces a file",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := snapshot.GenerateKey(args[0]); err != nil {
+				return fmt.Errorf("cannot create key: %w; choose a path where no file exists", err)
+			}
+			if g.JSON {
+				return g.printJSON(map[string]any{"key_file": args[0]})
+			}
+			fmt.Fprintf(g.out(), "wrote a new key to %s; keep a copy apart from the backups: without it, keyed snapshots cannot be authenticated\n", args[0])
+			return nil
+		},
+	})
+	return key
+}

@@ -1,0 +1,212 @@
+// Command statsnap makes provable backups of DuckDB databases.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/storage"
+)
+
+// Exit codes of SPEC.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitIntegrity = 3
+)
+
+// exitError carries an exit code with the message.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &codedError{exitUsage, fmt.Errorf(format, a...)}
+}
+
+func integrityErr(format string, a ...any) error {
+	return &codedError{exitIntegrity, fmt.Errorf(format, a...)}
+}
+
+// silentErr exits with a code without printing: the command already
+// reported everything (a JSON document, or a verify report).
+type silentErr struct{ code int }
+
+func (e *silentErr) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// globals are the flags every command accepts.
+type globals struct {
+	JSON     bool
+	DataDir  string
+	Output   string
+	KeyFile  string
+	LockWait time.Duration
+	Verbose  bool
+
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (g *globals) playerDB(gamertag string) string {
+	return filepath.Join(g.DataDir, "players", gamertag, "stats.duckdb")
+}
+
+func (g *globals) playerFolder(gamertag string) string {
+	return filepath.Join(g.Output, gamertag)
+}
+
+// out is where the human report goes: stdout, or stderr under --json so
+// that stdout holds the JSON document only.
+func (g *globals) out() io.Writer {
+	if g.JSON {
+		return g.stderr
+	}
+	return g.stdout
+}
+
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// terminal reports whether progress should be drawn.
+func (g *globals) terminal() bool {
+	f, ok := g.stderr.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// key loads the key named by --key-file or STATSNAP_KEY_FILE, or nil.
+func (g *globals) key() ([]byte, error) {
+	path := g.KeyFile
+	if path == "" {
+		path = os.Getenv("STATSNAP_KEY_FILE")
+	}
+	if path == "" {
+		return nil, nil
+	}
+	key, err := snapshot.LoadKey(path)
+	if errors.Is(err, snapshot.ErrKeyExposed) {
+		fmt.Fprintf(g.stderr, "warning: %v\n", err)
+		return key, nil
+	}
+	if err != nil {
+		return nil, &codedError{exitError, fmt.Errorf("cannot use key: %w; check --key-file or STATSNAP_KEY_FILE", err)}
+	}
+	return key, nil
+}
+
+// checkGamertag refuses names that would leave the data or backup folder.
+func checkGamertag(name string) error {
+	if err := storage.CheckName(name); err != nil {
+		return usageErr("invalid gamertag %q: a gamertag is one folder name (no '/', '\\', '..' or control characters)", name)
+	}
+	if strings.HasPrefix(name, ".") {
+		return usageErr("invalid gamertag %q: it may not start with '.'", name)
+	}
+	return nil
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "statsnap",
+		Short: "Provable backups of DuckDB player databases",
+		Long: `statsnap backs up DuckDB databases to zstd Parquet files plus a manifest
+holding each file's BLAKE3 hash, row count, schema and DDL; verifies them;
+restores them in one transaction; and prunes them with restic's retention rules.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelWarn
+			if g.Verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout (human text goes to stderr)")
+	pf.StringVar(&g.DataDir, "data-dir", "./data", "folder holding players/{gamertag}/stats.duckdb")
+	pf.StringVar(&g.Output, "output", "./data/backups", "backup root: one folder per player")
+	pf.StringVar(&g.KeyFile, "key-file", "", "key for authenticated snapshots (default $STATSNAP_KEY_FILE)")
+	pf.DurationVar(&g.LockWait, "lock-wait", 0, "how long to wait for another statsnap working on the same player")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log diagnostics to stderr")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErr("%v (see '%s --help')", err, cmd.CommandPath())
+	})
+	root.AddCommand(newPlayersCmd(g), newSampleCmd(g), newBackupCmd(g), newSnapshotsCmd(g),
+		newKeyCmd(g))
+	for _, add := range extraCommands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// extraCommands lets command files register themselves.
+var extraCommands []func(*globals) *cobra.Command
+
+// usageArgs wraps cobra's argument checks as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageErr("%v (see '%s --help')", err, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var se *silentErr
+	if errors.As(err, &se) {
+		return se.code
+	}
+	code := exitError
+	var ce *codedError
+	if errors.As(err, &ce) {
+		code = ce.code
+	} else if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
+		code = exitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "statsnap: interrupted; nothing was changed (any partial work was removed)")
+		return exitError
+	}
+	fmt.Fprintf(stderr, "statsnap: %v\n", err)
+	return code
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}

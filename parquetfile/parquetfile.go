@@ -1,0 +1,191 @@
+// Package parquetfile reads what statsnap needs from a Parquet file with
+// arrow-go: the footer's row count, the Arrow schema derived from the file
+// in a canonical form, and a full decode of every value.
+package parquetfile
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Field is one field of an Arrow schema in the canonical form kept in
+// manifests: built from type IDs and parameters, so it does not change
+// when arrow-go changes how it prints types.
+type Field struct {
+	Name     string  `json:"name"`
+	Type     string  `json:"type"`
+	Nullable bool    `json:"nullable"`
+	Children []Field `json:"children,omitempty"`
+}
+
+// Info is what the footer says about a file.
+type Info struct {
+	Rows      int64
+	RowGroups int
+	Fields    []Field
+	// IPC is the Arrow IPC serialization of the schema, base64: the exact
+	// form, kept for readers that want arrow-go's own schema back.
+	IPC string
+}
+
+// Source is what a Parquet reader needs.
+type Source = parquet.ReaderAtSeeker
+
+// Inspect reads the footer of a Parquet file.
+func Inspect(r Source) (info Info, err error) {
+	defer func() {
+		// arrow-go panics on some malformed footers; a tampered file must
+		// be a problem to report, not a crash.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read parquet footer: malformed file: %v", p)
+		}
+	}()
+	pr, err := file.NewParquetReader(r)
+	if err != nil {
+		return Info{}, fmt.Errorf("read parquet footer: %w", err)
+	}
+	defer pr.Close()
+	sc, err := pqarrow.FromParquet(pr.MetaData().Schema, &pqarrow.ArrowReadProperties{}, pr.MetaData().KeyValueMetadata())
+	if err != nil {
+		return Info{}, fmt.Errorf("derive arrow schema: %w", err)
+	}
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(sc))
+	if err := w.Close(); err != nil {
+		return Info{}, fmt.Errorf("serialize arrow schema: %w", err)
+	}
+	return Info{
+		Rows:      pr.NumRows(),
+		RowGroups: pr.NumRowGroups(),
+		Fields:    Canonical(sc),
+		IPC:       base64.StdEncoding.EncodeToString(buf.Bytes()),
+	}, nil
+}
+
+// Canonical returns the canonical field list of s.
+func Canonical(s *arrow.Schema) []Field {
+	out := make([]Field, 0, s.NumFields())
+	for _, f := range s.Fields() {
+		out = append(out, canonicalField(f))
+	}
+	return out
+}
+
+func canonicalField(f arrow.Field) Field {
+	cf := Field{Name: f.Name, Nullable: f.Nullable, Type: typeName(f.Type)}
+	switch t := f.Type.(type) {
+	case arrow.NestedType:
+		for _, c := range t.Fields() {
+			cf.Children = append(cf.Children, canonicalField(c))
+		}
+	}
+	return cf
+}
+
+func typeName(t arrow.DataType) string {
+	switch t := t.(type) {
+	case *arrow.TimestampType:
+		return fmt.Sprintf("timestamp[%s,%s]", t.Unit, t.TimeZone)
+	case *arrow.Time32Type:
+		return fmt.Sprintf("time32[%s]", t.Unit)
+	case *arrow.Time64Type:
+		return fmt.Sprintf("time64[%s]", t.Unit)
+	case *arrow.DurationType:
+		return fmt.Sprintf("duration[%s]", t.Unit)
+	case arrow.DecimalType:
+		return fmt.Sprintf("%s(%d,%d)", t.ID(), t.GetPrecision(), t.GetScale())
+	case *arrow.FixedSizeBinaryType:
+		return fmt.Sprintf("fixed_size_binary[%d]", t.ByteWidth)
+	case *arrow.FixedSizeListType:
+		return fmt.Sprintf("fixed_size_list[%d]", t.Len())
+	case *arrow.DictionaryType:
+		return fmt.Sprintf("dictionary[%s,%s]", typeName(t.IndexType), typeName(t.ValueType))
+	case arrow.ExtensionType:
+		return fmt.Sprintf("extension[%s,%s]", t.ExtensionName(), typeName(t.StorageType()))
+	}
+	return t.ID().String()
+}
+
+// Equal reports whether two canonical field lists are the same.
+func Equal(a, b []Field) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Type != b[i].Type || a[i].Nullable != b[i].Nullable || !Equal(a[i].Children, b[i].Children) {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe prints a field list compactly for messages.
+func Describe(fs []Field) string {
+	var b bytes.Buffer
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.Name + " " + f.Type)
+		if len(f.Children) > 0 {
+			b.WriteString("<" + Describe(f.Children) + ">")
+		}
+	}
+	return b.String()
+}
+
+// DecodeAll decodes every value of every column, row group by row group,
+// and returns the number of rows it decoded. Memory stays bounded by one
+// batch, whatever the footer claims.
+func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decode parquet: malformed file: %v", p)
+		}
+	}()
+	pr, err := file.NewParquetReader(r)
+	if err != nil {
+		return 0, fmt.Errorf("read parquet footer: %w", err)
+	}
+	defer pr.Close()
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024, Parallel: false}, memory.DefaultAllocator)
+	if err != nil {
+		return 0, fmt.Errorf("open parquet: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		return 0, fmt.Errorf("decode parquet: %w", err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		rec := rr.RecordBatch()
+		for i := 0; i < int(rec.NumCols()); i++ {
+			v, ok := rec.Column(i).(interface{ ValidateFull() error })
+			if !ok {
+				continue
+			}
+			if err := v.ValidateFull(); err != nil {
+				return rows, fmt.Errorf("decode parquet: column %s: %w", rec.ColumnName(i), err)
+			}
+		}
+		rows += rec.NumRows()
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return rows, fmt.Errorf("decode parquet: %w", err)
+	}
+	return rows, nil
+}

@@ -1,0 +1,420 @@
+package snapshot
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"time"
+
+	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/codec"
+	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/parquetfile"
+	"github.com/openspartan/statsnap/storage"
+	"github.com/zeebo/blake3"
+)
+
+// ToolVersion is recorded in every manifest.
+var ToolVersion = "0.1.0"
+
+// Compression levels zstd accepts.
+const (
+	MinCompressionLevel     = 1
+	MaxCompressionLevel     = 22
+	DefaultCompressionLevel = 9
+)
+
+// BackupOptions describes one backup.
+type BackupOptions struct {
+	Source           string // DuckDB file, opened read-only
+	Gamertag         string
+	Folder           storage.Folder
+	CompressionLevel int
+	NoMetadata       bool      // the seed's bare export: Parquet files only
+	Time             time.Time // zero: now
+	// TimeGiven says Time came from the user: an id that is taken is then
+	// an error instead of a reason to wait for the next second.
+	TimeGiven bool
+	Key       []byte // non-nil: add a MAC
+	LockWait  time.Duration
+	// Progress, when set, is called before and after each table.
+	Progress func(Progress)
+}
+
+// Progress reports one step of a backup.
+type Progress struct {
+	Table string
+	Index int // 1-based
+	Count int
+	Rows  int64
+	Bytes int64
+	Done  bool
+}
+
+// BackupResult is a committed snapshot.
+type BackupResult struct {
+	ID           string
+	ManifestName string // empty with NoMetadata
+	Manifest     *Manifest
+	Cleanup      Cleanup // leftovers of earlier crashes removed first
+}
+
+// Errors a caller decides on.
+var (
+	ErrIDTaken       = errors.New("snapshot id already used")
+	ErrRowsDisagree  = errors.New("row count of the written file disagrees with DuckDB")
+	ErrBadCompressor = errors.New("compression level out of range")
+)
+
+// Backup writes one snapshot of opt.Source into opt.Folder, committing in
+// SPEC's order so that a crash at any point leaves either no snapshot
+// (and a journal naming the leftovers) or a complete one.
+func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
+	if opt.CompressionLevel < MinCompressionLevel || opt.CompressionLevel > MaxCompressionLevel {
+		return nil, fmt.Errorf("%w: %d (zstd levels are %d to %d)", ErrBadCompressor, opt.CompressionLevel, MinCompressionLevel, MaxCompressionLevel)
+	}
+	f := opt.Folder
+	unlock, err := f.Lock(ctx, true, opt.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now := time.Now()
+	res := &BackupResult{}
+	if res.Cleanup, err = Recover(ctx, f, now); err != nil {
+		return nil, fmt.Errorf("clean up an earlier interrupted run: %w", err)
+	}
+
+	db, err := dbfile.Open(ctx, opt.Source, true)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, dbfile.Classify(opt.Source, err)
+	}
+	defer conn.Close()
+	// One transaction: every table and the catalog come from one instant.
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+
+	cat, err := catalog.Read(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	type plannedTable struct {
+		t     catalog.Table
+		plans []codec.ColumnPlan
+		file  string
+	}
+	var tables []plannedTable
+	seen := map[string]catalog.Table{}
+	for _, t := range cat.Tables {
+		if other, ok := seen[t.Key()]; ok {
+			return nil, fmt.Errorf("tables %s.%s and %s.%s have the same manifest key %q; rename one", other.Schema, other.Name, t.Schema, t.Name, t.Key())
+		}
+		seen[t.Key()] = t
+		plans, err := codec.PlanTable(ctx, conn, t.Schema, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		tables = append(tables, plannedTable{t: t, plans: plans})
+	}
+
+	taken := opt.Time
+	if taken.IsZero() {
+		taken = now
+	}
+	id, err := chooseID(ctx, f, taken, opt.TimeGiven)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.TimeGiven {
+		taken = time.Now()
+		if FormatID(taken) != id {
+			taken, _ = IDTime(id)
+		}
+	}
+	res.ID = id
+
+	names := map[string]bool{}
+	var finals []string
+	for i := range tables {
+		tables[i].file = TableFileName(tables[i].t.Key(), id, names)
+		finals = append(finals, tables[i].file)
+	}
+	manifestName := ManifestName(id)
+	if !opt.NoMetadata {
+		finals = append(finals, manifestName)
+	}
+	jn := PendingName(id)
+	if err := writeJournal(ctx, f, jn, journal{Snapshot: id, Files: finals}); err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Undo with a fresh context: a Ctrl-C must still clean up.
+		cctx := context.Background()
+		for i := range tables {
+			f.Remove(cctx, TempName(id, fmt.Sprintf("%d.parquet", i)))
+		}
+		f.Remove(cctx, TempName(id, "manifest.json"))
+		for _, n := range finals {
+			f.Remove(cctx, n)
+		}
+		f.Sync(cctx)
+		f.Remove(cctx, jn)
+		f.Sync(cctx)
+	}()
+
+	m := &Manifest{
+		Gamertag:         opt.Gamertag,
+		BackupTimestamp:  id,
+		BackupDatetime:   taken.Format(DatetimeLayout),
+		SourceDB:         opt.Source,
+		Compression:      "zstd",
+		CompressionLevel: opt.CompressionLevel,
+		Tables:           map[string]*Table{},
+		FormatVersion:    FormatVersion,
+		ToolVersion:      ToolVersion,
+		DuckDBVersion:    cat.DuckDBVersion,
+		StorageVersion:   cat.StorageVersion,
+		HashAlgorithm:    "blake3",
+		Schemas:          cat.Schemas,
+		Types:            cat.Types,
+		Sequences:        cat.Sequences,
+		Indexes:          cat.Indexes,
+		Views:            cat.Views,
+		Macros:           cat.Macros,
+		Comments:         cat.Comments,
+	}
+	for i, pt := range tables {
+		key := pt.t.Key()
+		if opt.Progress != nil {
+			opt.Progress(Progress{Table: key, Index: i + 1, Count: len(tables)})
+		}
+		staged := TempName(id, fmt.Sprintf("%d.parquet", i))
+		entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
+		if err != nil {
+			return nil, fmt.Errorf("back up table %s: %w", key, err)
+		}
+		if err := f.Publish(ctx, staged, pt.file); err != nil {
+			return nil, fmt.Errorf("back up table %s: %w", key, err)
+		}
+		entry.File = pt.file
+		m.Tables[key] = entry
+		m.TableOrder = append(m.TableOrder, key)
+		m.TotalSizeBytes += entry.FileSizeBytes
+		if opt.Progress != nil {
+			opt.Progress(Progress{Table: key, Index: i + 1, Count: len(tables), Rows: entry.Rows, Bytes: entry.FileSizeBytes, Done: true})
+		}
+	}
+	if err := f.Sync(ctx); err != nil {
+		return nil, err
+	}
+	m.TotalSizeMB = math.Round(float64(m.TotalSizeBytes)/(1<<20)*100) / 100
+	res.Manifest = m
+	if !opt.NoMetadata {
+		data, err := Marshal(m, opt.Key)
+		if err != nil {
+			return nil, fmt.Errorf("encode manifest: %w", err)
+		}
+		tmp := TempName(id, "manifest.json")
+		if err := f.WriteFile(ctx, tmp, data); err != nil {
+			return nil, fmt.Errorf("write manifest: %w", err)
+		}
+		if err := f.Publish(ctx, tmp, manifestName); err != nil {
+			return nil, fmt.Errorf("write manifest: %w", err)
+		}
+		if err := f.Sync(ctx); err != nil {
+			return nil, err
+		}
+		res.ManifestName = manifestName
+	}
+	committed = true
+	// From here the snapshot exists; a failure to drop the journal only
+	// leaves work for the next run, which sees the manifest and keeps it.
+	if err := f.Remove(ctx, jn); err != nil {
+		slog.Warn("could not remove backup journal", "journal", jn, "err", err)
+	} else if err := f.Sync(ctx); err != nil {
+		slog.Warn("could not sync backup folder", "err", err)
+	}
+	return res, nil
+}
+
+// chooseID returns the snapshot id for time t that no file of the folder
+// uses yet. Two backups in the same second wait for the next one, unless
+// the time was given, which makes a taken id an error.
+func chooseID(ctx context.Context, f storage.Folder, t time.Time, given bool) (string, error) {
+	for attempt := 0; ; attempt++ {
+		id := FormatID(t)
+		used, err := idUsed(ctx, f, id)
+		if err != nil {
+			return "", err
+		}
+		if !used {
+			return id, nil
+		}
+		if given {
+			return "", fmt.Errorf("%w: %s already holds snapshot %s; choose another --time", ErrIDTaken, f.Location(), id)
+		}
+		if attempt >= 5 {
+			return "", fmt.Errorf("%w: %s", ErrIDTaken, id)
+		}
+		next := t.Truncate(time.Second).Add(time.Second)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Until(next)):
+		}
+		t = time.Now()
+	}
+}
+
+func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
+	entries, err := f.List(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if _, eid := Classify(e.Name); eid == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// writeTable copies one table to a staged Parquet file, then reads the
+// file back: BLAKE3 of its bytes, row count and schema from its footer.
+func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*Table, error) {
+	from := catalog.Ident(t.Schema) + "." + catalog.Ident(t.Name)
+	var counted int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	path, err := f.StagePath(staged)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL %d, RETURN_STATS)",
+		codec.SelectList(plans), from, catalog.Literal(path), level)
+	var written int64
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("write parquet: %w", err)
+	}
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("write parquet: %w", err)
+		}
+		for i, c := range cols {
+			if c == "count" {
+				written += toInt64(vals[i])
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("write parquet: %w", err)
+	}
+	if written != counted {
+		return nil, fmt.Errorf("%w: COPY wrote %d rows, count(*) says %d", ErrRowsDisagree, written, counted)
+	}
+	r, err := f.Open(ctx, staged)
+	if err != nil {
+		return nil, fmt.Errorf("reopen written file: %w", err)
+	}
+	defer r.Close()
+	sum, size, err := HashFile(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("hash written file: %w", err)
+	}
+	info, err := parquetfile.Inspect(r)
+	if err != nil {
+		return nil, err
+	}
+	if info.Rows != counted {
+		return nil, fmt.Errorf("%w: the footer says %d rows, DuckDB counted %d", ErrRowsDisagree, info.Rows, counted)
+	}
+	entry := &Table{
+		Rows:          counted,
+		FileSizeBytes: size,
+		Schema:        t.Schema,
+		Name:          t.Name,
+		BLAKE3:        sum,
+		CreateSQL:     t.CreateSQL,
+		ArrowSchema:   &ArrowSchema{Fields: info.Fields, IPC: info.IPC},
+	}
+	for _, p := range plans {
+		entry.Columns = append(entry.Columns, Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
+	}
+	return entry, nil
+}
+
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case uint64:
+		return int64(n)
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return 0
+}
+
+// HashBufferSize is the read size for hashing: large sequential reads
+// keep the disk and BLAKE3's SIMD paths busy.
+const HashBufferSize = 4 << 20
+
+// HashFile returns the hex BLAKE3-256 of r from its start and its size.
+func HashFile(ctx context.Context, r io.ReadSeeker) (string, int64, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return "", 0, err
+	}
+	h := blake3.New()
+	buf := make([]byte, HashBufferSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, err
+		}
+		k, err := r.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			n += int64(k)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", n, err
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), n, nil
+}
+
+// SourceMissing reports whether err means the source database is missing.
+func SourceMissing(err error) bool {
+	return errors.Is(err, dbfile.ErrNotExist) || errors.Is(err, os.ErrNotExist)
+}

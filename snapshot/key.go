@@ -1,0 +1,65 @@
+package snapshot
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// KeySize is the BLAKE3 key length.
+const KeySize = 32
+
+// GenerateKey writes a new random key to path as hex, mode 0600. It never
+// replaces an existing file: losing a key makes its snapshots unprovable.
+func GenerateKey(path string) error {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("generate key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write key: %w", err)
+	}
+	return f.Close()
+}
+
+// ErrKeyExposed is returned beside a usable key whose file others can read.
+var ErrKeyExposed = errors.New("key file is readable by other users")
+
+// LoadKey reads a key written by GenerateKey. When the file's mode lets
+// group or others read it, the key is returned with ErrKeyExposed so the
+// caller can warn.
+func LoadKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	if fi.Size() > 4096 {
+		return nil, fmt.Errorf("read key file %s: too large to be a statsnap key", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != KeySize {
+		return nil, fmt.Errorf("read key file %s: want %d hex digits as written by 'statsnap key generate'", path, 2*KeySize)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return key, fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s", ErrKeyExposed, path, fi.Mode().Perm(), path)
+	}
+	return key, nil
+}

@@ -1,0 +1,347 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/parquetfile"
+	"github.com/openspartan/statsnap/storage"
+	"github.com/zeebo/blake3"
+)
+
+// FormatVersion is the manifest format this build writes and reads.
+const FormatVersion = 1
+
+// MaxManifestSize bounds what is read of a manifest: a real one is a few
+// hundred kilobytes even for thousands of tables.
+const MaxManifestSize = 64 << 20
+
+// maxDepth bounds JSON nesting; a real manifest is about 8 levels deep.
+const maxDepth = 64
+
+// Manifest is backup_metadata_{ts}.json: the seed's metadata, field for
+// field, plus what makes the snapshot provable and restorable.
+type Manifest struct {
+	Gamertag         string            `json:"gamertag"`
+	BackupTimestamp  string            `json:"backup_timestamp"`
+	BackupDatetime   string            `json:"backup_datetime"`
+	SourceDB         string            `json:"source_db"`
+	Compression      string            `json:"compression"`
+	CompressionLevel int               `json:"compression_level"`
+	Tables           map[string]*Table `json:"tables"`
+	TotalSizeBytes   int64             `json:"total_size_bytes"`
+	TotalSizeMB      float64           `json:"total_size_mb"`
+
+	FormatVersion  int    `json:"format_version,omitempty"`
+	ToolVersion    string `json:"tool_version,omitempty"`
+	DuckDBVersion  string `json:"duckdb_version,omitempty"`
+	StorageVersion string `json:"storage_version,omitempty"`
+	HashAlgorithm  string `json:"hash_algorithm,omitempty"`
+	// TableOrder is the order restore creates tables in: foreign-key
+	// parents before children.
+	TableOrder []string           `json:"table_order,omitempty"`
+	Schemas    []catalog.Object   `json:"schemas,omitempty"`
+	Types      []catalog.Object   `json:"types,omitempty"`
+	Sequences  []catalog.Sequence `json:"sequences,omitempty"`
+	Indexes    []catalog.Object   `json:"indexes,omitempty"`
+	Views      []catalog.Object   `json:"views,omitempty"`
+	Macros     []catalog.Object   `json:"macros,omitempty"`
+	Comments   []catalog.Object   `json:"comments,omitempty"`
+
+	// Checksum is the BLAKE3 of the canonical manifest (see Canonical);
+	// MAC the keyed BLAKE3 of the same bytes, when backup had a key.
+	Checksum string `json:"manifest_checksum,omitempty"`
+	MAC      string `json:"manifest_mac,omitempty"`
+}
+
+// Table is one table's entry.
+type Table struct {
+	Rows          int64  `json:"rows"`
+	FileSizeBytes int64  `json:"file_size_bytes"`
+	File          string `json:"file"`
+
+	Schema      string       `json:"schema,omitempty"`
+	Name        string       `json:"name,omitempty"`
+	BLAKE3      string       `json:"blake3,omitempty"`
+	CreateSQL   string       `json:"create_sql,omitempty"`
+	Columns     []Column     `json:"columns,omitempty"`
+	ArrowSchema *ArrowSchema `json:"arrow_schema,omitempty"`
+}
+
+// Column records how one column is stored.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Encoding is empty when the column is stored as DuckDB writes it,
+	// otherwise the portable lossless encoding restore must undo.
+	Encoding  string `json:"encoding,omitempty"`
+	Generated bool   `json:"generated,omitempty"`
+}
+
+// ArrowSchema is the schema arrow-go derives from the written file: a
+// readable field list (compared by verify) and the exact IPC form.
+type ArrowSchema struct {
+	Fields []parquetfile.Field `json:"fields"`
+	IPC    string              `json:"ipc_base64"`
+}
+
+// Legacy reports whether m was written by the seed's script (no format
+// version, no hashes).
+func (m *Manifest) Legacy() bool { return m.FormatVersion == 0 }
+
+// Rows sums the rows of every table.
+func (m *Manifest) Rows() int64 {
+	var n int64
+	for _, t := range m.Tables {
+		n += t.Rows
+	}
+	return n
+}
+
+// Errors of manifests.
+var (
+	ErrManifestCorrupt = errors.New("manifest is corrupt")
+	ErrUnknownFormat   = errors.New("manifest format version is unknown")
+)
+
+// Canonical returns the bytes the checksum and the MAC cover: the
+// manifest's JSON with the checksum and MAC members removed, objects'
+// keys sorted, no insignificant space, numbers exactly as written. It is
+// computed from the raw JSON, not from this build's struct, so fields a
+// newer statsnap adds are covered too.
+func Canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	delete(v, "manifest_checksum")
+	delete(v, "manifest_mac")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// Checksum returns the hex BLAKE3-256 of canonical bytes.
+func Checksum(canonical []byte) string {
+	s := blake3.Sum256(canonical)
+	return hex.EncodeToString(s[:])
+}
+
+// MAC returns the hex keyed BLAKE3-256 of canonical bytes.
+func MAC(key, canonical []byte) (string, error) {
+	h, err := blake3.NewKeyed(key)
+	if err != nil {
+		return "", fmt.Errorf("keyed hash: %w", err)
+	}
+	h.Write(canonical)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Marshal returns the manifest's JSON with its checksum (and MAC when key
+// is not nil) filled in.
+func Marshal(m *Manifest, key []byte) ([]byte, error) {
+	m.Checksum, m.MAC = "", ""
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	canon, err := Canonical(raw)
+	if err != nil {
+		return nil, err
+	}
+	m.Checksum = Checksum(canon)
+	if key != nil {
+		if m.MAC, err = MAC(key, canon); err != nil {
+			return nil, err
+		}
+	}
+	return json.MarshalIndent(m, "", "  ")
+}
+
+// Parsed is a manifest read from disk with what verify needs to know.
+type Parsed struct {
+	*Manifest
+	Raw       []byte
+	Canonical []byte
+}
+
+// ReadManifest reads at most MaxManifestSize bytes and parses them.
+func ReadManifest(r io.Reader) (*Parsed, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(raw) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: larger than %d MiB", ErrManifestCorrupt, MaxManifestSize>>20)
+	}
+	return ParseManifest(raw)
+}
+
+var hexRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ParseManifest parses and validates an untrusted manifest: valid UTF-8,
+// no duplicate keys, bounded nesting, known format version, and every
+// name it gives a plain name inside the folder. It does not check the
+// checksum (verify reports that as its own problem).
+func ParseManifest(raw []byte) (*Parsed, error) {
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrManifestCorrupt)
+	}
+	if err := checkStructure(raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
+	}
+	if m.FormatVersion < 0 || m.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("%w: format_version %d, this build reads %d and older; upgrade statsnap to read it", ErrUnknownFormat, m.FormatVersion, FormatVersion)
+	}
+	if err := validate(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
+	}
+	canon, err := Canonical(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
+	}
+	return &Parsed{Manifest: &m, Raw: raw, Canonical: canon}, nil
+}
+
+func validate(m *Manifest) error {
+	if m.BackupTimestamp != "" && !ValidID(m.BackupTimestamp) {
+		return fmt.Errorf("backup_timestamp %q is not a snapshot id", m.BackupTimestamp)
+	}
+	if m.Tables == nil {
+		return errors.New("no tables member")
+	}
+	files := map[string]string{}
+	for key, t := range m.Tables {
+		if t == nil {
+			return fmt.Errorf("table %q: entry is null", key)
+		}
+		if err := storage.CheckName(t.File); err != nil {
+			return fmt.Errorf("table %q: file %v", key, err)
+		}
+		if strings.HasPrefix(t.File, ".") {
+			return fmt.Errorf("table %q: file %q is a hidden name", key, t.File)
+		}
+		if other, ok := files[t.File]; ok {
+			return fmt.Errorf("tables %q and %q share file %q", other, key, t.File)
+		}
+		files[t.File] = key
+		if t.Rows < 0 || t.FileSizeBytes < 0 {
+			return fmt.Errorf("table %q: negative rows or size", key)
+		}
+		if m.Legacy() {
+			continue
+		}
+		if t.Name == "" || t.Schema == "" || catalog.Key(t.Schema, t.Name) != key {
+			return fmt.Errorf("table %q: schema %q and name %q do not match its key", key, t.Schema, t.Name)
+		}
+		if !hexRe.MatchString(t.BLAKE3) {
+			return fmt.Errorf("table %q: blake3 %q is not 64 lowercase hex digits", key, t.BLAKE3)
+		}
+		for _, c := range t.Columns {
+			if strings.ContainsRune(c.Name, 0) {
+				return fmt.Errorf("table %q: column name contains NUL", key)
+			}
+		}
+	}
+	if !m.Legacy() {
+		if m.HashAlgorithm != "blake3" {
+			return fmt.Errorf("hash_algorithm %q, want blake3", m.HashAlgorithm)
+		}
+		if !ValidID(m.BackupTimestamp) {
+			return fmt.Errorf("backup_timestamp %q is not a snapshot id", m.BackupTimestamp)
+		}
+		if _, err := ParseDatetime(m.BackupDatetime); err != nil {
+			return err
+		}
+		if len(m.TableOrder) != len(m.Tables) {
+			return fmt.Errorf("table_order lists %d tables, tables has %d", len(m.TableOrder), len(m.Tables))
+		}
+		for _, k := range m.TableOrder {
+			if _, ok := m.Tables[k]; !ok {
+				return fmt.Errorf("table_order names %q, which tables lacks", k)
+			}
+		}
+	}
+	return nil
+}
+
+// checkStructure walks the JSON tokens once, refusing duplicate object
+// keys (Go's decoder would silently keep the last one, so two readers
+// could see two different manifests) and nesting deeper than maxDepth.
+func checkStructure(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	type frame struct {
+		obj    bool
+		keys   map[string]bool
+		expect bool // in an object: the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.expect = true
+				}
+				if len(stack) >= maxDepth {
+					return fmt.Errorf("nested deeper than %d levels", maxDepth)
+				}
+				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, expect: true})
+				continue
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].expect = true
+				}
+				continue
+			}
+		case string:
+			if top != nil && top.obj && top.expect {
+				if top.keys[t] {
+					return fmt.Errorf("duplicate key %q", t)
+				}
+				top.keys[t] = true
+				top.expect = false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.expect = true
+		}
+	}
+	if dec.More() {
+		return errors.New("trailing data after the manifest")
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package snapshot
+
+import (
+	"encoding/hex"
+	"regexp"
+	"strings"
+
+	"github.com/zeebo/blake3"
+)
+
+// File names inside a player folder. Everything statsnap keeps for itself
+// starts with ".statsnap" so that it never collides with a table file.
+const (
+	manifestPrefix = "backup_metadata_"
+	pendingPrefix  = ".statsnap-pending-"
+	removingPrefix = ".statsnap-removing-"
+	tempPrefix     = ".statsnap-tmp-"
+)
+
+// ManifestName is the manifest of snapshot id.
+func ManifestName(id string) string { return manifestPrefix + id + ".json" }
+
+// PendingName is the journal of a backup in progress.
+func PendingName(id string) string { return pendingPrefix + id }
+
+// RemovingName is the journal of a removal in progress.
+func RemovingName(id string) string { return removingPrefix + id }
+
+// TempName is a temporary file of snapshot id.
+func TempName(id, what string) string { return tempPrefix + id + "-" + what }
+
+var (
+	manifestRe = regexp.MustCompile(`^backup_metadata_(\d{8}_\d{6})\.json$`)
+	parquetRe  = regexp.MustCompile(`^(.+)_(\d{8}_\d{6})\.parquet$`)
+	pendingRe  = regexp.MustCompile(`^\.statsnap-pending-(\d{8}_\d{6})$`)
+	removingRe = regexp.MustCompile(`^\.statsnap-removing-(\d{8}_\d{6})$`)
+)
+
+// Kind of a file in a player folder.
+type Kind int
+
+const (
+	KindOther Kind = iota
+	KindManifest
+	KindParquet
+	KindPending
+	KindRemoving
+	KindTemp
+	KindLock
+)
+
+// Classify tells what a file name in a player folder is, and the snapshot
+// id it belongs to (empty for KindOther, KindTemp without an id, KindLock).
+func Classify(name string) (Kind, string) {
+	if m := manifestRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+		return KindManifest, m[1]
+	}
+	if m := pendingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+		return KindPending, m[1]
+	}
+	if m := removingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+		return KindRemoving, m[1]
+	}
+	if name == ".statsnap.lock" {
+		return KindLock, ""
+	}
+	if strings.HasPrefix(name, tempPrefix) {
+		rest := strings.TrimPrefix(name, tempPrefix)
+		if len(rest) >= 15 && ValidID(rest[:15]) {
+			return KindTemp, rest[:15]
+		}
+		return KindTemp, ""
+	}
+	if m := parquetRe.FindStringSubmatch(name); m != nil && ValidID(m[2]) && !strings.HasPrefix(name, ".") {
+		return KindParquet, m[2]
+	}
+	return KindOther, ""
+}
+
+// TableFileName derives the Parquet file name of a table from its manifest
+// key. Names that are not plain ASCII words, or that would collide with
+// a name already taken (compared case-insensitively, for case-insensitive
+// file systems), get a hash of the key so that no two tables share a file
+// and no name can escape the folder.
+func TableFileName(key, id string, taken map[string]bool) string {
+	safe := sanitize(key)
+	name := safe + "_" + id + ".parquet"
+	if safe != key || taken[strings.ToLower(name)] {
+		sum := blake3.Sum256([]byte(key))
+		name = safe + "-" + hex.EncodeToString(sum[:4]) + "_" + id + ".parquet"
+		for i := 2; taken[strings.ToLower(name)]; i++ {
+			name = safe + "-" + hex.EncodeToString(sum[:4]) + "-" + itoa(i) + "_" + id + ".parquet"
+		}
+	}
+	taken[strings.ToLower(name)] = true
+	return name
+}
+
+func sanitize(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			b.WriteRune(r)
+		case r == '.' && b.Len() > 0:
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 100 {
+			break
+		}
+	}
+	s := strings.ReplaceAll(b.String(), "..", "__")
+	if s == "" {
+		s = "table"
+	}
+	return s
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

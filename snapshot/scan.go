@@ -1,0 +1,182 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/openspartan/statsnap/storage"
+)
+
+// Status of a snapshot in a folder.
+type Status string
+
+const (
+	StatusComplete   Status = "complete"   // a statsnap manifest
+	StatusLegacy     Status = "legacy"     // seed metadata, no hashes
+	StatusBare       Status = "bare"       // Parquet files sharing an id, no manifest
+	StatusIncomplete Status = "incomplete" // an interrupted backup or removal (a journal)
+	StatusCorrupt    Status = "corrupt"    // a manifest that cannot be read
+)
+
+// Info is one snapshot found in a folder.
+type Info struct {
+	ID     string
+	Status Status
+	// Time is backup_datetime with its recorded offset, or the id read in
+	// local time when there is no readable manifest.
+	Time        time.Time
+	Manifest    *Parsed
+	ManifestErr error
+	ManifestRaw int64           // manifest size in bytes
+	Files       []storage.Entry // Parquet files carrying the id
+}
+
+// Tables is the number of tables (files for a bare snapshot).
+func (s Info) Tables() int {
+	if s.Manifest != nil {
+		return len(s.Manifest.Tables)
+	}
+	return len(s.Files)
+}
+
+// Rows is the total row count the manifest records (0 when unknown).
+func (s Info) Rows() int64 {
+	if s.Manifest != nil {
+		return s.Manifest.Rows()
+	}
+	return 0
+}
+
+// Size is the bytes of the snapshot's files and manifest.
+func (s Info) Size() int64 {
+	n := s.ManifestRaw
+	for _, f := range s.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// Scan lists the snapshots of a folder, oldest first.
+func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
+	entries, err := f.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Info{}
+	get := func(id string) *Info {
+		if s, ok := byID[id]; ok {
+			return s
+		}
+		s := &Info{ID: id}
+		byID[id] = s
+		return s
+	}
+	journals := map[string]bool{}
+	removing := map[string]bool{}
+	manifests := map[string]storage.Entry{}
+	for _, e := range entries {
+		kind, id := Classify(e.Name)
+		switch kind {
+		case KindManifest:
+			manifests[id] = e
+			get(id)
+		case KindParquet:
+			s := get(id)
+			s.Files = append(s.Files, e)
+		case KindPending, KindRemoving:
+			journals[id] = true
+			removing[id] = removing[id] || kind == KindRemoving
+			get(id)
+		}
+	}
+	for id, s := range byID {
+		s.Time, _ = IDTime(id)
+		me, hasManifest := manifests[id]
+		switch {
+		case hasManifest:
+			s.ManifestRaw = me.Size
+			p, err := readManifestFile(ctx, f, me.Name)
+			if err != nil {
+				s.Status, s.ManifestErr = StatusCorrupt, err
+				if journals[id] {
+					s.Status = StatusIncomplete
+				}
+				continue
+			}
+			s.Manifest = p
+			s.Status = StatusComplete
+			if p.Legacy() {
+				s.Status = StatusLegacy
+			}
+			if t, err := ParseDatetime(p.BackupDatetime); err == nil {
+				s.Time = t
+			}
+			// A removal journal beside its manifest: a prune was cut
+			// short before deleting it. (A pending journal beside a
+			// committed manifest only lost the journal's own removal.)
+			if removing[id] {
+				s.Status = StatusIncomplete
+			}
+		case journals[id]:
+			s.Status = StatusIncomplete
+		default:
+			s.Status = StatusBare
+		}
+	}
+	out := make([]Info, 0, len(byID))
+	for _, s := range byID {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func readManifestFile(ctx context.Context, f storage.Folder, name string) (*Parsed, error) {
+	r, err := f.Open(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer r.Close()
+	if r.Size() > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d MiB", ErrManifestCorrupt, name, r.Size(), MaxManifestSize>>20)
+	}
+	p, err := ReadManifest(r)
+	if err != nil {
+		return nil, err
+	}
+	if p.BackupTimestamp != "" && p.BackupTimestamp != ManifestID(name) {
+		return nil, fmt.Errorf("%w: backup_timestamp %s does not match the file name %s", ErrManifestCorrupt, p.BackupTimestamp, name)
+	}
+	return p, nil
+}
+
+// ManifestID returns the id in a manifest file name, or "".
+func ManifestID(name string) string {
+	if k, id := Classify(name); k == KindManifest {
+		return id
+	}
+	return ""
+}
+
+// Find returns the snapshot with the given id, or the newest one by id
+// when id is empty.
+func Find(list []Info, id string) (Info, error) {
+	if len(list) == 0 {
+		return Info{}, ErrNoSnapshot
+	}
+	if id == "" {
+		return list[len(list)-1], nil
+	}
+	for _, s := range list {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return Info{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
+}
+
+// ErrNoSnapshot: the folder has no such snapshot.
+var ErrNoSnapshot = errors.New("no such snapshot")

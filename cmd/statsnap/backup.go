@@ -137,9 +137,7 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 				return err
 			}
 			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: err.Error()})
-			if !g.JSON || len(jobs) > 1 {
-				fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
-			}
+			fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
 			continue
 		}
 		done = append(done, snap)
@@ -156,16 +154,14 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 		}
 	}
 	if len(failed) > 0 {
-		if len(jobs) == 1 && !g.JSON {
+		if len(jobs) == 1 {
 			return &silentErr{exitError}
 		}
 		var who []string
 		for _, f := range failed {
 			who = append(who, f.Gamertag)
 		}
-		if !g.JSON {
-			fmt.Fprintf(g.stderr, "statsnap: %d of %d backups failed: %s\n", len(failed), len(jobs), strings.Join(who, ", "))
-		}
+		fmt.Fprintf(g.stderr, "statsnap: %d of %d backups failed: %s\n", len(failed), len(jobs), strings.Join(who, ", "))
 		return &silentErr{exitError}
 	}
 	return nil

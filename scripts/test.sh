@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test: formatting, vet, the whole suite (end to end through the
+# real binary), and a short run of each fuzz target over its corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 40m ./...
+# Fuzz briefly (FUZZTIME=0 skips): new inputs beyond the kept corpus.
+fuzztime=${FUZZTIME:-15s}
+if [ "$fuzztime" != "0" ]; then
+  for pkg in $(go list ./...); do
+    dir=$(go list -f '{{.Dir}}' "$pkg")
+    for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+      echo "fuzz $pkg $target ($fuzztime)"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    done
+  done
+fi

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ type backupOptions struct {
 	CompressionLevel int
 	NoMetadata       bool
 	Time             string
+	Jobs             int
 }
 
 type backupTableJSON struct {
@@ -63,6 +65,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.CompressionLevel, "compression-level", snapshot.DefaultCompressionLevel, "zstd level, 1 (fast) to 22 (smallest)")
 	f.BoolVar(&o.NoMetadata, "no-metadata", false, "write the Parquet files only, like the seed's bare export (such a snapshot cannot be verified)")
 	f.StringVar(&o.Time, "time", "", "record the snapshot as taken at this RFC 3339 time (for imports and tests)")
+	f.IntVar(&o.Jobs, "jobs", 1, "with --all, back up this many players at once")
 	return cmd
 }
 
@@ -97,6 +100,9 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 			return err
 		}
 	}
+	if o.Jobs < 1 {
+		return usageErr("--jobs must be at least 1, got %d", o.Jobs)
+	}
 	key, err := g.key()
 	if err != nil {
 		return err
@@ -128,19 +134,46 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 		jobs = append(jobs, backupJob{o.Gamertag, g.playerDB(o.Gamertag)})
 	}
 
+	// Players are independent: one slow or failing player holds up no
+	// other. Results are reported in the players' order.
+	snaps := make([]backupSnapJSON, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := 0; w < min(o.Jobs, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				snaps[i], errs[i] = backupOne(cmd, g, o, jobs[i], at, key, o.Jobs == 1)
+				if errs[i] != nil && cmd.Context().Err() == nil {
+					mu.Lock()
+					fmt.Fprintf(g.stderr, "statsnap: %v\n", errs[i])
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		if cmd.Context().Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := cmd.Context().Err(); err != nil {
+		return err
+	}
 	var done []backupSnapJSON
 	var failed []failedJSON
-	for _, j := range jobs {
-		snap, err := backupOne(cmd, g, o, j, at, key)
-		if err != nil {
-			if errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil {
-				return err
-			}
-			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: err.Error()})
-			fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
-			continue
+	for i, j := range jobs {
+		if errs[i] != nil {
+			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: errs[i].Error()})
+		} else if snaps[i].Snapshot != "" {
+			done = append(done, snaps[i])
 		}
-		done = append(done, snap)
 	}
 	if g.JSON {
 		if done == nil {
@@ -181,7 +214,7 @@ func gamertagOfDB(path string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at time.Time, key []byte) (backupSnapJSON, error) {
+func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at time.Time, key []byte, showProgress bool) (backupSnapJSON, error) {
 	ctx := cmd.Context()
 	start := time.Now()
 	dir := g.playerFolder(j.gamertag)
@@ -190,7 +223,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		return backupSnapJSON{}, fmt.Errorf("cannot back up %s: %w; check --output and its permissions", j.gamertag, err)
 	}
 	progress := func(snapshot.Progress) {}
-	if g.terminal() {
+	if showProgress && g.terminal() {
 		progress = func(p snapshot.Progress) {
 			if p.Done {
 				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows, %s\n", p.Index, p.Count, p.Table, p.Rows, humanBytes(p.Bytes))

@@ -32,6 +32,12 @@ func writeJournal(ctx context.Context, f storage.Folder, name string, j journal)
 	return f.Sync(ctx)
 }
 
+// WritePending writes and syncs the journal of a backup of snapshot id,
+// listing every final name the backup may create, before the first exists.
+func WritePending(ctx context.Context, f storage.Folder, id string, files []string) error {
+	return writeJournal(ctx, f, PendingName(id), journal{Snapshot: id, Files: files})
+}
+
 func readJournal(ctx context.Context, f storage.Folder, name, id string) (journal, error) {
 	r, err := f.Open(ctx, name)
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openspartan/statsnap/backup"
 	"github.com/openspartan/statsnap/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/storage"
 )
 
@@ -62,7 +62,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Gamertag, "gamertag", "", "player to back up (data/players/{gamertag}/stats.duckdb)")
 	f.BoolVar(&o.All, "all", false, "back up every player under the data dir")
 	f.StringVar(&o.DB, "db", "", "back up this DuckDB file")
-	f.IntVar(&o.CompressionLevel, "compression-level", snapshot.DefaultCompressionLevel, "zstd level, 1 (fast) to 22 (smallest)")
+	f.IntVar(&o.CompressionLevel, "compression-level", backup.DefaultCompressionLevel, "zstd level, 1 (fast) to 22 (smallest)")
 	f.BoolVar(&o.NoMetadata, "no-metadata", false, "write the Parquet files only, like the seed's bare export (such a snapshot cannot be verified)")
 	f.StringVar(&o.Time, "time", "", "record the snapshot as taken at this RFC 3339 time (for imports and tests)")
 	f.IntVar(&o.Jobs, "jobs", 1, "with --all, back up this many players at once")
@@ -84,8 +84,8 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 	if modes != 1 || (o.All && o.Gamertag != "") {
 		return usageErr("choose what to back up: --gamertag G, --all, or --db PATH [--gamertag G]")
 	}
-	if o.CompressionLevel < snapshot.MinCompressionLevel || o.CompressionLevel > snapshot.MaxCompressionLevel {
-		return usageErr("--compression-level must be between %d and %d, got %d", snapshot.MinCompressionLevel, snapshot.MaxCompressionLevel, o.CompressionLevel)
+	if o.CompressionLevel < backup.MinCompressionLevel || o.CompressionLevel > backup.MaxCompressionLevel {
+		return usageErr("--compression-level must be between %d and %d, got %d", backup.MinCompressionLevel, backup.MaxCompressionLevel, o.CompressionLevel)
 	}
 	var at time.Time
 	if o.Time != "" {
@@ -222,9 +222,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	if err != nil {
 		return backupSnapJSON{}, fmt.Errorf("cannot back up %s: %w; check --output and its permissions", j.gamertag, err)
 	}
-	progress := func(snapshot.Progress) {}
+	progress := func(backup.Progress) {}
 	if showProgress && g.terminal() {
-		progress = func(p snapshot.Progress) {
+		progress = func(p backup.Progress) {
 			if p.Done {
 				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows, %s\n", p.Index, p.Count, p.Table, p.Rows, humanBytes(p.Bytes))
 			} else {
@@ -232,7 +232,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 			}
 		}
 	}
-	res, err := snapshot.Backup(ctx, snapshot.BackupOptions{
+	res, err := backup.Backup(ctx, backup.BackupOptions{
 		Source:           j.source,
 		Gamertag:         j.gamertag,
 		Folder:           folder,
@@ -280,11 +280,11 @@ func explainBackupError(j backupJob, dir string, err error) error {
 	switch {
 	case errors.As(err, &le):
 		return fmt.Errorf("cannot back up %s: %v; close OpenSpartan Graph (or whatever holds it) and run the backup again", j.gamertag, le)
-	case snapshot.SourceMissing(err):
+	case backup.SourceMissing(err):
 		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
 	case errors.Is(err, storage.ErrLocked):
 		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)
-	case errors.Is(err, snapshot.ErrIDTaken):
+	case errors.Is(err, backup.ErrIDTaken):
 		return fmt.Errorf("cannot back up %s: %w", j.gamertag, err)
 	}
 	return fmt.Errorf("cannot back up %s: %w; nothing was committed, existing snapshots are untouched", j.gamertag, err)

@@ -1,11 +1,12 @@
-package snapshot
+// Package backup writes snapshots: one Parquet file per table, read in one
+// DuckDB transaction, and a manifest committed last.
+package backup
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -15,12 +16,9 @@ import (
 	"github.com/openspartan/statsnap/codec"
 	"github.com/openspartan/statsnap/dbfile"
 	"github.com/openspartan/statsnap/parquetfile"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/storage"
-	"github.com/zeebo/blake3"
 )
-
-// ToolVersion is recorded in every manifest.
-var ToolVersion = "0.1.0"
 
 // Compression levels zstd accepts.
 const (
@@ -60,8 +58,8 @@ type Progress struct {
 type BackupResult struct {
 	ID           string
 	ManifestName string // empty with NoMetadata
-	Manifest     *Manifest
-	Cleanup      Cleanup // leftovers of earlier crashes removed first
+	Manifest     *snapshot.Manifest
+	Cleanup      snapshot.Cleanup // leftovers of earlier crashes removed first
 }
 
 // Errors a caller decides on.
@@ -86,7 +84,7 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	defer unlock()
 	now := time.Now()
 	res := &BackupResult{}
-	if res.Cleanup, err = Recover(ctx, f, now); err != nil {
+	if res.Cleanup, err = snapshot.Recover(ctx, f, now); err != nil {
 		return nil, fmt.Errorf("clean up an earlier interrupted run: %w", err)
 	}
 
@@ -139,8 +137,8 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	}
 	if !opt.TimeGiven {
 		taken = time.Now()
-		if FormatID(taken) != id {
-			taken, _ = IDTime(id)
+		if snapshot.FormatID(taken) != id {
+			taken, _ = snapshot.IDTime(id)
 		}
 	}
 	res.ID = id
@@ -148,15 +146,15 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	names := map[string]bool{}
 	var finals []string
 	for i := range tables {
-		tables[i].file = TableFileName(tables[i].t.Key(), id, names)
+		tables[i].file = snapshot.TableFileName(tables[i].t.Key(), id, names)
 		finals = append(finals, tables[i].file)
 	}
-	manifestName := ManifestName(id)
+	manifestName := snapshot.ManifestName(id)
 	if !opt.NoMetadata {
 		finals = append(finals, manifestName)
 	}
-	jn := PendingName(id)
-	if err := writeJournal(ctx, f, jn, journal{Snapshot: id, Files: finals}); err != nil {
+	jn := snapshot.PendingName(id)
+	if err := snapshot.WritePending(ctx, f, id, finals); err != nil {
 		return nil, err
 	}
 	committed := false
@@ -167,9 +165,9 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		// Undo with a fresh context: a Ctrl-C must still clean up.
 		cctx := context.Background()
 		for i := range tables {
-			f.Remove(cctx, TempName(id, fmt.Sprintf("%d.parquet", i)))
+			f.Remove(cctx, snapshot.TempName(id, fmt.Sprintf("%d.parquet", i)))
 		}
-		f.Remove(cctx, TempName(id, "manifest.json"))
+		f.Remove(cctx, snapshot.TempName(id, "manifest.json"))
 		for _, n := range finals {
 			f.Remove(cctx, n)
 		}
@@ -178,16 +176,16 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		f.Sync(cctx)
 	}()
 
-	m := &Manifest{
+	m := &snapshot.Manifest{
 		Gamertag:         opt.Gamertag,
 		BackupTimestamp:  id,
-		BackupDatetime:   taken.Format(DatetimeLayout),
+		BackupDatetime:   taken.Format(snapshot.DatetimeLayout),
 		SourceDB:         opt.Source,
 		Compression:      "zstd",
 		CompressionLevel: opt.CompressionLevel,
-		Tables:           map[string]*Table{},
-		FormatVersion:    FormatVersion,
-		ToolVersion:      ToolVersion,
+		Tables:           map[string]*snapshot.Table{},
+		FormatVersion:    snapshot.FormatVersion,
+		ToolVersion:      snapshot.ToolVersion,
 		DuckDBVersion:    cat.DuckDBVersion,
 		StorageVersion:   cat.StorageVersion,
 		HashAlgorithm:    "blake3",
@@ -204,7 +202,7 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		if opt.Progress != nil {
 			opt.Progress(Progress{Table: key, Index: i + 1, Count: len(tables)})
 		}
-		staged := TempName(id, fmt.Sprintf("%d.parquet", i))
+		staged := snapshot.TempName(id, fmt.Sprintf("%d.parquet", i))
 		entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
 		if err != nil {
 			return nil, fmt.Errorf("back up table %s: %w", key, err)
@@ -226,11 +224,11 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	m.TotalSizeMB = math.Round(float64(m.TotalSizeBytes)/(1<<20)*100) / 100
 	res.Manifest = m
 	if !opt.NoMetadata {
-		data, err := Marshal(m, opt.Key)
+		data, err := snapshot.Marshal(m, opt.Key)
 		if err != nil {
 			return nil, fmt.Errorf("encode manifest: %w", err)
 		}
-		tmp := TempName(id, "manifest.json")
+		tmp := snapshot.TempName(id, "manifest.json")
 		if err := f.WriteFile(ctx, tmp, data); err != nil {
 			return nil, fmt.Errorf("write manifest: %w", err)
 		}
@@ -258,7 +256,7 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 // the time was given, which makes a taken id an error.
 func chooseID(ctx context.Context, f storage.Folder, t time.Time, given bool) (string, error) {
 	for attempt := 0; ; attempt++ {
-		id := FormatID(t)
+		id := snapshot.FormatID(t)
 		used, err := idUsed(ctx, f, id)
 		if err != nil {
 			return "", err
@@ -288,7 +286,7 @@ func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
 		return false, err
 	}
 	for _, e := range entries {
-		if _, eid := Classify(e.Name); eid == id {
+		if _, eid := snapshot.Classify(e.Name); eid == id {
 			return true, nil
 		}
 	}
@@ -297,7 +295,7 @@ func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
 
 // writeTable copies one table to a staged Parquet file, then reads the
 // file back: BLAKE3 of its bytes, row count and schema from its footer.
-func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*Table, error) {
+func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*snapshot.Table, error) {
 	from := catalog.Ident(t.Schema) + "." + catalog.Ident(t.Name)
 	var counted int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
@@ -343,7 +341,7 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 		return nil, fmt.Errorf("reopen written file: %w", err)
 	}
 	defer r.Close()
-	sum, size, err := HashFile(ctx, r)
+	sum, size, err := snapshot.HashFile(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("hash written file: %w", err)
 	}
@@ -354,17 +352,17 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 	if info.Rows != counted {
 		return nil, fmt.Errorf("%w: the footer says %d rows, DuckDB counted %d", ErrRowsDisagree, info.Rows, counted)
 	}
-	entry := &Table{
+	entry := &snapshot.Table{
 		Rows:          counted,
 		FileSizeBytes: size,
 		Schema:        t.Schema,
 		Name:          t.Name,
 		BLAKE3:        sum,
 		CreateSQL:     t.CreateSQL,
-		ArrowSchema:   &ArrowSchema{Fields: info.Fields, IPC: info.IPC},
+		ArrowSchema:   &snapshot.ArrowSchema{Fields: info.Fields, IPC: info.IPC},
 	}
 	for _, p := range plans {
-		entry.Columns = append(entry.Columns, Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
+		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
 	}
 	return entry, nil
 }
@@ -381,37 +379,6 @@ func toInt64(v any) int64 {
 		return int64(n)
 	}
 	return 0
-}
-
-// HashBufferSize is the read size for hashing: large sequential reads
-// keep the disk and BLAKE3's SIMD paths busy.
-const HashBufferSize = 4 << 20
-
-// HashFile returns the hex BLAKE3-256 of r from its start and its size.
-func HashFile(ctx context.Context, r io.ReadSeeker) (string, int64, error) {
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return "", 0, err
-	}
-	h := blake3.New()
-	buf := make([]byte, HashBufferSize)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		k, err := r.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k])
-			n += int64(k)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", n, err
-		}
-	}
-	return fmt.Sprintf("%x", h.Sum(nil)), n, nil
 }
 
 // SourceMissing reports whether err means the source database is missing.

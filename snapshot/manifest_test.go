@@ -1,0 +1,122 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func testManifest() *Manifest {
+	return &Manifest{
+		Gamertag: "Chocobo Flör", BackupTimestamp: "20260201_143025",
+		BackupDatetime: "2026-02-01T14:30:25.123456+01:00", SourceDB: "data/players/x/stats.duckdb",
+		Compression: "zstd", CompressionLevel: 9,
+		Tables: map[string]*Table{"t": {Rows: 3, FileSizeBytes: 10, File: "t_20260201_143025.parquet",
+			Schema: "main", Name: "t", BLAKE3: strings.Repeat("ab", 32)}},
+		TableOrder: []string{"t"}, FormatVersion: FormatVersion, HashAlgorithm: "blake3",
+	}
+}
+
+func TestManifestChecksumDetectsEdits(t *testing.T) {
+	raw, err := Marshal(testManifest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Checksum(p.Canonical) != p.Checksum {
+		t.Fatal("fresh manifest does not match its checksum")
+	}
+	for _, edit := range [][2]string{
+		{`"rows": 3`, `"rows": 4`},
+		{`"source_db": "data/players/x/stats.duckdb"`, `"source_db": "elsewhere"`},
+		{`+01:00`, `+02:00`},
+		{`"gamertag": "Chocobo Flör"`, `"gamertag": "Chocobo Flor"`},
+	} {
+		edited := bytes.Replace(raw, []byte(edit[0]), []byte(edit[1]), 1)
+		if bytes.Equal(edited, raw) {
+			t.Fatalf("edit %q did not apply", edit[0])
+		}
+		p, err := ParseManifest(edited)
+		if err != nil {
+			t.Fatalf("edit %q: %v", edit[0], err)
+		}
+		if Checksum(p.Canonical) == p.Checksum {
+			t.Errorf("edit %q not detected by the checksum", edit[0])
+		}
+	}
+	// Whitespace and key order are not edits.
+	p2, err := ParseManifest(bytes.ReplaceAll(raw, []byte("\n  "), []byte("\n")))
+	if err != nil || Checksum(p2.Canonical) != p2.Checksum {
+		t.Errorf("reformatting broke the checksum: %v", err)
+	}
+}
+
+func TestManifestMAC(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	raw, err := Marshal(testManifest(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := ParseManifest(raw)
+	if mac, _ := MAC(key, p.Canonical); mac != p.MAC || p.MAC == "" {
+		t.Fatal("MAC does not verify with its key")
+	}
+	if mac, _ := MAC(bytes.Repeat([]byte{8}, KeySize), p.Canonical); mac == p.MAC {
+		t.Fatal("MAC verifies with another key")
+	}
+}
+
+func TestParseManifestRefuses(t *testing.T) {
+	good, _ := Marshal(testManifest(), nil)
+	cases := map[string][]byte{
+		"duplicate key":   []byte(`{"tables": {}, "tables": {"x": {"file": "../x"}}}`),
+		"deep nesting":    []byte(strings.Repeat("[", 200) + strings.Repeat("]", 200)),
+		"invalid utf-8":   append([]byte(`{"gamertag": "`), 0xff, '"', '}'),
+		"dotdot file":     bytes.Replace(good, []byte(`"t_20260201_143025.parquet"`), []byte(`"../../etc/passwd"`), 1),
+		"absolute file":   bytes.Replace(good, []byte(`"t_20260201_143025.parquet"`), []byte(`"/etc/passwd"`), 1),
+		"hidden file":     bytes.Replace(good, []byte(`"t_20260201_143025.parquet"`), []byte(`".statsnap.lock"`), 1),
+		"huge rows":       bytes.Replace(good, []byte(`"rows": 3`), []byte(`"rows": 99999999999999999999999`), 1),
+		"negative rows":   bytes.Replace(good, []byte(`"rows": 3`), []byte(`"rows": -3`), 1),
+		"bad hash":        bytes.Replace(good, []byte(strings.Repeat("ab", 32)), []byte("zz"), 1),
+		"key mismatch":    bytes.Replace(good, []byte(`"name": "t"`), []byte(`"name": "u"`), 1),
+		"trailing object": append(append([]byte{}, good...), []byte(`{}`)...),
+		"not an object":   []byte(`[1,2]`),
+	}
+	for name, raw := range cases {
+		if _, err := ParseManifest(raw); !errors.Is(err, ErrManifestCorrupt) {
+			t.Errorf("%s: got %v, want ErrManifestCorrupt", name, err)
+		}
+	}
+	future := bytes.Replace(good, []byte(`"format_version": 1`), []byte(`"format_version": 99`), 1)
+	if _, err := ParseManifest(future); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "upgrade") {
+		t.Errorf("future format: %v", err)
+	}
+}
+
+func TestParseLegacyManifest(t *testing.T) {
+	seed := []byte(`{
+  "gamertag": "Chocoboflor",
+  "backup_timestamp": "20260201_143025",
+  "backup_datetime": "2026-02-01T14:30:25.123456",
+  "source_db": "data/players/Chocoboflor/stats.duckdb",
+  "compression": "zstd",
+  "compression_level": 9,
+  "tables": {"match_stats": {"rows": 1500, "file_size_bytes": 2500000, "file": "match_stats_20260201_143025.parquet"}},
+  "total_size_bytes": 5000000,
+  "total_size_mb": 4.77
+}`)
+	p, err := ParseManifest(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Legacy() || p.Tables["match_stats"].Rows != 1500 {
+		t.Fatalf("legacy manifest misread: %+v", p.Manifest)
+	}
+	if tm, err := ParseDatetime(p.BackupDatetime); err != nil || tm.Hour() != 14 {
+		t.Fatalf("legacy datetime: %v %v", tm, err)
+	}
+}

@@ -1,0 +1,304 @@
+// Package codec decides, column by column, how a DuckDB table is stored in a
+// Parquet file so that every DuckDB 1.5 type comes back exactly on restore and
+// the file stays readable by DuckDB, Polars and pyarrow.
+//
+// Backup writes each table with
+//
+//	COPY (SELECT <SelectList(plans)> FROM "schema"."table") TO 'file' (FORMAT parquet, ...)
+//
+// and restore reads it back with
+//
+//	INSERT INTO "schema"."table" (<stored columns>) SELECT <DecodeExpr(p) per stored column> FROM read_parquet('file')
+//
+// (InsertLists returns both lists). Where DuckDB's own Parquet encoding of a
+// type is exact and portable the column is written as it is (Encoding "") and
+// restore only casts it back to the declared type: that covers the integers up
+// to 64 bits, DECIMAL of every width, FLOAT and DOUBLE (NaN, infinities and
+// -0.0 included), BOOLEAN, VARCHAR (NUL bytes included), BLOB, UUID, DATE,
+// TIME, TIME_NS, TIMESTAMP, TIMESTAMP_MS, TIMESTAMP_NS and TIMESTAMPTZ
+// (infinities included), ENUM (written as text), and LIST, ARRAY (written as
+// a LIST), STRUCT and MAP of those. Every other type has a named encoding,
+// recorded in the manifest so that restore can undo it; see leaves in
+// encode.go for each one and the reason for it.
+//
+// Known limits, all from DuckDB 1.5.6:
+//
+//   - VARIANT. A value made from JSON is stored as its JSON text and comes
+//     back exactly, key order included. Any other value is stored in the
+//     Parquet Variant binary form, which has fewer types than DuckDB's
+//     VARIANT and sorts object keys: it comes back equal under VARIANT =,
+//     but object keys come back sorted, unsigned
+//     and 128-bit integers come back as signed ones of Parquet's widths
+//     (UTINYINT as SMALLINT, ...), a DECIMAL keeps its scale but gets the
+//     smallest precision, and a non-negative BIGINT nested in an otherwise
+//     JSON-like value may come back as UBIGINT. A value holding an INTERVAL,
+//     TIMETZ, BIT, BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS or GEOMETRY, or
+//     an integer that does not fit 64 signed bits, cannot be stored at all:
+//     the COPY fails with DuckDB's error, e.g. "Can't convert VARIANT of type
+//     'INTERVAL' to Parquet VARIANT". TestVariantLimits pins all of this.
+//   - A TIME or TIME_NS of 24:00:00 (DuckDB allows it) is stored as it is;
+//     DuckDB and arrow-go read it back, Polars reads it as null.
+package codec
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ColumnPlan says how one column is stored.
+type ColumnPlan struct {
+	// Name is the column name as in the catalog.
+	Name string `json:"name"`
+	// Type is the declared DuckDB type as duckdb_columns().data_type prints
+	// it. A named ENUM prints as its labels, which is what restore casts to.
+	Type string `json:"type"`
+	// Encoding is "" when DuckDB's native Parquet encoding is lossless and
+	// portable; otherwise a stable name recorded in the manifest, one per
+	// whole column (EncodingNested for a nested column with an encoded member).
+	Encoding string `json:"encoding,omitempty"`
+	// Generated marks a generated column (GENERATED ALWAYS AS): DuckDB
+	// recomputes it, so it is neither stored nor inserted.
+	Generated bool `json:"generated,omitempty"`
+}
+
+// Querier is what PlanTable needs: *sql.Conn, *sql.Tx and *sql.DB all fit, so
+// the plan can be read inside the transaction that copies the data.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var knownEncodings = func() map[string]bool {
+	m := map[string]bool{"": true, EncodingNested: true, EncodingUnion: true}
+	for _, l := range leaves {
+		m[l.name] = true
+	}
+	return m
+}()
+
+// Known reports whether an encoding name is one this build can undo; restore
+// refuses a snapshot with any other.
+func Known(encoding string) bool { return knownEncodings[encoding] }
+
+// PlanTable reads the columns of one table of the current database (as
+// duckdb_columns() sees them in q's transaction) and returns a plan per
+// column, in column order. A type that cannot be carried is an error naming
+// the table, the column and the type.
+func PlanTable(ctx context.Context, q Querier, schema, table string) ([]ColumnPlan, error) {
+	return planTable(ctx, q, "", schema, table)
+}
+
+// PlanTableIn is PlanTable for a table of an attached database (catalog is
+// its name in duckdb_databases()).
+func PlanTableIn(ctx context.Context, q Querier, catalog, schema, table string) ([]ColumnPlan, error) {
+	if catalog == "" {
+		return nil, errors.New("codec: empty catalog name")
+	}
+	return planTable(ctx, q, catalog, schema, table)
+}
+
+func planTable(ctx context.Context, q Querier, catalog, schema, table string) ([]ColumnPlan, error) {
+	qualified := schema + "." + table
+	if catalog != "" {
+		qualified = catalog + "." + qualified
+	}
+	db := "current_database()"
+	args := []any{schema, table}
+	if catalog != "" {
+		db = "?"
+		args = []any{catalog, schema, table}
+	}
+
+	var ddl string
+	var found bool
+	rows, err := q.QueryContext(ctx, "SELECT sql FROM duckdb_tables() WHERE database_name = "+db+
+		" AND schema_name = ? AND table_name = ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("codec: reading the definition of table %s: %w", qualified, err)
+	}
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("codec: reading the definition of table %s: %w", qualified, err)
+		}
+		ddl, found = s.String, true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("codec: reading the definition of table %s: %w", qualified, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("codec: table %s not found", qualified)
+	}
+
+	rows, err = q.QueryContext(ctx, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "+db+
+		" AND schema_name = ? AND table_name = ? ORDER BY column_index", args...)
+	if err != nil {
+		return nil, fmt.Errorf("codec: reading the columns of table %s: %w", qualified, err)
+	}
+	defer rows.Close()
+	var plans []ColumnPlan
+	for rows.Next() {
+		var p ColumnPlan
+		if err := rows.Scan(&p.Name, &p.Type); err != nil {
+			return nil, fmt.Errorf("codec: reading the columns of table %s: %w", qualified, err)
+		}
+		plans = append(plans, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("codec: reading the columns of table %s: %w", qualified, err)
+	}
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("codec: table %s has no columns", qualified)
+	}
+
+	// duckdb_columns() shows a generated column like one with a DEFAULT (its
+	// expression in column_default), and no catalog view flags it, so the
+	// table's own DDL is read for GENERATED ALWAYS AS.
+	generated, err := generatedColumns(ddl)
+	if err != nil {
+		return nil, fmt.Errorf("codec: table %s: %w", qualified, err)
+	}
+	for i := range plans {
+		p := &plans[i]
+		if _, err := QuoteIdentErr(p.Name); err != nil {
+			return nil, fmt.Errorf("codec: table %s, column %q: %w", qualified, p.Name, err)
+		}
+		t, err := parseType(p.Type)
+		if err != nil {
+			return nil, fmt.Errorf("codec: table %s, column %q, type %s: cannot be carried: %w", qualified, p.Name, p.Type, err)
+		}
+		p.Encoding = encodingName(t)
+		p.Generated = generated[p.Name]
+	}
+	if len(generated) > 0 {
+		n := 0
+		for _, p := range plans {
+			if p.Generated {
+				n++
+			}
+		}
+		if n != len(generated) {
+			return nil, fmt.Errorf("codec: table %s: generated columns in the DDL do not match the catalog columns", qualified)
+		}
+	}
+	return plans, nil
+}
+
+// SelectList returns the select list for COPY: each stored column encoded
+// and aliased to its own quoted name. Generated columns are left out.
+func SelectList(plans []ColumnPlan) string {
+	s, err := selectList(plans)
+	if err != nil {
+		// Plans come from PlanTable, whose types all parse; a hand-made plan
+		// with a bad type yields SQL that fails loudly in DuckDB instead.
+		return "error(" + QuoteLiteral("statsnap: "+err.Error()) + ")"
+	}
+	return s
+}
+
+func selectList(plans []ColumnPlan) (string, error) {
+	var parts []string
+	for _, p := range plans {
+		if p.Generated {
+			continue
+		}
+		col, err := QuoteIdentErr(p.Name)
+		if err != nil {
+			return "", fmt.Errorf("column %q: %w", p.Name, err)
+		}
+		t, err := parseType(p.Type)
+		if err != nil {
+			return "", fmt.Errorf("column %q, type %s: %w", p.Name, p.Type, err)
+		}
+		if p.Encoding != encodingName(t) {
+			return "", fmt.Errorf("column %q: encoding %q does not match type %s", p.Name, p.Encoding, p.Type)
+		}
+		parts = append(parts, encodeExpr(t, col, 0)+" AS "+col)
+	}
+	if len(parts) == 0 {
+		return "", errors.New("no stored columns")
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// DecodeExpr returns the SQL expression that turns the stored column (read
+// back by read_parquet and referenced by its quoted name) into a value of the
+// declared type. An Encoding of "" casts whatever DuckDB reads to the
+// declared type, which is also how a seed-made (legacy) file is restored.
+func DecodeExpr(p ColumnPlan) (string, error) {
+	if p.Generated {
+		return "", fmt.Errorf("codec: column %q is generated and is not stored", p.Name)
+	}
+	col, err := QuoteIdentErr(p.Name)
+	if err != nil {
+		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
+	}
+	t, err := parseType(p.Type)
+	if err != nil {
+		return "", fmt.Errorf("codec: column %q, type %s: %w", p.Name, p.Type, err)
+	}
+	if p.Encoding == "" {
+		return "CAST(" + col + " AS " + t.sql() + ")", nil
+	}
+	if err := checkEncoding(t, p.Encoding); err != nil {
+		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
+	}
+	return decodeExpr(t, col, 0), nil
+}
+
+// InsertLists returns, for restore, the quoted target column list and the
+// matching decode select list; generated columns are in neither.
+func InsertLists(plans []ColumnPlan) (columns, selectList string, err error) {
+	var cols, exprs []string
+	for _, p := range plans {
+		if p.Generated {
+			continue
+		}
+		e, err := DecodeExpr(p)
+		if err != nil {
+			return "", "", err
+		}
+		cols = append(cols, mustQuoteIdent(p.Name))
+		exprs = append(exprs, e+" AS "+mustQuoteIdent(p.Name))
+	}
+	if len(cols) == 0 {
+		return "", "", errors.New("codec: no stored columns")
+	}
+	return strings.Join(cols, ", "), strings.Join(exprs, ", "), nil
+}
+
+// QuoteIdent quotes an identifier for DuckDB SQL, doubling any double quote.
+// DuckDB identifiers cannot hold a NUL byte; such a name is rejected by
+// QuoteIdentErr, and QuoteIdent panics on it (a programming error: catalog
+// names never contain one).
+func QuoteIdent(s string) string { return mustQuoteIdent(s) }
+
+// QuoteIdentErr is QuoteIdent returning an error instead of panicking.
+func QuoteIdentErr(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", errors.New("identifier contains a NUL byte")
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`, nil
+}
+
+func mustQuoteIdent(s string) string {
+	q, err := QuoteIdentErr(s)
+	if err != nil {
+		panic(fmt.Sprintf("codec: %v: %q", err, s))
+	}
+	return q
+}
+
+// QuoteLiteral quotes a string literal for DuckDB SQL, doubling any single
+// quote. DuckDB string literals have no backslash escapes, so nothing else
+// needs escaping.
+func QuoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// QualifiedName returns "schema"."table", both quoted.
+func QualifiedName(schema, table string) string {
+	return mustQuoteIdent(schema) + "." + mustQuoteIdent(table)
+}

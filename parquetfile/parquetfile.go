@@ -42,6 +42,11 @@ type Info struct {
 // Source is what a Parquet reader needs.
 type Source = parquet.ReaderAtSeeker
 
+// keepOpen hides the caller's Close from arrow-go, whose Reader.Close
+// closes its source: the file belongs to the caller, who may hash it,
+// inspect it and decode it through one descriptor.
+type keepOpen struct{ Source }
+
 // Inspect reads the footer of a Parquet file.
 func Inspect(r Source) (info Info, err error) {
 	defer func() {
@@ -51,7 +56,7 @@ func Inspect(r Source) (info Info, err error) {
 			err = fmt.Errorf("read parquet footer: malformed file: %v", p)
 		}
 	}()
-	pr, err := file.NewParquetReader(r)
+	pr, err := file.NewParquetReader(keepOpen{r})
 	if err != nil {
 		return Info{}, fmt.Errorf("read parquet footer: %w", err)
 	}
@@ -154,7 +159,7 @@ func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
 			err = fmt.Errorf("decode parquet: malformed file: %v", p)
 		}
 	}()
-	pr, err := file.NewParquetReader(r)
+	pr, err := file.NewParquetReader(keepOpen{r})
 	if err != nil {
 		return 0, fmt.Errorf("read parquet footer: %w", err)
 	}

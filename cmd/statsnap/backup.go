@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -284,6 +286,12 @@ func explainBackupError(j backupJob, dir string, err error) error {
 		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
 	case errors.Is(err, storage.ErrLocked):
 		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)
+	case errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "No space left on device"):
+		return fmt.Errorf("cannot back up %s: the disk holding %s is full; nothing was committed and existing snapshots are untouched; free space or choose another --output", j.gamertag, dir)
+	case errors.Is(err, syscall.EROFS) || strings.Contains(err.Error(), "read-only file system"):
+		return fmt.Errorf("cannot back up %s: %s is on a read-only file system; choose a writable --output", j.gamertag, dir)
+	case errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "Permission denied"):
+		return fmt.Errorf("cannot back up %s: permission denied (%v); run statsnap as a user who can read %s and write %s", j.gamertag, err, j.source, dir)
 	case errors.Is(err, backup.ErrIDTaken):
 		return fmt.Errorf("cannot back up %s: %w", j.gamertag, err)
 	}

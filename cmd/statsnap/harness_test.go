@@ -24,6 +24,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Readable by all: fault tests run the binary as an unprivileged user.
+	os.Chmod(dir, 0o755)
 	binPath = filepath.Join(dir, "statsnap")
 	build := exec.Command("go", "build", "-o", binPath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

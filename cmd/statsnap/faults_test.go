@@ -1,0 +1,189 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// needRoot skips a fault test that needs mount(2) or setuid, saying why.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs or run as another user; run the suite as root (CI does)")
+	}
+}
+
+func mountTmpfs(t *testing.T, dir, opts string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs here (%v: %s); the full-disk test needs it", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+}
+
+// noLeftovers fails when a folder holds statsnap temporaries or journals.
+func noLeftovers(t *testing.T, folder string) {
+	t.Helper()
+	entries, _ := os.ReadDir(folder)
+	for _, e := range entries {
+		if k, _ := snapshot.Classify(e.Name()); k == snapshot.KindTemp || k == snapshot.KindPending || k == snapshot.KindRemoving {
+			t.Errorf("leftover %s in %s", e.Name(), folder)
+		}
+	}
+}
+
+// TestBackupDiskFull fills a small tmpfs: the backup fails with one
+// sentence, the earlier snapshot stays byte for byte, nothing is left.
+func TestBackupDiskFull(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 300)
+	out := filepath.Join(dir, "small")
+	mountTmpfs(t, out, "size=1200k")
+	mustCLI(t, dir, "backup", "--gamertag", "p", "--output", out)
+	folder := filepath.Join(out, "p")
+	before := folderState(t, folder)
+	r := cli(t, dir, "backup", "--gamertag", "p", "--output", out)
+	if r.Code != exitError || !strings.Contains(r.Stderr, "is full") || !strings.Contains(r.Stderr, "free space") {
+		t.Fatalf("disk full: exit %d, %q", r.Code, r.Stderr)
+	}
+	if n := strings.Count(strings.TrimSpace(r.Stderr), "\n"); n != 0 {
+		t.Errorf("want one line, got %q", r.Stderr)
+	}
+	after := folderState(t, folder)
+	if len(after) != len(before) {
+		t.Errorf("the failed backup left files: before %v after %v", before, after)
+	}
+	for name, sum := range before {
+		if after[name] != sum {
+			t.Errorf("%s changed", name)
+		}
+	}
+	noLeftovers(t, folder)
+}
+
+// TestBackupReadOnlyOutput: a backup folder on a read-only file system is
+// refused with one sentence; the snapshot there still lists.
+func TestBackupReadOnlyOutput(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 5)
+	out := filepath.Join(dir, "ro")
+	mountTmpfs(t, out, "size=8m")
+	mustCLI(t, dir, "backup", "--gamertag", "p", "--output", out)
+	if b, err := exec.Command("mount", "-o", "remount,ro", out).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount read-only: %v %s", err, b)
+	}
+	before := folderState(t, filepath.Join(out, "p"))
+	r := cli(t, dir, "backup", "--gamertag", "p", "--output", out)
+	if r.Code != exitError || !strings.Contains(r.Stderr, "read-only") || !strings.Contains(r.Stderr, "--output") {
+		t.Fatalf("read-only output: exit %d, %q", r.Code, r.Stderr)
+	}
+	r = cli(t, dir, "backup", "--gamertag", "newplayer", "--output", out)
+	if r.Code != exitError {
+		t.Fatalf("read-only output, new player: exit %d, %q", r.Code, r.Stderr)
+	}
+	after := folderState(t, filepath.Join(out, "p"))
+	if len(after) != len(before) {
+		t.Errorf("folder changed: %v -> %v", before, after)
+	}
+	mustCLI(t, dir, "snapshots", "--output", out)
+}
+
+// TestBackupPermissionDenied runs the binary as nobody against a source it
+// may not read.
+func TestBackupPermissionDenied(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	src := samplePlayer(t, dir, "p", 5)
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if strings.HasPrefix(d, os.TempDir()) && d != os.TempDir() {
+			os.Chmod(d, 0o755)
+		}
+	}
+	os.Chmod(src, 0o000)
+	out := filepath.Join(dir, "out")
+	os.MkdirAll(out, 0o777)
+	os.Chmod(out, 0o777)
+	cmd := exec.Command(binPath, "backup", "--gamertag", "p", "--output", out)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+out)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitError || !strings.Contains(stderr.String(), "permission denied") {
+		t.Fatalf("permission denied source: %v, %q", err, stderr.String())
+	}
+	noLeftovers(t, filepath.Join(out, "p"))
+	if entries, _ := os.ReadDir(filepath.Join(out, "p")); len(entries) > 1 {
+		t.Errorf("refused backup wrote files: %v", entries)
+	}
+}
+
+// TestConcurrentBackups: a second backup of a player being backed up says
+// why it cannot start, or waits with --lock-wait; ids never collide.
+func TestConcurrentBackups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a backup that lasts a few seconds; skipped with -short")
+	}
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 6000)
+	first := exec.Command(binPath, "backup", "--gamertag", "p")
+	first.Dir = dir
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first one holds the lock (its journal appears).
+	folder := filepath.Join(dir, "data", "backups", "p")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _ := os.ReadDir(folder)
+		found := false
+		for _, e := range entries {
+			if k, _ := snapshot.Classify(e.Name()); k == snapshot.KindPending {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first backup never started writing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := cli(t, dir, "backup", "--gamertag", "p")
+	if r.Code != exitError || !strings.Contains(r.Stderr, "another statsnap process") || !strings.Contains(r.Stderr, "--lock-wait") {
+		t.Errorf("concurrent backup: exit %d, %q", r.Code, r.Stderr)
+	}
+	waited := mustCLI(t, dir, "backup", "--gamertag", "p", "--lock-wait", "2m", "--json")
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first backup: %v", err)
+	}
+	var doc backupJSONDoc
+	jsonOut(t, waited, &doc)
+	var list struct {
+		Snapshots []struct{ Snapshot, Status string } `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, dir, "snapshots", "--json"), &list)
+	if len(list.Snapshots) != 2 || list.Snapshots[0].Snapshot == list.Snapshots[1].Snapshot {
+		t.Fatalf("want two distinct complete snapshots, got %+v", list.Snapshots)
+	}
+	for _, s := range list.Snapshots {
+		if s.Status != "complete" {
+			t.Errorf("snapshot %s is %s", s.Snapshot, s.Status)
+		}
+	}
+}

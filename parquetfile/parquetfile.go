@@ -65,6 +65,9 @@ func Inspect(r Source) (info Info, err error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("derive arrow schema: %w", err)
 	}
+	if pr.NumRows() < 0 {
+		return Info{}, fmt.Errorf("read parquet footer: it claims %d rows", pr.NumRows())
+	}
 	var buf bytes.Buffer
 	w := ipc.NewWriter(&buf, ipc.WithSchema(sc))
 	if err := w.Close(); err != nil {

@@ -1,0 +1,1045 @@
+package main
+
+// End-to-end tests of `statsnap verify` (and the statuses of `statsnap
+// snapshots`) through the real binary. Every problem kind comes from a real
+// fault made on a real snapshot: bytes flipped, files truncated, deleted,
+// swapped, rewritten by DuckDB, manifests edited by hand.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/gofrs/flock"
+	"github.com/zeebo/blake3"
+
+	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/verify"
+)
+
+// vDoc is verify's JSON.
+type vDoc struct {
+	OK        bool `json:"ok"`
+	Snapshots []struct {
+		Snapshot string              `json:"snapshot"`
+		Status   string              `json:"status"`
+		OK       bool                `json:"ok"`
+		Problems []verify.Problem    `json:"problems"`
+		Warnings []verify.Problem    `json:"warnings"`
+		Files    []verify.FileResult `json:"files"`
+	} `json:"snapshots"`
+	Skipped []struct {
+		Snapshot string `json:"snapshot"`
+		Status   string `json:"status"`
+	} `json:"skipped"`
+}
+
+// vFixture is one player's sample database and one snapshot of it, made
+// once and cloned by every subtest.
+type vFixture struct {
+	root   string // holds data/players/V and data/backups/V
+	id     string
+	gt     string
+	tables map[string]*snapshot.Table
+}
+
+const vGamertag = "V"
+
+func vSetup(t *testing.T) *vFixture {
+	t.Helper()
+	root := t.TempDir()
+	samplePlayer(t, root, vGamertag, 30)
+	r := mustCLI(t, root, "backup", "--gamertag", vGamertag, "--time", "2026-02-01T14:30:25+01:00", "--json")
+	var doc backupJSONDoc
+	jsonOut(t, r, &doc)
+	if len(doc.Snapshots) != 1 {
+		t.Fatalf("backup made %d snapshots", len(doc.Snapshots))
+	}
+	fx := &vFixture{root: root, id: doc.Snapshots[0].Snapshot, gt: vGamertag}
+	p := vParse(t, filepath.Join(fx.backupDir(), snapshot.ManifestName(fx.id)))
+	fx.tables = p.Tables
+	for _, k := range []string{"match_stats", "highlight_events", "medals_earned", "antagonists"} {
+		if fx.tables[k] == nil {
+			t.Fatalf("the sample has no table %s", k)
+		}
+	}
+	return fx
+}
+
+func (fx *vFixture) backupDir() string { return filepath.Join(fx.root, "data", "backups", fx.gt) }
+func (fx *vFixture) db() string {
+	return filepath.Join(fx.root, "data", "players", fx.gt, "stats.duckdb")
+}
+
+// file is the path of table key's file in folder.
+func (fx *vFixture) file(folder, key string) string {
+	return filepath.Join(folder, fx.tables[key].File)
+}
+
+// clone copies the backup folder to a fresh place, nested so that
+// "../../etc/passwd" seen from it stays inside the test's own folder.
+func (fx *vFixture) clone(t *testing.T) (work, folder string) {
+	t.Helper()
+	work = t.TempDir()
+	folder = filepath.Join(work, "a", "b", fx.gt)
+	vCopyDir(t, fx.backupDir(), folder)
+	return work, folder
+}
+
+func vCopyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	des, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		vCopy(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
+	}
+}
+
+func vCopy(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func vParse(t *testing.T, path string) *snapshot.Parsed {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return p
+}
+
+// vVerify runs `verify --json` and decodes its document.
+func vVerify(t *testing.T, dir string, env []string, args ...string) (result, vDoc) {
+	t.Helper()
+	r := cliEnv(t, dir, env, append([]string{"verify", "--json"}, args...)...)
+	var doc vDoc
+	if r.Code == 0 || r.Code == 3 {
+		jsonOut(t, r, &doc)
+	}
+	return r, doc
+}
+
+// vKinds is the sorted set of problem kinds of a document's snapshots.
+func vKinds(doc vDoc) []string {
+	set := map[string]bool{}
+	for _, s := range doc.Snapshots {
+		for _, p := range s.Problems {
+			set[p.Kind] = true
+		}
+	}
+	out := []string{}
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func vProblems(doc vDoc, kind string) []verify.Problem {
+	var out []verify.Problem
+	for _, s := range doc.Snapshots {
+		for _, p := range s.Problems {
+			if p.Kind == kind {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// vExpect checks the exit code and the exact set of problem kinds.
+func vExpect(t *testing.T, r result, doc vDoc, code int, kinds ...string) {
+	t.Helper()
+	sort.Strings(kinds)
+	if kinds == nil {
+		kinds = []string{}
+	}
+	got := vKinds(doc)
+	if r.Code != code || strings.Join(got, ",") != strings.Join(kinds, ",") {
+		t.Fatalf("want exit %d with problems %v, got exit %d with %v\nstdout: %s\nstderr: %s", code, kinds, r.Code, got, r.Stdout, r.Stderr)
+	}
+	if (code == 0) != doc.OK {
+		t.Fatalf("exit %d but ok=%v", code, doc.OK)
+	}
+	for _, s := range doc.Snapshots {
+		for _, p := range s.Problems {
+			if p.Detail == "" || strings.Contains(p.Detail, "\n") {
+				t.Errorf("problem %s: detail %q is not one sentence", p.Kind, p.Detail)
+			}
+		}
+	}
+}
+
+func vReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func vWrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vEditManifest rewrites the manifest's text with edit, which must change it.
+func vEditManifest(t *testing.T, folder, id string, edit func(string) string) {
+	t.Helper()
+	path := filepath.Join(folder, snapshot.ManifestName(id))
+	before := string(vReadFile(t, path))
+	after := edit(before)
+	if after == before {
+		t.Fatal("the manifest edit changed nothing")
+	}
+	vWrite(t, path, []byte(after))
+}
+
+// vSetTableField replaces the JSON value of field in table key's entry of
+// an indented manifest, the way someone editing it by hand would.
+func vSetTableField(t *testing.T, manifest, key, field, value string) string {
+	t.Helper()
+	start := strings.Index(manifest, "\n    "+strconv.Quote(key)+": {")
+	if start < 0 {
+		t.Fatalf("manifest has no table %s", key)
+	}
+	rel := strings.Index(manifest[start:], "\n      "+strconv.Quote(field)+": ")
+	if rel < 0 {
+		t.Fatalf("table %s has no field %s", key, field)
+	}
+	vs := start + rel + len("\n      "+strconv.Quote(field)+": ")
+	ve := vs + strings.IndexAny(manifest[vs:], ",\n")
+	return manifest[:vs] + value + manifest[ve:]
+}
+
+// vSetTop replaces a top-level member's value.
+func vSetTop(t *testing.T, manifest, field, value string) string {
+	t.Helper()
+	prefix := "\n  " + strconv.Quote(field) + ": "
+	vs := strings.Index(manifest, prefix)
+	if vs < 0 {
+		t.Fatalf("manifest has no member %s", field)
+	}
+	vs += len(prefix)
+	ve := vs + strings.IndexAny(manifest[vs:], ",\n")
+	return manifest[:vs] + value + manifest[ve:]
+}
+
+// vReseal recomputes the manifest checksum the way a forger without the
+// key can.
+func vReseal(t *testing.T, folder, id string) {
+	t.Helper()
+	path := filepath.Join(folder, snapshot.ManifestName(id))
+	raw := vReadFile(t, path)
+	canon, err := snapshot.Canonical(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := vSetTop(t, string(raw), "manifest_checksum", strconv.Quote(snapshot.Checksum(canon)))
+	vWrite(t, path, []byte(s))
+}
+
+func vBLAKE3(data []byte) string {
+	s := blake3.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// vDuck runs statements in a fresh in-memory DuckDB.
+func vDuck(t *testing.T, stmts ...string) {
+	t.Helper()
+	db, err := dbfile.Open(context.Background(), ":memory:", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func vLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// vRewrite replaces path with DuckDB's rewrite of it through query, where
+// the query reads the original as the view "orig".
+func vRewrite(t *testing.T, path, query string) {
+	t.Helper()
+	tmp := path + ".new"
+	vDuck(t,
+		"CREATE VIEW orig AS SELECT * FROM read_parquet("+vLit(path)+")",
+		"COPY ("+query+") TO "+vLit(tmp)+" (FORMAT PARQUET, COMPRESSION 'zstd')")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	fx := vSetup(t)
+	id := fx.id
+
+	t.Run("intact", func(t *testing.T) {
+		t.Parallel()
+		work, folder := fx.clone(t)
+		r, doc := vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 0)
+		if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != id || doc.Snapshots[0].Status != "complete" {
+			t.Fatalf("want snapshot %s complete, got %+v", id, doc.Snapshots)
+		}
+		s := doc.Snapshots[0]
+		if len(s.Files) != len(fx.tables) {
+			t.Fatalf("want %d files, got %d", len(fx.tables), len(s.Files))
+		}
+		for _, f := range s.Files {
+			want := fx.tables[f.Table]
+			if want == nil || !f.OK || f.Rows != want.Rows || f.BLAKE3 != want.BLAKE3 || f.Size != want.FileSizeBytes {
+				t.Errorf("file %+v disagrees with the manifest %+v", f, want)
+			}
+		}
+		// --deep, fewer workers, and the JSON keys SPEC fixes.
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--deep", "--jobs", "1")
+		vExpect(t, r, doc, 0)
+		var generic map[string]any
+		if err := json.Unmarshal([]byte(r.Stdout), &generic); err != nil {
+			t.Fatal(err)
+		}
+		snaps, _ := generic["snapshots"].([]any)
+		if _, ok := generic["ok"].(bool); !ok || len(snaps) != 1 {
+			t.Fatalf("JSON lacks ok or snapshots: %s", r.Stdout)
+		}
+		s0 := snaps[0].(map[string]any)
+		for _, k := range []string{"snapshot", "ok", "problems"} {
+			if _, ok := s0[k]; !ok {
+				t.Errorf("snapshot JSON lacks %q", k)
+			}
+		}
+		if _, ok := s0["problems"].([]any); !ok {
+			t.Errorf("problems must be a list, even empty: %v", s0["problems"])
+		}
+		// Human output: one line per file and a verdict.
+		h := cli(t, work, "verify", "--backup", folder)
+		if h.Code != 0 || !strings.Contains(h.Stdout, "verify: OK") || strings.Count(h.Stdout, "_"+id+".parquet") != len(fx.tables) {
+			t.Fatalf("human output: exit %d\n%s%s", h.Code, h.Stdout, h.Stderr)
+		}
+	})
+
+	// faults made on the bytes of the files.
+	fileFaults := []struct {
+		name  string
+		fault func(t *testing.T, folder string)
+		kinds []string
+		check func(t *testing.T, doc vDoc)
+	}{
+		{"flip one byte", func(t *testing.T, folder string) {
+			p := fx.file(folder, "highlight_events")
+			b := vReadFile(t, p)
+			// A byte in the middle of the data, before the footer: only
+			// the hash can see it (--deep might too).
+			footer := len(b) - 8 - int(binary.LittleEndian.Uint32(b[len(b)-8:]))
+			b[footer/2] ^= 0x01
+			vWrite(t, p, b)
+		}, []string{verify.KindHashMismatch}, func(t *testing.T, doc vDoc) {
+			p := vProblems(doc, verify.KindHashMismatch)[0]
+			if p.Table != "highlight_events" || !strings.Contains(p.Detail, fx.tables["highlight_events"].BLAKE3) {
+				t.Errorf("hash_mismatch should name the table and the expected hash: %+v", p)
+			}
+		}},
+		{"truncate", func(t *testing.T, folder string) {
+			p := fx.file(folder, "match_stats")
+			if err := os.Truncate(p, fx.tables["match_stats"].FileSizeBytes/2); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{verify.KindSizeMismatch, verify.KindUnreadable}, func(t *testing.T, doc vDoc) {
+			p := vProblems(doc, verify.KindSizeMismatch)[0]
+			want := fx.tables["match_stats"].FileSizeBytes
+			if !strings.Contains(p.Detail, fmt.Sprint(want/2)) || !strings.Contains(p.Detail, fmt.Sprint(want)) {
+				t.Errorf("size_mismatch should give both sizes: %s", p.Detail)
+			}
+		}},
+		{"delete", func(t *testing.T, folder string) {
+			if err := os.Remove(fx.file(folder, "medals_earned")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{verify.KindMissing}, func(t *testing.T, doc vDoc) {
+			p := vProblems(doc, verify.KindMissing)[0]
+			if p.Table != "medals_earned" || p.File != fx.tables["medals_earned"].File {
+				t.Errorf("missing names the wrong file: %+v", p)
+			}
+		}},
+		{"stray parquet with the snapshot's id", func(t *testing.T, folder string) {
+			vCopy(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_"+id+".parquet"))
+			// A file of another snapshot, and one that is not Parquet, are not this snapshot's business.
+			vCopy(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
+			vWrite(t, filepath.Join(folder, "notes.txt"), []byte("hello"))
+		}, []string{verify.KindUnexpectedFile}, func(t *testing.T, doc vDoc) {
+			ps := vProblems(doc, verify.KindUnexpectedFile)
+			if len(ps) != 1 || ps[0].File != "stray_"+id+".parquet" {
+				t.Errorf("want exactly the stray file, got %+v", ps)
+			}
+		}},
+		{"swap two tables' files", func(t *testing.T, folder string) {
+			a, b := fx.file(folder, "match_stats"), fx.file(folder, "highlight_events")
+			tmp := a + ".swap"
+			for _, mv := range [][2]string{{a, tmp}, {b, a}, {tmp, b}} {
+				if err := os.Rename(mv[0], mv[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, []string{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
+			for _, kind := range []string{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch} {
+				tables := map[string]bool{}
+				for _, p := range vProblems(doc, kind) {
+					tables[p.Table] = true
+				}
+				if !tables["match_stats"] || !tables["highlight_events"] || len(tables) != 2 {
+					t.Errorf("%s should name both swapped tables, got %v", kind, tables)
+				}
+			}
+		}},
+		{"replace with fewer rows of the same table", func(t *testing.T, folder string) {
+			vRewrite(t, fx.file(folder, "highlight_events"), "SELECT * FROM orig LIMIT 100")
+		}, []string{verify.KindSizeMismatch, verify.KindRowsMismatch}, func(t *testing.T, doc vDoc) {
+			p := vProblems(doc, verify.KindRowsMismatch)[0]
+			if !strings.Contains(p.Detail, "says 100 rows") || !strings.Contains(p.Detail, fmt.Sprint(fx.tables["highlight_events"].Rows)) {
+				t.Errorf("rows_mismatch should give both counts: %s", p.Detail)
+			}
+		}},
+		{"replace with other rows, same count", func(t *testing.T, folder string) {
+			// Same table, same schema, same row count, different rows: only
+			// the hash can tell.
+			col := vIntColumn(t, fx.tables["highlight_events"])
+			vRewrite(t, fx.file(folder, "highlight_events"), fmt.Sprintf(`SELECT * REPLACE (CAST(%q + 1 AS %s) AS %q) FROM orig`, col, vDuckType(t, fx.tables["highlight_events"], col), col))
+		}, nil, func(t *testing.T, doc vDoc) {
+			got := vKinds(doc)
+			if len(got) != 1 || (got[0] != verify.KindSizeMismatch && got[0] != verify.KindHashMismatch) {
+				t.Errorf("want only size_mismatch or hash_mismatch, got %v", got)
+			}
+		}},
+		{"change a column type", func(t *testing.T, folder string) {
+			col := vIntColumn(t, fx.tables["match_stats"])
+			vRewrite(t, fx.file(folder, "match_stats"), fmt.Sprintf(`SELECT * REPLACE (CAST(%q AS VARCHAR) AS %q) FROM orig`, col, col))
+		}, []string{verify.KindSizeMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
+			col := vIntColumn(t, fx.tables["match_stats"])
+			p := vProblems(doc, verify.KindSchemaMismatch)[0]
+			if !strings.Contains(p.Detail, col+" INT") || !strings.Contains(p.Detail, col+" STRING") {
+				t.Errorf("schema_mismatch should show the expected and actual type of %s: %s", col, p.Detail)
+			}
+		}},
+		{"symlink in place of a file", func(t *testing.T, folder string) {
+			// The link leads out of the folder, to a FIFO that would block
+			// forever if it were ever opened.
+			p := fx.file(folder, "antagonists")
+			fifo := filepath.Join(filepath.Dir(folder), "fifo")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(p)
+			if err := os.Symlink(fifo, p); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{verify.KindManifestCorrupt}, nil},
+		{"hostile footer", func(t *testing.T, folder string) {
+			// A footer length pointing before the start of the file.
+			p := fx.file(folder, "antagonists")
+			b := vReadFile(t, p)
+			binary.LittleEndian.PutUint32(b[len(b)-8:], math.MaxUint32)
+			vWrite(t, p, b)
+		}, []string{verify.KindHashMismatch, verify.KindUnreadable}, nil},
+	}
+	for _, tc := range fileFaults {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			work, folder := fx.clone(t)
+			tc.fault(t, folder)
+			r, doc := vVerifyTimeout(t, work, "--backup", folder)
+			if tc.kinds != nil {
+				vExpect(t, r, doc, 3, tc.kinds...)
+			} else if r.Code != 3 || doc.OK {
+				t.Fatalf("want exit 3, got %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+			}
+			if tc.check != nil {
+				tc.check(t, doc)
+			}
+		})
+	}
+
+	// Hand edits of the manifest: the checksum catches every one, and
+	// the file checks say what the edit claims that the files deny.
+	manifestEdits := []struct {
+		name  string
+		edit  func(t *testing.T, m string) string
+		kinds []string
+	}{
+		{"rows", func(t *testing.T, m string) string {
+			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(fx.tables["match_stats"].Rows+1))
+		}, []string{verify.KindManifestCorrupt, verify.KindRowsMismatch}},
+		{"blake3", func(t *testing.T, m string) string {
+			return vSetTableField(t, m, "match_stats", "blake3", strconv.Quote(strings.Repeat("ab", 32)))
+		}, []string{verify.KindManifestCorrupt, verify.KindHashMismatch}},
+		{"file_size_bytes", func(t *testing.T, m string) string {
+			return vSetTableField(t, m, "match_stats", "file_size_bytes", "12")
+		}, []string{verify.KindManifestCorrupt, verify.KindSizeMismatch}},
+		{"source_db", func(t *testing.T, m string) string {
+			return vSetTop(t, m, "source_db", `"data/players/someone_else/stats.duckdb"`)
+		}, []string{verify.KindManifestCorrupt}},
+		{"backup_datetime", func(t *testing.T, m string) string {
+			return strings.Replace(m, `"backup_datetime": "2026-02-01T`, `"backup_datetime": "2026-02-02T`, 1)
+		}, []string{verify.KindManifestCorrupt}},
+		{"gamertag", func(t *testing.T, m string) string {
+			return vSetTop(t, m, "gamertag", `"Mallory"`)
+		}, []string{verify.KindManifestCorrupt}},
+		{"format_version removed", func(t *testing.T, m string) string {
+			// Passing off a statsnap manifest as a seed one would skip
+			// every hash check.
+			return strings.Replace(m, "\n  \"format_version\": 1,", "", 1)
+		}, []string{verify.KindManifestCorrupt, verify.KindUnverifiable}},
+		{"unknown format_version", func(t *testing.T, m string) string {
+			return vSetTop(t, m, "format_version", "2")
+		}, []string{verify.KindManifestCorrupt}},
+		{"path traversal", func(t *testing.T, m string) string {
+			return vSetTableField(t, m, "match_stats", "file", `"../../etc/passwd"`)
+		}, []string{verify.KindManifestCorrupt}},
+		{"duplicate key", func(t *testing.T, m string) string {
+			return strings.Replace(m, "\n  \"gamertag\": ", "\n  \"gamertag\": \"Mallory\",\n  \"gamertag\": ", 1)
+		}, []string{verify.KindManifestCorrupt}},
+		{"truncated manifest", func(t *testing.T, m string) string { return m[:len(m)/2] }, []string{verify.KindManifestCorrupt}},
+	}
+	for _, tc := range manifestEdits {
+		t.Run("manifest "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			work, folder := fx.clone(t)
+			if tc.name == "path traversal" {
+				// Were verify to open ../../etc/passwd, it would meet a
+				// FIFO and hang until the timeout.
+				if err := os.MkdirAll(filepath.Join(work, "a", "etc"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(filepath.Join(work, "a", "etc", "passwd"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			vEditManifest(t, folder, id, func(m string) string { return tc.edit(t, m) })
+			r, doc := vVerifyTimeout(t, work, "--backup", folder)
+			vExpect(t, r, doc, 3, tc.kinds...)
+			p := vProblems(doc, verify.KindManifestCorrupt)[0]
+			switch tc.name {
+			case "unknown format_version":
+				if !strings.Contains(p.Detail, "format_version 2") || !strings.Contains(p.Detail, fmt.Sprintf("reads %d", snapshot.FormatVersion)) || !strings.Contains(p.Detail, "upgrade") {
+					t.Errorf("detail should name both versions and say to upgrade: %s", p.Detail)
+				}
+			case "path traversal":
+				if !strings.Contains(p.Detail, "../../etc/passwd") {
+					t.Errorf("detail should name the bad path: %s", p.Detail)
+				}
+			case "rows", "blake3", "source_db", "backup_datetime", "gamertag", "file_size_bytes":
+				if !strings.Contains(p.Detail, "manifest_checksum") {
+					t.Errorf("detail should say the checksum disagrees: %s", p.Detail)
+				}
+			}
+		})
+	}
+
+	t.Run("resealed edit", func(t *testing.T) {
+		// Someone who edits rows and recomputes the unkeyed checksum gets
+		// past the checksum, but not past the file checks.
+		t.Parallel()
+		work, folder := fx.clone(t)
+		vEditManifest(t, folder, id, func(m string) string {
+			return vSetTableField(t, m, "match_stats", "rows", "7")
+		})
+		vReseal(t, folder, id)
+		r, doc := vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 3, verify.KindRowsMismatch)
+	})
+
+	t.Run("human output", func(t *testing.T) {
+		t.Parallel()
+		work, folder := fx.clone(t)
+		if err := os.Truncate(fx.file(folder, "match_stats"), 100); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, work, "verify", "--backup", folder)
+		if r.Code != 3 {
+			t.Fatalf("want exit 3, got %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		want := fmt.Sprintf("is 100 bytes; the manifest says %d", fx.tables["match_stats"].FileSizeBytes)
+		for _, s := range []string{"problem: [size_mismatch] table match_stats: ", want, "FAIL", "verify: FAILED", "snapshot " + id + ": 2 PROBLEMS"} {
+			if !strings.Contains(r.Stdout, s) {
+				t.Errorf("human output lacks %q:\n%s", s, r.Stdout)
+			}
+		}
+		if strings.Count(r.Stdout, "\n  ok ") != len(fx.tables)-1 {
+			t.Errorf("want one line per intact file:\n%s", r.Stdout)
+		}
+	})
+
+	t.Run("deep", func(t *testing.T) {
+		// A file that was bad when it was written: its footer agrees with
+		// the manifest and its hash is the one recorded, but a data page
+		// is damaged. Only --deep sees it.
+		t.Parallel()
+		work, folder := fx.clone(t)
+		key := "highlight_events"
+		p := fx.file(folder, key)
+		b := vReadFile(t, p)
+		off := vDataPageOffset(t, p)
+		for i := 0; i < 8; i++ {
+			b[off+int64(i)] = 0xff
+		}
+		vWrite(t, p, b)
+		vEditManifest(t, folder, id, func(m string) string {
+			return vSetTableField(t, m, key, "blake3", strconv.Quote(vBLAKE3(b)))
+		})
+		vReseal(t, folder, id)
+		r, doc := vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 0)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--deep")
+		vExpect(t, r, doc, 3, verify.KindUnreadable)
+		if pr := vProblems(doc, verify.KindUnreadable)[0]; pr.Table != key {
+			t.Errorf("unreadable names %s, want %s", pr.Table, key)
+		}
+	})
+
+	t.Run("keys", func(t *testing.T) {
+		t.Parallel()
+		work := t.TempDir()
+		vCopy(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
+		mustCLI(t, work, "key", "generate", "k1")
+		mustCLI(t, work, "key", "generate", "k2")
+		mustCLI(t, work, "backup", "--gamertag", "K", "--key-file", "k1", "--time", "2026-03-01T10:00:00Z")
+		mustCLI(t, work, "backup", "--gamertag", "K", "--time", "2026-03-02T10:00:00Z") // no key
+		folder := filepath.Join(work, "data", "backups", "K")
+		keyed := snapshot.FormatID(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+		unkeyed := snapshot.FormatID(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+
+		r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
+		vExpect(t, r, doc, 0)
+		r, doc = vVerify(t, work, []string{"STATSNAP_KEY_FILE=k1"}, "--backup", folder, "--snapshot", keyed)
+		vExpect(t, r, doc, 0)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed) // no key: the MAC is not checked
+		vExpect(t, r, doc, 0)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k2")
+		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", unkeyed, "--key-file", "k1")
+		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
+		if p := vProblems(doc, verify.KindUnauthenticated)[0]; !strings.Contains(p.Detail, "no manifest_mac") {
+			t.Errorf("a missing MAC should be named: %s", p.Detail)
+		}
+		// SPEC: --allow-unverified accepts an unauthenticated snapshot, with a warning.
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", unkeyed, "--key-file", "k1", "--allow-unverified")
+		vExpect(t, r, doc, 0)
+		if len(doc.Snapshots[0].Warnings) != 1 || doc.Snapshots[0].Warnings[0].Kind != verify.KindUnauthenticated {
+			t.Errorf("want the unauthenticated warning, got %+v", doc.Snapshots[0].Warnings)
+		}
+
+		// A forger edits rows and reseals the checksum: the MAC catches it.
+		vEditManifest(t, folder, keyed, func(m string) string {
+			return vSetTableField(t, m, "match_stats", "rows", "1")
+		})
+		vReseal(t, folder, keyed)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
+		vExpect(t, r, doc, 3, verify.KindUnauthenticated, verify.KindRowsMismatch)
+		// Stripping the MAC leaves the checksum valid but not the authentication.
+		vEditManifest(t, folder, keyed, func(m string) string {
+			return regexp.MustCompile(`,\n  "manifest_mac": "[0-9a-f]+"`).ReplaceAllString(m, "")
+		})
+		vEditManifest(t, folder, keyed, func(m string) string {
+			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(fx.tables["match_stats"].Rows))
+		})
+		vReseal(t, folder, keyed)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
+		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed)
+		vExpect(t, r, doc, 0)
+	})
+
+	t.Run("legacy and bare", func(t *testing.T) {
+		t.Parallel()
+		work := t.TempDir()
+		db := filepath.Join(work, "data", "players", "L", "stats.duckdb")
+		vCopy(t, fx.db(), db)
+		folder := filepath.Join(work, "data", "backups", "L")
+		legacy, seedBare := "20250115_101500", "20250116_101500"
+		legacyTables := vSeedBackup(t, db, folder, legacy, true)
+		vSeedBackup(t, db, folder, seedBare, false)
+		mustCLI(t, work, "backup", "--gamertag", "L", "--no-metadata", "--time", "2026-04-01T10:00:00Z")
+		bare := snapshot.FormatID(time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+
+		// snapshots tells them apart.
+		var list struct {
+			Snapshots []snapshotJSON `json:"snapshots"`
+		}
+		jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "L", "--json"), &list)
+		status := map[string]string{}
+		for _, s := range list.Snapshots {
+			status[s.Snapshot] = s.Status
+		}
+		if status[legacy] != "legacy" || status[seedBare] != "bare" || status[bare] != "bare" || len(status) != 3 {
+			t.Fatalf("statuses %v", status)
+		}
+
+		for _, sid := range []string{legacy, seedBare, bare} {
+			r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", sid)
+			vExpect(t, r, doc, 3, verify.KindUnverifiable)
+			if n := len(doc.Snapshots[0].Files); n == 0 {
+				t.Errorf("%s: no file was checked", sid)
+			}
+			r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", sid, "--allow-unverified")
+			vExpect(t, r, doc, 0)
+			if w := doc.Snapshots[0].Warnings; len(w) != 1 || w[0].Kind != verify.KindUnverifiable {
+				t.Errorf("%s: want the unverifiable warning, got %+v", sid, w)
+			}
+			h := cli(t, work, "verify", "--backup", folder, "--snapshot", sid)
+			if h.Code != 3 || !strings.Contains(h.Stdout, "problem: [unverifiable]") {
+				t.Errorf("%s human output: exit %d\n%s", sid, h.Code, h.Stdout)
+			}
+		}
+		// With a key, a seed snapshot cannot be authenticated either.
+		mustCLI(t, work, "key", "generate", "k")
+		r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--key-file", "k")
+		vExpect(t, r, doc, 3, verify.KindUnverifiable, verify.KindUnauthenticated)
+
+		// What can be checked still is, --allow-unverified or not.
+		vEditManifest(t, folder, legacy, func(m string) string {
+			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(legacyTables["match_stats"]+5))
+		})
+		if err := os.Remove(filepath.Join(folder, "antagonists_"+legacy+".parquet")); err != nil {
+			t.Fatal(err)
+		}
+		vWrite(t, filepath.Join(folder, "stray_"+legacy+".parquet"), []byte("PAR1 not really"))
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--allow-unverified")
+		vExpect(t, r, doc, 3, verify.KindRowsMismatch, verify.KindMissing, verify.KindUnexpectedFile)
+		// A bare file that does not decode.
+		p := filepath.Join(folder, "match_stats_"+seedBare+".parquet")
+		b := vReadFile(t, p)
+		vWrite(t, p, b[:len(b)-100])
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", seedBare, "--allow-unverified")
+		vExpect(t, r, doc, 3, verify.KindUnreadable)
+	})
+
+	t.Run("all and default", func(t *testing.T) {
+		t.Parallel()
+		work := t.TempDir()
+		db := filepath.Join(work, "data", "players", "A", "stats.duckdb")
+		vCopy(t, fx.db(), db)
+		folder := filepath.Join(work, "data", "backups", "A")
+		times := []time.Time{
+			time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
+			time.Date(2026, 5, 2, 10, 0, 0, 0, time.UTC),
+			time.Date(2026, 5, 3, 10, 0, 0, 0, time.UTC),
+		}
+		for _, tm := range times {
+			mustCLI(t, work, "backup", "--gamertag", "A", "--time", tm.Format(time.RFC3339))
+		}
+		ids := []string{snapshot.FormatID(times[0]), snapshot.FormatID(times[1]), snapshot.FormatID(times[2])}
+		legacy := "20250101_000000"
+		vSeedBackup(t, db, folder, legacy, true)
+
+		r, doc := vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 0)
+		if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != ids[2] {
+			t.Fatalf("default should be the newest, %s: %+v", ids[2], doc.Snapshots)
+		}
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--all")
+		vExpect(t, r, doc, 3, verify.KindUnverifiable)
+		if len(doc.Snapshots) != 4 {
+			t.Fatalf("--all checked %d snapshots, want 4", len(doc.Snapshots))
+		}
+		for _, s := range doc.Snapshots {
+			if s.OK != (s.Snapshot != legacy) {
+				t.Errorf("snapshot %s: ok=%v", s.Snapshot, s.OK)
+			}
+		}
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified", "--deep")
+		vExpect(t, r, doc, 0)
+
+		// Damage the middle one: --all fails, the default still passes.
+		if err := os.Remove(filepath.Join(folder, "match_stats_"+ids[1]+".parquet")); err != nil {
+			t.Fatal(err)
+		}
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified")
+		vExpect(t, r, doc, 3, verify.KindMissing)
+		r, doc = vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 0)
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", ids[1])
+		vExpect(t, r, doc, 3, verify.KindMissing)
+		h := cli(t, work, "verify", "--backup", folder, "--all", "--allow-unverified")
+		if h.Code != 3 || !strings.Contains(h.Stdout, "verify: FAILED: 1 of 4 snapshots") {
+			t.Errorf("human verdict: exit %d\n%s", h.Code, h.Stdout)
+		}
+
+		// An interrupted backup: the default and --all pass over it; named, it fails.
+		pending := "20260601_000000"
+		vCopy(t, filepath.Join(folder, "antagonists_"+ids[0]+".parquet"), filepath.Join(folder, "antagonists_"+pending+".parquet"))
+		vWrite(t, filepath.Join(folder, snapshot.PendingName(pending)),
+			[]byte(`{"snapshot":"`+pending+`","files":["antagonists_`+pending+`.parquet","backup_metadata_`+pending+`.json"]}`))
+		r, doc = vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 0)
+		if doc.Snapshots[0].Snapshot != ids[2] || len(doc.Skipped) != 1 || doc.Skipped[0].Snapshot != pending {
+			t.Errorf("default should verify %s and skip %s: %+v", ids[2], pending, doc)
+		}
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", pending)
+		vExpect(t, r, doc, 3, verify.KindMissing)
+		var list struct {
+			Snapshots []snapshotJSON `json:"snapshots"`
+		}
+		jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "A", "--json"), &list)
+		got := map[string]string{}
+		for _, s := range list.Snapshots {
+			got[s.Snapshot] = s.Status
+		}
+		want := map[string]string{ids[0]: "complete", ids[1]: "complete", ids[2]: "complete", legacy: "legacy", pending: "incomplete"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("snapshots statuses %v, want %v", got, want)
+		}
+
+		// A corrupt newest manifest fails the default verify.
+		vWrite(t, filepath.Join(folder, snapshot.ManifestName("20260701_000000")), []byte("{not json"))
+		r, doc = vVerify(t, work, nil, "--backup", folder)
+		vExpect(t, r, doc, 3, verify.KindManifestCorrupt)
+	})
+
+	t.Run("usage and operational errors", func(t *testing.T) {
+		t.Parallel()
+		work, folder := fx.clone(t)
+		for _, args := range [][]string{
+			{"verify"},
+			{"verify", "--backup", folder, "--all", "--snapshot", id},
+			{"verify", "--backup", folder, "--snapshot", "2026-02-01"},
+			{"verify", "--backup", folder, "--snapshot", "20261341_000000"},
+			{"verify", "--backup", folder, "--jobs", "-1"},
+			{"verify", "--backup", folder, "--bogus"},
+			{"verify", "--backup", folder, "extra"},
+		} {
+			if r := cli(t, work, args...); r.Code != 2 || r.Stderr == "" {
+				t.Errorf("%v: want exit 2 with a message, got %d %q", args, r.Code, r.Stderr)
+			}
+		}
+		empty := filepath.Join(work, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"verify", "--backup", filepath.Join(work, "nope")},
+			{"verify", "--backup", empty},
+			{"verify", "--backup", folder, "--snapshot", "20200101_000000"},
+			{"verify", "--backup", folder, "--key-file", filepath.Join(work, "no-key")},
+			{"verify", "--backup", fx.file(folder, "antagonists")},
+		} {
+			r := cli(t, work, args...)
+			if r.Code != 1 || !strings.Contains(r.Stderr, "statsnap: ") {
+				t.Errorf("%v: want exit 1 with a message, got %d %q", args, r.Code, r.Stderr)
+			}
+			if r2 := cli(t, work, append(args, "--json")...); r2.Code != 1 || r2.Stdout != "" {
+				t.Errorf("%v --json: want exit 1 and nothing on stdout, got %d %q", args, r2.Code, r2.Stdout)
+			}
+		}
+		// A backup or prune holds the folder: verify does not read under it.
+		lock := flock.New(filepath.Join(folder, storage.LockName))
+		if err := lock.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, work, "verify", "--backup", folder)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "backup or prune is running") {
+			t.Errorf("under an exclusive lock: want exit 1, got %d %q", r.Code, r.Stderr)
+		}
+		lock.Unlock()
+		// Readers share: a verify runs beside another reader.
+		if err := lock.RLock(); err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Unlock()
+		mustCLI(t, work, "verify", "--backup", folder)
+		if os.Geteuid() != 0 {
+			if err := os.Chmod(folder, 0o000); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Chmod(folder, 0o755)
+			if r := cli(t, work, "verify", "--backup", folder); r.Code != 1 {
+				t.Errorf("unreadable folder: want exit 1, got %d %q", r.Code, r.Stderr)
+			}
+		}
+	})
+}
+
+// vVerifyTimeout is vVerify with a deadline: a verify that opened a FIFO
+// would block forever.
+func vVerifyTimeout(t *testing.T, dir string, args ...string) (result, vDoc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, append([]string{"verify", "--json"}, args...)...)
+	cmd.Dir = dir
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("verify %v did not finish: it must have opened something it should not", args)
+	}
+	r := result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var doc vDoc
+	if r.Code == 0 || r.Code == 3 {
+		jsonOut(t, r, &doc)
+	}
+	return r, doc
+}
+
+// vIntColumn is the first 32- or 64-bit integer column of a table.
+func vIntColumn(t *testing.T, tb *snapshot.Table) string {
+	t.Helper()
+	for _, f := range tb.ArrowSchema.Fields {
+		if f.Type == "INT32" || f.Type == "INT64" {
+			return f.Name
+		}
+	}
+	t.Fatal("no integer column")
+	return ""
+}
+
+// vDuckType is the DuckDB type of an integer column, from its Arrow type.
+func vDuckType(t *testing.T, tb *snapshot.Table, col string) string {
+	t.Helper()
+	for _, f := range tb.ArrowSchema.Fields {
+		if f.Name == col {
+			return map[string]string{"INT32": "INTEGER", "INT64": "BIGINT"}[f.Type]
+		}
+	}
+	t.Fatalf("no column %s", col)
+	return ""
+}
+
+// vDataPageOffset is where the first data page of the file's first
+// column chunk starts, according to its footer.
+func vDataPageOffset(t *testing.T, path string) int64 {
+	t.Helper()
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cc, err := r.MetaData().RowGroup(0).ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc.DataPageOffset()
+}
+
+// vSeedBackup makes a snapshot the way the seed's backup_player.py did:
+// DuckDB's COPY of every table to {table}_{ts}.parquet, then (unless
+// --no-metadata) its metadata JSON. It returns the rows per table.
+func vSeedBackup(t *testing.T, dbPath, folder, ts string, metadata bool) map[string]int64 {
+	t.Helper()
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := dbfile.Open(context.Background(), dbPath, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	rows.Close()
+	type entry struct {
+		Rows          int64  `json:"rows"`
+		FileSizeBytes int64  `json:"file_size_bytes"`
+		File          string `json:"file"`
+	}
+	meta := map[string]any{
+		"gamertag":          filepath.Base(folder),
+		"backup_timestamp":  ts,
+		"backup_datetime":   ts[:4] + "-" + ts[4:6] + "-" + ts[6:8] + "T" + ts[9:11] + ":" + ts[11:13] + ":" + ts[13:15] + ".123456",
+		"source_db":         dbPath,
+		"compression":       "zstd",
+		"compression_level": 9,
+	}
+	entries := map[string]entry{}
+	counts := map[string]int64{}
+	var total int64
+	for _, tb := range tables {
+		name := tb + "_" + ts + ".parquet"
+		out := filepath.Join(folder, name)
+		if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * FROM %q) TO %s (FORMAT PARQUET, COMPRESSION 'zstd')`, tb, vLit(out))); err != nil {
+			t.Fatalf("copy %s: %v", tb, err)
+		}
+		var n int64
+		if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM %q`, tb)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[tb] = entry{Rows: n, FileSizeBytes: fi.Size(), File: name}
+		counts[tb] = n
+		total += fi.Size()
+	}
+	if !metadata {
+		return counts
+	}
+	meta["tables"] = entries
+	meta["total_size_bytes"] = total
+	meta["total_size_mb"] = math.Round(float64(total)/(1<<20)*100) / 100
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vWrite(t, filepath.Join(folder, snapshot.ManifestName(ts)), data)
+	return counts
+}

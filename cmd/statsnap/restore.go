@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/restore"
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/verify"
+)
+
+func init() { extraCommands = append(extraCommands, newRestoreCmd) }
+
+type restoreOptions struct {
+	Gamertag        string
+	DB              string
+	Backup          string
+	Snapshot        string
+	Tables          string
+	Replace         bool
+	DryRun          bool
+	List            bool
+	AllowUnverified bool
+	Force           bool
+}
+
+// restoreJSON is SPEC's restore document, with the verdict added.
+type restoreJSON struct {
+	*restore.Report
+	OK             bool             `json:"ok"`
+	Error          string           `json:"error,omitempty"`
+	Problems       []verify.Problem `json:"problems,omitempty"`
+	NewestVerified string           `json:"newest_verified,omitempty"`
+}
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	var o restoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore (--gamertag G | --db PATH [--gamertag G]) --backup DIR",
+		Short: "Restore a verified snapshot into a database, in one transaction",
+		Long: `Restore verifies a snapshot (the newest by id unless --snapshot), copying its
+files to a private folder next to the target while hashing them, then restores
+from those copies in one transaction: it all happens or nothing does.
+
+Without --replace rows are appended to existing tables (missing tables are
+created); with --replace the chosen tables are dropped and rebuilt. A snapshot
+that does not verify is refused (exit 3) and the newest one that does is named.`,
+		Example: `  statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --replace
+  statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --dry-run
+  statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --list
+  statsnap restore --db ./copy.duckdb --backup ./data/backups/JGtm --tables match_stats,medals_earned`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return runRestore(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Gamertag, "gamertag", "", "restore into data/players/{gamertag}/stats.duckdb (with --db: the snapshot's expected gamertag)")
+	f.StringVar(&o.DB, "db", "", "restore into this DuckDB file")
+	f.StringVar(&o.Backup, "backup", "", "the player's backup folder (e.g. ./data/backups/Chocoboflor)")
+	f.StringVar(&o.Snapshot, "snapshot", "", "snapshot id (default: the newest)")
+	f.StringVar(&o.Tables, "tables", "", "only these tables, comma-separated")
+	f.BoolVar(&o.Replace, "replace", false, "drop and rebuild the chosen tables instead of appending rows")
+	f.BoolVar(&o.DryRun, "dry-run", false, "run every check and print the plan; write nothing")
+	f.BoolVar(&o.List, "list", false, "list the snapshot's tables with rows, sizes and verification status")
+	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept a seed-made (legacy) or bare snapshot, or one without a MAC; every file is fully decoded first")
+	f.BoolVar(&o.Force, "force", false, "restore a snapshot of another gamertag")
+	return cmd
+}
+
+func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
+	ctx := cmd.Context()
+	if o.Backup == "" {
+		return usageErr("restore needs --backup DIR, the player's backup folder (e.g. ./data/backups/%s)", orDefault(o.Gamertag, "GAMERTAG"))
+	}
+	if o.Gamertag != "" {
+		if err := checkGamertag(o.Gamertag); err != nil {
+			return err
+		}
+	}
+	if o.Snapshot != "" {
+		if err := snapshot.CheckID(o.Snapshot); err != nil {
+			return usageErr("--snapshot: %v", err)
+		}
+	}
+	var tables []string
+	if cmd.Flags().Changed("tables") {
+		seen := map[string]bool{}
+		for _, t := range strings.Split(o.Tables, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				return usageErr("--tables %q names an empty table; give a comma-separated list like match_stats,medals_earned", o.Tables)
+			}
+			if !seen[t] {
+				seen[t] = true
+				tables = append(tables, t)
+			}
+		}
+	}
+	if o.List && (o.Replace || o.DryRun) {
+		return usageErr("--list only lists a snapshot; drop --replace and --dry-run")
+	}
+	key, err := g.key()
+	if err != nil {
+		return err
+	}
+	folder, err := storage.OpenLocal(o.Backup, false)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cannot restore: there is no backup folder at %s; check --backup", o.Backup)
+		}
+		return fmt.Errorf("cannot restore: %w", err)
+	}
+
+	if o.List {
+		return runRestoreList(cmd, g, o, folder, key)
+	}
+
+	var target string
+	switch {
+	case o.DB != "":
+		target = o.DB
+	case o.Gamertag != "":
+		target = g.playerDB(o.Gamertag)
+	default:
+		return usageErr("choose where to restore: --gamertag G (data/players/G/stats.duckdb) or --db PATH")
+	}
+
+	opt := restore.Options{
+		Folder:          folder,
+		Snapshot:        o.Snapshot,
+		Target:          target,
+		CreateFolders:   o.DB == "",
+		Gamertag:        o.Gamertag,
+		Force:           o.Force,
+		Tables:          tables,
+		Replace:         o.Replace,
+		DryRun:          o.DryRun,
+		AllowUnverified: o.AllowUnverified,
+		Key:             key,
+		LockWait:        g.LockWait,
+	}
+	if g.terminal() {
+		opt.Progress = func(p restore.Progress) {
+			switch {
+			case p.Stage == "verify":
+				fmt.Fprintf(g.stderr, "\r\033[Kverifying [%d/%d] %s", p.Index, p.Count, p.Table)
+				if p.Index == p.Count {
+					fmt.Fprint(g.stderr, "\r\033[K")
+				}
+			case p.Done:
+				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows\n", p.Index, p.Count, p.Table, p.Rows)
+			default:
+				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s…", p.Index, p.Count, p.Table)
+			}
+		}
+	}
+	mode := "append"
+	if o.Replace {
+		mode = "replace"
+	}
+	rep, err := restore.Run(ctx, opt)
+	if err != nil {
+		if rep == nil {
+			rep = &restore.Report{Snapshot: o.Snapshot, Target: target, Mode: mode, DryRun: o.DryRun, Tables: []restore.TableReport{}}
+		}
+		return restoreFailed(g, err, rep, o, target)
+	}
+	if g.JSON {
+		if err := g.printJSON(restoreJSON{Report: rep, OK: true}); err != nil {
+			return err
+		}
+	} else {
+		printRestore(g, rep)
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(g.stderr, "warning: %s\n", w)
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// restoreFailed explains err in one sentence, prints the JSON document
+// when asked, and picks the exit code.
+func restoreFailed(g *globals, err error, rep *restore.Report, o restoreOptions, target string) error {
+	code := exitError
+	msg := err.Error()
+	var (
+		ie *restore.IntegrityError
+		ue *restore.UnknownTablesError
+		le *dbfile.LockedError
+	)
+	doc := restoreJSON{Report: rep}
+	switch {
+	case errors.As(err, &ie):
+		code = exitIntegrity
+		rep.Snapshot = ie.Snapshot
+		doc.Problems = ie.Problems
+		doc.NewestVerified = ie.NewestGood
+		msg = "cannot restore: " + msg
+		if !g.JSON {
+			for _, p := range ie.Problems {
+				where := p.File
+				if p.Table != "" {
+					where = p.Table + " (" + p.File + ")"
+				}
+				if where != "" {
+					where += ": "
+				}
+				fmt.Fprintf(g.stderr, "  %s: %s%s\n", p.Kind, where, p.Detail)
+			}
+		}
+		for _, p := range ie.Problems {
+			if p.Kind == verify.KindUnverifiable || p.Kind == verify.KindUnauthenticated {
+				msg += "; pass --allow-unverified to restore it anyway (every file is then fully decoded first)"
+				break
+			}
+		}
+	case errors.As(err, &ue):
+		code = exitUsage
+		msg = "--tables: " + msg
+	case errors.As(err, &le):
+		who := "another process"
+		if le.PID != "" {
+			who = "process " + le.PID
+		}
+		msg = fmt.Sprintf("cannot restore into %s: it is open in %s; close OpenSpartan Graph (or whatever holds it) and run the restore again (nothing was changed)", target, who)
+	case errors.Is(err, storage.ErrLocked):
+		msg = fmt.Sprintf("cannot restore: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m (nothing was changed)", o.Backup)
+	case errors.Is(err, snapshot.ErrNoSnapshot):
+		msg = "cannot restore: " + msg + "; check --backup and --snapshot ('statsnap snapshots' lists them)"
+	case errors.Is(err, dbfile.ErrNotExist):
+		msg = "cannot restore: " + msg
+	default:
+		var ge *restore.GamertagError
+		if errors.As(err, &ge) {
+			rep.Snapshot = ge.Snapshot
+		}
+		if !strings.HasPrefix(msg, "cannot ") {
+			msg = "cannot restore: " + msg
+		}
+	}
+	if g.JSON {
+		doc.Error = msg
+		if err := g.printJSON(doc); err != nil {
+			return err
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		// The root says "interrupted; nothing was changed".
+		return err
+	}
+	fmt.Fprintf(g.stderr, "statsnap: %s\n", msg)
+	return &silentErr{code}
+}
+
+// printable keeps a hostile table name on one line of a report.
+func printable(name string) string {
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return strconv.Quote(name)
+	}
+	return name
+}
+
+func printRestore(g *globals, rep *restore.Report) {
+	w := g.out()
+	what := "restored"
+	if rep.DryRun {
+		what = "dry run: would restore"
+	}
+	newdb := ""
+	if rep.NewDatabase {
+		newdb = ", new database"
+	}
+	who := ""
+	if rep.Gamertag != "" {
+		who = " of " + rep.Gamertag
+	}
+	fmt.Fprintf(w, "%s snapshot %s%s into %s (%s%s)\n", what, rep.Snapshot, who, rep.Target, rep.Mode, newdb)
+	fmt.Fprintf(w, "  %-32s %-8s %12s %12s", "TABLE", "ACTION", "ROWS", "BEFORE")
+	if !rep.DryRun {
+		fmt.Fprintf(w, " %12s", "AFTER")
+	}
+	fmt.Fprintln(w)
+	for _, t := range rep.Tables {
+		fmt.Fprintf(w, "  %-32s %-8s %12d %12d", printable(t.Table), t.Action, t.Rows, t.RowsBefore)
+		if !rep.DryRun {
+			check := "ok"
+			if !t.Checked {
+				check = "MISMATCH"
+			}
+			fmt.Fprintf(w, " %12d  %s", t.RowsAfter, check)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range rep.Sequences {
+		fmt.Fprintf(w, "  sequence %s: %s, next value %d\n", s.Sequence, s.Action, s.NextValue)
+	}
+	if !rep.Verified {
+		fmt.Fprintf(w, "  note: snapshot %s is %s and could not be fully proven (accepted with --allow-unverified)\n", rep.Snapshot, rep.Status)
+	}
+	if rep.DryRun {
+		fmt.Fprintln(w, "nothing was written")
+	} else {
+		fmt.Fprintf(w, "done in %.1fs\n", rep.Seconds)
+	}
+}
+
+func runRestoreList(cmd *cobra.Command, g *globals, o restoreOptions, folder storage.Folder, key []byte) error {
+	l, err := restore.List(cmd.Context(), restore.ListOptions{Folder: folder, Snapshot: o.Snapshot,
+		AllowUnverified: o.AllowUnverified, Key: key, LockWait: g.LockWait})
+	if err != nil {
+		switch {
+		case errors.Is(err, snapshot.ErrNoSnapshot):
+			return fmt.Errorf("cannot list: %w; check --backup and --snapshot", err)
+		case errors.Is(err, storage.ErrLocked):
+			return fmt.Errorf("cannot list: another statsnap process is working on %s; wait for it or pass --lock-wait 5m", o.Backup)
+		}
+		return fmt.Errorf("cannot list: %w", err)
+	}
+	if g.JSON {
+		if err := g.printJSON(l); err != nil {
+			return err
+		}
+	} else {
+		w := g.out()
+		verdict := "verifies"
+		if !l.OK {
+			verdict = "DOES NOT VERIFY"
+		}
+		who := ""
+		if l.Gamertag != "" {
+			who = " of " + l.Gamertag
+		}
+		fmt.Fprintf(w, "snapshot %s%s (%s, %s) in %s: %s\n", l.Snapshot, who, l.Status, l.Time, filepath.Clean(o.Backup), verdict)
+		fmt.Fprintf(w, "  %-32s %12s %10s  %s\n", "TABLE", "ROWS", "SIZE", "STATUS")
+		for _, t := range l.Tables {
+			fmt.Fprintf(w, "  %-32s %12d %10s  %s\n", printable(t.Table), t.Rows, humanBytes(t.SizeBytes), t.Status)
+		}
+		fmt.Fprintf(w, "  %-32s %12d %10s\n", "total", l.Rows, humanBytes(l.SizeBytes))
+		for _, p := range l.Problems {
+			fmt.Fprintf(w, "  %s: %s\n", p.Kind, p.Detail)
+		}
+		for _, p := range l.Warnings {
+			fmt.Fprintf(w, "  warning: %s: %s\n", p.Kind, p.Detail)
+		}
+		if !l.OK {
+			if l.NewestGood != "" {
+				fmt.Fprintf(w, "the newest snapshot that verifies is %s (--snapshot %s)\n", l.NewestGood, l.NewestGood)
+			} else {
+				fmt.Fprintln(w, "no other snapshot in this folder verifies")
+			}
+		}
+	}
+	if !l.OK {
+		return &silentErr{exitIntegrity}
+	}
+	return nil
+}

@@ -1,0 +1,783 @@
+package restore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/codec"
+)
+
+// job is one restore once the snapshot verified and its DDL checked.
+type job struct {
+	opt    Options
+	rep    *Report
+	snap   *chosen
+	tables []srcTable
+	v      *validated
+	paths  map[string]string // table key → the Parquet file DuckDB reads
+	full   bool              // no --tables: every object of the snapshot is in scope
+
+	plans []*tablePlan
+	seqs  []seqAction
+}
+
+type tablePlan struct {
+	src    srcTable
+	vt     *vtable
+	action string
+	before int64
+	path   string
+}
+
+func (p *tablePlan) expected() int64 {
+	if p.action == ActionAppend {
+		return p.before + p.src.rows
+	}
+	return p.src.rows
+}
+
+// seqAction is what happens to one sequence of the snapshot.
+type seqAction struct {
+	def     seqDef
+	action  string // create, recreate, advance
+	current int64  // the target's next value before, for advance
+}
+
+// plan decides each table's action against the target's state and
+// refuses, before anything is written, a target that cannot take the
+// rows.
+func (j *job) plan(ctx context.Context, q querier, st *state) error {
+	var problems []string
+	replaced := map[string]bool{}
+	j.plans = nil
+	for _, t := range j.tables {
+		p := &tablePlan{src: t, vt: j.v.tables[t.key], path: j.paths[t.key]}
+		if p.vt == nil {
+			return fmt.Errorf("restore: table %s was not validated", t.key)
+		}
+		ts, exists := st.tables[t.key]
+		switch {
+		case !exists:
+			p.action = ActionCreate
+		case j.opt.Replace:
+			p.action = ActionReplace
+			p.before = ts.rows
+			replaced[t.key] = true
+			if p.vt.legacy {
+				// No DDL was recorded: the rows replace the table's rows but
+				// the app's own table (its keys) stays, so it must fit.
+				ps, err := j.compat(ctx, q, ts, p)
+				if err != nil {
+					return err
+				}
+				problems = append(problems, ps...)
+			}
+		default:
+			p.action = ActionAppend
+			p.before = ts.rows
+			ps, err := j.compat(ctx, q, ts, p)
+			if err != nil {
+				return err
+			}
+			problems = append(problems, ps...)
+		}
+		j.plans = append(j.plans, p)
+	}
+	for _, p := range j.plans {
+		if p.action != ActionReplace {
+			continue
+		}
+		for _, child := range st.referencedBy[p.src.key] {
+			if !replaced[child] {
+				problems = append(problems, fmt.Sprintf("table %s cannot be replaced while table %s, which is not being replaced, has a foreign key to it (add %s to --tables)", p.src.key, child, child))
+			}
+		}
+	}
+	j.report()
+	if len(problems) > 0 {
+		return &IncompatibleError{Problems: problems}
+	}
+
+	// Sequences: only those in scope. A missing one is created with its
+	// recorded next value. One whose every dependent table is being
+	// replaced in a full restore is dropped and recreated with them
+	// (DuckDB has no setval and no ALTER SEQUENCE RESTART, and refuses to
+	// drop a sequence a DEFAULT uses). Any other is only ever advanced,
+	// never moved back: rows outside the restore may hold its values.
+	inScope := map[string]bool{}
+	for _, p := range j.plans {
+		for _, s := range p.vt.sequences {
+			inScope[s] = true
+		}
+	}
+	j.seqs = nil
+	for _, d := range j.v.sequences {
+		k := d.key()
+		if !j.full && !inScope[k] {
+			continue
+		}
+		cur, has := st.sequences[k]
+		switch {
+		case !has:
+			j.seqs = append(j.seqs, seqAction{def: d, action: "create"})
+		case j.opt.Replace && j.full && allIn(st.seqDeps[k], replaced):
+			j.seqs = append(j.seqs, seqAction{def: d, action: "recreate", current: cur})
+		default:
+			j.seqs = append(j.seqs, seqAction{def: d, action: "advance", current: cur})
+		}
+	}
+	return nil
+}
+
+func allIn(keys []string, set map[string]bool) bool {
+	for _, k := range keys {
+		if !set[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// compat lists why an existing table cannot take the snapshot's rows,
+// matching columns by name as INSERT ... BY NAME would.
+func (j *job) compat(ctx context.Context, q querier, ts *tstate, p *tablePlan) ([]string, error) {
+	type col struct{ name, typ string }
+	var src []col
+	if p.vt.legacy {
+		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+catalog.Literal(p.path)+"))")
+		if err != nil {
+			return nil, fmt.Errorf("read the columns of %s: %w", p.src.file, err)
+		}
+		for rows.Next() {
+			var c col
+			if err := rows.Scan(&c.name, &c.typ); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			src = append(src, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, c := range p.vt.plans {
+			if !c.Generated {
+				src = append(src, col{c.Name, c.Type})
+			}
+		}
+	}
+	target := map[string]codec.ColumnPlan{}
+	for _, c := range ts.plans {
+		target[strings.ToLower(c.Name)] = c
+	}
+	var out []string
+	have := map[string]bool{}
+	for _, c := range src {
+		tc, ok := target[strings.ToLower(c.name)]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("table %s has no column %q", p.src.key, c.name))
+			continue
+		case tc.Generated:
+			out = append(out, fmt.Sprintf("column %q of table %s is a generated column in the target", c.name, p.src.key))
+		case tc.Type != c.typ && !castable(ctx, q, c.typ, tc.Type) && !toEnum(c.typ, tc.Type):
+			out = append(out, fmt.Sprintf("column %q of table %s is %s in the target but %s in the snapshot", c.name, p.src.key, tc.Type, c.typ))
+		}
+		have[strings.ToLower(c.name)] = true
+	}
+	for _, tc := range ts.plans {
+		if !tc.Generated && !have[strings.ToLower(tc.Name)] && !ts.nullable[tc.Name] && !ts.hasDefault[tc.Name] {
+			out = append(out, fmt.Sprintf("column %q of table %s is NOT NULL without a DEFAULT and the snapshot has no such column", tc.Name, p.src.key))
+		}
+	}
+	return out, nil
+}
+
+// castable reports whether DuckDB converts from to to implicitly, i.e.
+// without possible loss: those are the only differences append accepts.
+func castable(ctx context.Context, q querier, from, to string) bool {
+	// The type names come from DuckDB's own rendering, but for a seed
+	// snapshot of a Parquet file's schema: the driver would run every
+	// statement of a string with a ';', so such a name is simply refused.
+	if strings.ContainsAny(from+to, ";") {
+		return false
+	}
+	var ok bool
+	err := q.QueryRowContext(ctx, "SELECT can_cast_implicitly(CAST(NULL AS "+from+"), CAST(NULL AS "+to+"))").Scan(&ok)
+	return err == nil && ok
+}
+
+// toEnum accepts text or another ENUM going into an ENUM column (a seed
+// export stores ENUMs as text; an app may add labels): DuckDB's cast fails
+// on a label the ENUM lacks instead of losing it, rolling the restore back.
+func toEnum(from, to string) bool {
+	return strings.HasPrefix(to, "ENUM(") && (from == "VARCHAR" || strings.HasPrefix(from, "ENUM("))
+}
+
+var dupKeyRe = regexp.MustCompile(`(?s)Duplicate key "(.*?)" violates (primary key|unique) constraint`)
+
+// insert loads one table's rows from its verified copy.
+func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
+	from := " FROM read_parquet(" + catalog.Literal(p.path) + ")"
+	target := qualified(p.vt.schema, p.vt.name)
+	var q string
+	switch {
+	case p.vt.legacy && p.action == ActionCreate:
+		// The seed's metadata records no DDL: the table takes the Parquet
+		// file's own schema, as the seed's script did.
+		q = "CREATE TABLE " + target + " AS SELECT *" + from
+	case p.vt.legacy:
+		if p.action == ActionReplace {
+			if _, err := conn.ExecContext(ctx, "DELETE FROM "+target); err != nil {
+				return fmt.Errorf("empty table %s: %w", p.src.key, err)
+			}
+		}
+		q = "INSERT INTO " + target + " BY NAME SELECT *" + from
+	default:
+		cols, sel, err := codec.InsertLists(p.vt.plans)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", p.src.key, err)
+		}
+		q = "INSERT INTO " + target + " (" + cols + ") SELECT " + sel + from
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		if m := dupKeyRe.FindStringSubmatch(err.Error()); m != nil {
+			return &ConflictError{Table: p.src.key, Key: m[1], Err: err}
+		}
+		if strings.Contains(err.Error(), "Constraint Error") && p.action == ActionAppend {
+			return &ConflictError{Table: p.src.key, Err: err}
+		}
+		return fmt.Errorf("load table %s: %w", p.src.key, err)
+	}
+	return nil
+}
+
+// apply does the restore inside the open transaction.
+func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
+	exec := func(what, q string) error {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	touched := map[string]bool{}
+	object := func(kind, schema, name, action string) {
+		touched[objKey(kind, schema, name)] = true
+		j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: kind, Name: catalog.Key(schema, name), Action: action})
+	}
+
+	// Schemas: every schema of the snapshot in a full restore, else those
+	// of the chosen tables; never dropped.
+	var schemas []string
+	if j.full {
+		schemas = append(schemas, j.v.schemas...)
+	}
+	for _, p := range j.plans {
+		schemas = append(schemas, p.vt.schema)
+	}
+	for _, s := range schemas {
+		if st.schemas[s] {
+			continue
+		}
+		if err := exec("create schema "+s, "CREATE SCHEMA "+catalog.Ident(s)); err != nil {
+			return err
+		}
+		st.schemas[s] = true
+		object("schema", s, s, ActionCreate)
+	}
+
+	// Named types (used by views and macros; tables carry their ENUMs
+	// inline). One in use cannot be dropped, so an existing one is kept.
+	if j.full {
+		for _, t := range j.v.types {
+			if st.types[catalog.Key(t.Schema, t.Name)] {
+				continue
+			}
+			if err := exec("create type "+catalog.Key(t.Schema, t.Name), t.SQL); err != nil {
+				return err
+			}
+			if err := expectObject(ctx, conn, "type", t.Schema, t.Name, ""); err != nil {
+				return err
+			}
+			object("type", t.Schema, t.Name, ActionCreate)
+		}
+	}
+
+	// Drop replaced tables, children before the parents they reference.
+	for i := len(j.plans) - 1; i >= 0; i-- {
+		p := j.plans[i]
+		if p.action == ActionReplace && !p.vt.legacy {
+			if err := exec("drop table "+p.src.key, "DROP TABLE "+qualified(p.vt.schema, p.vt.name)); err != nil {
+				return err
+			}
+		}
+	}
+
+	for _, s := range j.seqs {
+		d := s.def
+		switch s.action {
+		case "recreate":
+			if err := exec("drop sequence "+d.key(), "DROP SEQUENCE "+d.qualified()); err != nil {
+				return err
+			}
+			fallthrough
+		case "create":
+			if err := exec("create sequence "+d.key(), d.createSQL()); err != nil {
+				return err
+			}
+			touched[objKey("sequence", d.Schema, d.Name)] = true
+		}
+	}
+
+	for _, p := range j.plans {
+		if p.action == ActionAppend || p.vt.legacy {
+			continue
+		}
+		if err := exec("create table "+p.src.key, p.vt.ddl); err != nil {
+			return err
+		}
+		if err := expectObject(ctx, conn, "table", p.vt.schema, p.vt.name, ""); err != nil {
+			return err
+		}
+	}
+
+	built := map[string]bool{}
+	for i, p := range j.plans {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if j.opt.Progress != nil {
+			j.opt.Progress(Progress{Stage: "restore", Table: p.src.key, Index: i + 1, Count: len(j.plans)})
+		}
+		if err := j.insert(ctx, conn, p); err != nil {
+			return err
+		}
+		if p.action != ActionAppend {
+			built[p.src.key] = true
+			touched[objKey("table", p.vt.schema, p.vt.name)] = true
+		}
+		if j.opt.Progress != nil {
+			j.opt.Progress(Progress{Stage: "restore", Table: p.src.key, Index: i + 1, Count: len(j.plans), Rows: p.src.rows, Done: true})
+		}
+	}
+
+	// Indexes after the rows: building one index is faster than updating
+	// it row by row. Only on tables this restore built.
+	for _, ix := range j.v.indexes {
+		if !built[catalog.Key(ix.Schema, ix.Table)] {
+			continue
+		}
+		if err := exec("create index "+catalog.Key(ix.Schema, ix.Name), ix.SQL); err != nil {
+			return err
+		}
+		if err := expectObject(ctx, conn, "index", ix.Schema, ix.Name, ix.Table); err != nil {
+			return err
+		}
+		object("index", ix.Schema, ix.Name, ActionCreate)
+	}
+
+	if j.full {
+		for _, mc := range j.v.macros {
+			key := catalog.Key(mc.Schema, mc.Name)
+			q, action := mc.SQL, ActionCreate
+			if st.macros[key] {
+				if !j.opt.Replace {
+					j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: "macro", Name: key, Action: "keep"})
+					continue
+				}
+				q, action = "CREATE OR REPLACE MACRO "+strings.TrimPrefix(mc.SQL, "CREATE MACRO "), ActionReplace
+			}
+			if err := checkOneCreate(ctx, conn, "macro "+key, q); err != nil {
+				return err
+			}
+			if err := exec("create macro "+key, q); err != nil {
+				return err
+			}
+			if err := expectObject(ctx, conn, "macro", mc.Schema, mc.Name, ""); err != nil {
+				return err
+			}
+			object("macro", mc.Schema, mc.Name, action)
+		}
+		for _, vv := range j.v.views {
+			vw := vv.obj
+			key := catalog.Key(vw.Schema, vw.Name)
+			if vv.broken != nil {
+				j.skip("view", key, vw.SQL, vv.broken)
+				continue
+			}
+			q, action := vw.SQL, ActionCreate
+			if st.views[key] {
+				if !j.opt.Replace {
+					j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: "view", Name: key, Action: "keep"})
+					continue
+				}
+				q, action = viewRe.ReplaceAllLiteralString(vw.SQL, "CREATE OR REPLACE VIEW "), ActionReplace
+			}
+			// Binding may fail here although it worked in the sandbox: an
+			// appended-to target may have other columns. A binder error
+			// does not abort DuckDB's transaction, so the view is skipped.
+			err := checkOneCreate(ctx, conn, "view "+key, q)
+			var be *bindError
+			if errors.As(err, &be) {
+				j.skip("view", key, vw.SQL, be.err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := exec("create view "+key, q); err != nil {
+				return err
+			}
+			if err := expectObject(ctx, conn, "view", vw.Schema, vw.Name, ""); err != nil {
+				return err
+			}
+			object("view", vw.Schema, vw.Name, action)
+		}
+	}
+
+	for _, c := range j.v.comments {
+		if touched[c.target()] {
+			if err := exec("comment", c.sql()); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Row counts before committing: a mismatch rolls everything back.
+	for _, p := range j.plans {
+		var n int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+			return fmt.Errorf("count rows of %s: %w", p.src.key, err)
+		}
+		if n != p.expected() {
+			return fmt.Errorf("table %s would hold %d rows, %d expected (%s of %d rows onto %d); nothing was restored", p.src.key, n, p.expected(), p.action, p.src.rows, p.before)
+		}
+	}
+
+	// Sequences last: nextval is not transactional in DuckDB, so advancing
+	// is the final step, after everything that could still fail.
+	for _, s := range j.seqs {
+		r := SequenceReport{Sequence: s.def.key(), Action: s.action, Recorded: s.def.Next, NextValue: s.def.Next}
+		if s.action == "advance" {
+			next, steps, err := advance(ctx, conn, s.def, s.current)
+			if err != nil {
+				return err
+			}
+			r.NextValue = next
+			if steps == 0 {
+				r.Action = "keep"
+			}
+		}
+		j.rep.Sequences = append(j.rep.Sequences, r)
+	}
+	return nil
+}
+
+func (j *job) skip(kind, name, ddl string, why error) {
+	j.rep.Skipped = append(j.rep.Skipped, SkippedObject{Kind: kind, Name: name, SQL: ddl, Reason: why.Error()})
+	j.rep.Warnings = append(j.rep.Warnings, fmt.Sprintf("%s %s was not restored: DuckDB cannot bind it (%s); it was already broken in the source; its DDL: %s", kind, name, firstLine(why.Error()), ddl))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// maxAdvance bounds the nextval calls spent moving one sequence forward
+// (about ten million a second).
+const maxAdvance = 1 << 31
+
+// advance calls nextval until the sequence's next value is at least the
+// recorded one (in its direction), and returns the next value and the
+// number of calls.
+func advance(ctx context.Context, conn *sql.Conn, d seqDef, current int64) (int64, int64, error) {
+	diff := new(big.Int).Sub(big.NewInt(d.Next), big.NewInt(current))
+	inc := big.NewInt(d.Increment)
+	if diff.Sign() == 0 || diff.Sign() != inc.Sign() {
+		return current, 0, nil
+	}
+	// ceil(diff / inc), both of the same sign.
+	n := new(big.Int).Add(diff, new(big.Int).Sub(inc, big.NewInt(int64(inc.Sign()))))
+	n.Quo(n, inc)
+	if !n.IsInt64() || n.Int64() > maxAdvance {
+		return 0, 0, fmt.Errorf("sequence %s is at %d and must reach %d: more nextval calls than statsnap makes (%d); raise it by hand", d.key(), current, d.Next, int64(maxAdvance))
+	}
+	arg, err := d.nextvalArg()
+	if err != nil {
+		return 0, 0, err
+	}
+	steps := n.Int64()
+	agg := "max"
+	if d.Increment < 0 {
+		agg = "min"
+	}
+	var last int64
+	for left := steps; left > 0; {
+		k := min(left, 10_000_000)
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT %s(nextval(%s)) FROM range(%d)", agg, arg, k)).Scan(&last); err != nil {
+			return 0, 0, fmt.Errorf("advance sequence %s: %w", d.key(), err)
+		}
+		left -= k
+	}
+	return last + d.Increment, steps, nil
+}
+
+// run restores into the target for real.
+func (j *job) run(ctx context.Context, target string, exists bool, work *workDir, copyTo string) error {
+	path, version := target, ""
+	if !exists {
+		// A new database is built inside the work folder and moved into
+		// place only once committed, checkpointed and synced: a crash never
+		// leaves a half-built database under the name the app opens.
+		path = filepath.Join(work.path, "new.duckdb")
+		version = j.rep.StorageVersion
+	}
+	db, err := openDB(ctx, path, false, version)
+	if err != nil {
+		return err
+	}
+	dbOpen := true
+	defer func() {
+		if dbOpen {
+			db.Close()
+		}
+	}()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer conn.Close()
+	if err := confine(ctx, conn, copyTo); err != nil {
+		return err
+	}
+	stubs, err := j.attachStubs(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// A fresh context: a Ctrl-C must still roll back.
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	count := map[string]bool{}
+	for _, t := range j.tables {
+		count[t.key] = true
+	}
+	st, err := readState(ctx, conn, count)
+	if err != nil {
+		return err
+	}
+	if err := j.plan(ctx, conn, st); err != nil {
+		return err
+	}
+	if err := j.apply(ctx, conn, st); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	// Committed: what follows must finish even if interrupted now.
+	ctx = context.WithoutCancel(ctx)
+	for _, s := range stubs {
+		conn.ExecContext(ctx, "DETACH "+catalog.Ident(s))
+	}
+	j.report()
+	var bad []string
+	for i, p := range j.plans {
+		var n int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+			return fmt.Errorf("restored, but counting the rows of %s failed: %w", p.src.key, err)
+		}
+		j.rep.Tables[i].RowsAfter = n
+		j.rep.Tables[i].Checked = n == p.expected()
+		if n != p.expected() {
+			bad = append(bad, fmt.Sprintf("%s holds %d rows, %d expected", p.src.key, n, p.expected()))
+		}
+	}
+	if !exists {
+		if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+			return fmt.Errorf("checkpoint the new database: %w", err)
+		}
+		conn.Close()
+		if err := db.Close(); err != nil {
+			return fmt.Errorf("close the new database: %w", err)
+		}
+		dbOpen = false
+		if _, err := os.Lstat(path + ".wal"); err == nil {
+			return fmt.Errorf("the new database still has a write-ahead log after its checkpoint; it was not moved into place")
+		}
+		if err := publish(path, target); err != nil {
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("restore committed but the row counts disagree with the manifest: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// attachStubs attaches an empty in-memory database under each catalog
+// name the snapshot's views need (a database attached in the source),
+// for as long as restore runs.
+func (j *job) attachStubs(ctx context.Context, conn *sql.Conn) ([]string, error) {
+	if !j.full {
+		return nil, nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, vv := range j.v.views {
+		for _, s := range vv.stubs {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			var n int
+			if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", s).Scan(&n); err != nil {
+				return out, err
+			}
+			if n > 0 {
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, "ATTACH ':memory:' AS "+catalog.Ident(s)); err != nil {
+				return out, fmt.Errorf("attach a stand-in for catalog %s: %w", s, err)
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// report fills the per-table part of the report from the plan.
+func (j *job) report() {
+	j.rep.Tables = j.rep.Tables[:0]
+	for _, p := range j.plans {
+		j.rep.Tables = append(j.rep.Tables, TableReport{Table: p.src.key, Action: p.action, Rows: p.src.rows, RowsBefore: p.before})
+	}
+}
+
+// dryRun plans against the read-only target and runs every check that
+// needs no write: verification and DDL were checked by the caller; here
+// the append targets' columns and their primary keys.
+func (j *job) dryRun(ctx context.Context, target string, exists bool) error {
+	st := emptyState()
+	var q querier
+	if exists {
+		db, err := openDB(ctx, target, true, "")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		count := map[string]bool{}
+		for _, t := range j.tables {
+			count[t.key] = true
+		}
+		if st, err = readState(ctx, conn, count); err != nil {
+			return err
+		}
+		q = conn
+	}
+	if err := j.plan(ctx, q, st); err != nil {
+		return err
+	}
+	for _, p := range j.plans {
+		if p.action != ActionAppend {
+			continue
+		}
+		if err := conflictCheck(ctx, q, st.tables[p.src.key], p); err != nil {
+			return err
+		}
+	}
+	j.report()
+	for _, s := range j.seqs {
+		r := SequenceReport{Sequence: s.def.key(), Action: s.action, Recorded: s.def.Next, NextValue: s.def.Next}
+		if s.action == "advance" && !moves(s.current, s.def) {
+			r.Action, r.NextValue = "keep", s.current
+		}
+		j.rep.Sequences = append(j.rep.Sequences, r)
+	}
+	if j.full {
+		for _, vv := range j.v.views {
+			if vv.broken != nil {
+				j.skip("view", catalog.Key(vv.obj.Schema, vv.obj.Name), vv.obj.SQL, vv.broken)
+			}
+		}
+	}
+	return nil
+}
+
+func moves(current int64, d seqDef) bool {
+	if d.Increment > 0 {
+		return d.Next > current
+	}
+	return d.Next < current
+}
+
+// conflictCheck looks for a primary key of the snapshot's rows that the
+// target table already holds, as the append would hit.
+func conflictCheck(ctx context.Context, q querier, ts *tstate, p *tablePlan) error {
+	if ts == nil || len(ts.pk) == 0 || p.vt.legacy {
+		return nil
+	}
+	byName := map[string]codec.ColumnPlan{}
+	for _, c := range p.vt.plans {
+		byName[strings.ToLower(c.Name)] = c
+	}
+	var exprs, cols []string
+	for _, k := range ts.pk {
+		c, ok := byName[strings.ToLower(k)]
+		if !ok || c.Generated {
+			return nil
+		}
+		e, err := codec.DecodeExpr(c)
+		if err != nil {
+			return err
+		}
+		exprs = append(exprs, e+" AS "+catalog.Ident(k))
+		cols = append(cols, catalog.Ident(k))
+	}
+	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + catalog.Literal(p.path) +
+		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + qualified(ts.schema, ts.name) + ") LIMIT 1"
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("check the keys of %s: %w", p.src.key, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return rows.Err()
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return err
+	}
+	var parts []string
+	for i, k := range ts.pk {
+		parts = append(parts, fmt.Sprintf("%s: %v", k, vals[i]))
+	}
+	return &ConflictError{Table: p.src.key, Key: strings.Join(parts, ", ")}
+}

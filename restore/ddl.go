@@ -1,0 +1,597 @@
+package restore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/codec"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// A manifest is untrusted input even after its checksum matched: the
+// checksum proves it was not damaged, not who wrote it (only a MAC does).
+// So no DDL it carries reaches the target before it has been checked here:
+//
+//   - every statement must be exactly one statement of the expected kind
+//     (DuckDB's own statement splitter counts them);
+//   - the object it creates must be the very object the manifest says;
+//   - each CREATE TABLE runs first in a sandbox, an in-memory DuckDB with
+//     file access disabled, and the target then runs DuckDB's own
+//     rendering of the table the sandbox built, never the manifest's text;
+//   - sequences and comments are parsed with a strict grammar and rebuilt
+//     from their parts;
+//   - on the target, file access is disabled too, except for the folder
+//     holding the verified copies.
+
+// ErrBadDDL marks DDL in a manifest that is not what it claims to be.
+var ErrBadDDL = errors.New("the manifest holds DDL that statsnap will not run")
+
+const identRe = `"(?:[^"]|"")*"`
+
+var (
+	seqRe     = regexp.MustCompile(`^CREATE SEQUENCE (` + identRe + `)\.(` + identRe + `) INCREMENT BY (-?\d+) MINVALUE (-?\d+) MAXVALUE (-?\d+) START (-?\d+) (NO CYCLE|CYCLE);$`)
+	typeRe    = regexp.MustCompile(`(?s)^CREATE TYPE (` + identRe + `)\.(` + identRe + `) AS .+$`)
+	macroRe   = regexp.MustCompile(`(?s)^CREATE MACRO (` + identRe + `)\.(` + identRe + `)\(.*$`)
+	commentRe = regexp.MustCompile(`(?s)^COMMENT ON (TABLE|COLUMN|VIEW|INDEX|SEQUENCE|TYPE|MACRO|MACRO TABLE) ((?:` + identRe + `\.)+` + identRe + `) IS ('(?:[^']|'')*');$`)
+	viewRe    = regexp.MustCompile(`(?is)^\s*CREATE\s+VIEW\s`)
+	indexRe   = regexp.MustCompile(`(?is)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s`)
+	identPart = regexp.MustCompile(identRe)
+	// The START of duckdb_sequences().sql is the value the next nextval
+	// returns (see catalog); anchored at the end, as a sequence name may
+	// itself contain "START 5".
+	seqStartRe = regexp.MustCompile(`START (-?\d+) (?:NO )?CYCLE;?\s*$`)
+	// DuckDB names a missing catalog this way when binding a view.
+	missingCatalogRe = regexp.MustCompile(`Catalog "([^"]+)" does not exist`)
+)
+
+// unquote reverses catalog.Ident.
+func unquote(q string) string {
+	return strings.ReplaceAll(q[1:len(q)-1], `""`, `"`)
+}
+
+// seqDef is a sequence rebuilt from its parsed DDL.
+type seqDef struct {
+	Schema, Name        string
+	Increment, Min, Max int64
+	Next                int64
+	Cycle               bool
+}
+
+func (s seqDef) key() string { return catalog.Key(s.Schema, s.Name) }
+
+func (s seqDef) qualified() string { return catalog.Ident(s.Schema) + "." + catalog.Ident(s.Name) }
+
+// createSQL creates the sequence so that its next nextval returns Next.
+func (s seqDef) createSQL() string {
+	cyc := "NO CYCLE"
+	if s.Cycle {
+		cyc = "CYCLE"
+	}
+	return fmt.Sprintf("CREATE SEQUENCE %s INCREMENT BY %d MINVALUE %d MAXVALUE %d START %d %s",
+		s.qualified(), s.Increment, s.Min, s.Max, s.Next, cyc)
+}
+
+// nextvalArg is the string nextval() takes. DuckDB parses it as a
+// qualified name; it cannot express a double quote inside a name.
+func (s seqDef) nextvalArg() (string, error) {
+	if strings.Contains(s.Schema+s.Name, `"`) {
+		return "", fmt.Errorf("sequence %s: DuckDB's nextval() cannot name a sequence whose name contains a double quote", s.key())
+	}
+	return catalog.Literal(s.qualified()), nil
+}
+
+func parseSequence(s catalog.Sequence) (seqDef, error) {
+	m := seqRe.FindStringSubmatch(s.SQL)
+	if m == nil {
+		return seqDef{}, fmt.Errorf("%w: sequence %s: %q is not a CREATE SEQUENCE statement as statsnap writes it", ErrBadDDL, catalog.Key(s.Schema, s.Name), s.SQL)
+	}
+	d := seqDef{Schema: unquote(m[1]), Name: unquote(m[2]), Cycle: m[7] == "CYCLE"}
+	var err error
+	for i, p := range []*int64{&d.Increment, &d.Min, &d.Max, &d.Next} {
+		if *p, err = strconv.ParseInt(m[3+i], 10, 64); err != nil {
+			return seqDef{}, fmt.Errorf("%w: sequence %s: %v", ErrBadDDL, catalog.Key(s.Schema, s.Name), err)
+		}
+	}
+	if d.Schema != s.Schema || d.Name != s.Name || d.Next != s.Next || d.Increment != s.Increment || d.Increment == 0 {
+		return seqDef{}, fmt.Errorf("%w: sequence %s: its DDL %q disagrees with the manifest's schema, name, next_value or increment_by", ErrBadDDL, catalog.Key(s.Schema, s.Name), s.SQL)
+	}
+	return d, nil
+}
+
+// commentDef is a COMMENT ON statement rebuilt from its parsed parts.
+type commentDef struct {
+	Kind string   // TABLE, COLUMN, VIEW, INDEX, SEQUENCE, TYPE, MACRO, MACRO TABLE
+	Path []string // schema, object[, column]
+	Text string   // the literal, quoted
+}
+
+func parseComment(o catalog.Object) (commentDef, error) {
+	m := commentRe.FindStringSubmatch(o.SQL)
+	if m == nil {
+		return commentDef{}, fmt.Errorf("%w: comment on %s: %q is not a COMMENT ON statement as statsnap writes it", ErrBadDDL, o.Name, o.SQL)
+	}
+	c := commentDef{Kind: m[1], Text: m[3]}
+	for _, q := range identPart.FindAllString(m[2], -1) {
+		c.Path = append(c.Path, unquote(q))
+	}
+	want := 2
+	if c.Kind == "COLUMN" {
+		want = 3
+	}
+	if len(c.Path) != want || c.Path[0] != o.Schema {
+		return commentDef{}, fmt.Errorf("%w: comment on %s: %q does not name a %s of schema %s", ErrBadDDL, o.Name, o.SQL, strings.ToLower(c.Kind), o.Schema)
+	}
+	return c, nil
+}
+
+func (c commentDef) sql() string {
+	parts := make([]string, len(c.Path))
+	for i, p := range c.Path {
+		parts[i] = catalog.Ident(p)
+	}
+	return "COMMENT ON " + c.Kind + " " + strings.Join(parts, ".") + " IS " + c.Text
+}
+
+// objKey names an object of some kind for the sets restore keeps.
+func objKey(kind, schema, name string) string { return kind + "\x00" + schema + "\x00" + name }
+
+// target returns the key of the object the comment is on.
+func (c commentDef) target() string {
+	switch c.Kind {
+	case "TABLE", "COLUMN":
+		return objKey("table", c.Path[0], c.Path[1])
+	case "MACRO", "MACRO TABLE":
+		return objKey("macro", c.Path[0], c.Path[1])
+	}
+	return objKey(strings.ToLower(c.Kind), c.Path[0], c.Path[1])
+}
+
+// checkOneCreate makes sure sqlText is exactly one statement and that it
+// is a CREATE. DuckDB's driver executes every statement but the last one
+// of a multi-statement string while preparing it, so the count is taken
+// with the driver's Prepare, which refuses more than one without running
+// anything. Preparing also binds, so a CREATE naming a missing type or
+// table fails here, still without running.
+func checkOneCreate(ctx context.Context, conn *sql.Conn, what, sqlText string) error {
+	if strings.TrimSpace(sqlText) == "" {
+		return fmt.Errorf("%w: %s: empty DDL", ErrBadDDL, what)
+	}
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdb.Conn)
+		if !ok {
+			return fmt.Errorf("restore: unexpected driver connection %T", dc)
+		}
+		st, err := c.Prepare(sqlText)
+		if err != nil {
+			if strings.Contains(err.Error(), "multi-statement") {
+				return fmt.Errorf("%w: %s: the DDL holds more than one statement", ErrBadDDL, what)
+			}
+			return &bindError{what: what, err: err}
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return fmt.Errorf("restore: unexpected driver statement %T", st)
+		}
+		t, err := ds.StatementType()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if t != duckdb.STATEMENT_TYPE_CREATE {
+			return fmt.Errorf("%w: %s: the DDL is not a CREATE statement", ErrBadDDL, what)
+		}
+		return nil
+	})
+}
+
+// bindError is DDL that is one statement but that DuckDB cannot bind
+// (a broken view, a missing type).
+type bindError struct {
+	what string
+	err  error
+}
+
+func (e *bindError) Error() string { return e.what + ": " + e.err.Error() }
+
+// Unwrap makes a bind error both ErrBadDDL (for a table, an index or a
+// macro it stops the restore) and DuckDB's error.
+func (e *bindError) Unwrap() []error { return []error{ErrBadDDL, e.err} }
+
+// validated is everything in a manifest that restore may run, checked.
+type validated struct {
+	schemas   []string
+	types     []catalog.Object
+	sequences []seqDef
+	tables    map[string]*vtable
+	indexes   []catalog.Object
+	views     []vview
+	macros    []catalog.Object
+	comments  []commentDef
+}
+
+// vtable is one table as the sandbox built it.
+type vtable struct {
+	key, schema, name string
+	ddl               string // DuckDB's rendering of the sandbox's table
+	plans             []codec.ColumnPlan
+	sequences         []string // keys of the sequences its DEFAULTs use
+	legacy            bool     // no DDL recorded: built from the Parquet schema
+}
+
+// vview is a view and the in-memory catalogs it needs attached, or the
+// reason it cannot be restored.
+type vview struct {
+	obj    catalog.Object
+	stubs  []string
+	broken error
+}
+
+// validate checks every piece of DDL of m in a sandbox. It runs only
+// after the manifest verified.
+func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
+	v := &validated{tables: map[string]*vtable{}}
+	if m.Legacy() {
+		for key := range m.Tables {
+			schema, name := splitKey(key)
+			v.tables[key] = &vtable{key: key, schema: schema, name: name, legacy: true}
+		}
+		return v, nil
+	}
+	db, conn, err := openSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	defer conn.Close()
+	exec := func(q string) error {
+		_, err := conn.ExecContext(ctx, q)
+		return err
+	}
+
+	seen := map[string]bool{"main": true}
+	for _, s := range m.Schemas {
+		if s.Name != s.Schema {
+			return nil, fmt.Errorf("%w: schema entry %q names schema %q", ErrBadDDL, s.Name, s.Schema)
+		}
+		if !seen[s.Name] {
+			v.schemas = append(v.schemas, s.Name)
+			seen[s.Name] = true
+		}
+	}
+	// Tables may live in a schema the schema list lacks (an older writer).
+	for _, key := range m.TableOrder {
+		if t := m.Tables[key]; !seen[t.Schema] {
+			v.schemas = append(v.schemas, t.Schema)
+			seen[t.Schema] = true
+		}
+	}
+	for _, s := range v.schemas {
+		if err := exec("CREATE SCHEMA IF NOT EXISTS " + catalog.Ident(s)); err != nil {
+			return nil, fmt.Errorf("sandbox: create schema %s: %w", s, err)
+		}
+	}
+
+	for _, t := range m.Types {
+		what := "type " + catalog.Key(t.Schema, t.Name)
+		mm := typeRe.FindStringSubmatch(t.SQL)
+		if mm == nil || unquote(mm[1]) != t.Schema || unquote(mm[2]) != t.Name {
+			return nil, fmt.Errorf("%w: %s: %q is not a CREATE TYPE of that type", ErrBadDDL, what, t.SQL)
+		}
+		if err := checkOneCreate(ctx, conn, what, t.SQL); err != nil {
+			return nil, err
+		}
+		if err := exec(t.SQL); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		}
+		if err := expectObject(ctx, conn, "type", t.Schema, t.Name, ""); err != nil {
+			return nil, err
+		}
+		v.types = append(v.types, t)
+	}
+
+	for _, s := range m.Sequences {
+		d, err := parseSequence(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := exec(d.createSQL()); err != nil {
+			return nil, fmt.Errorf("%w: sequence %s: %v", ErrBadDDL, d.key(), err)
+		}
+		v.sequences = append(v.sequences, d)
+	}
+
+	for _, key := range m.TableOrder {
+		t := m.Tables[key]
+		vt, err := sandboxTable(ctx, conn, key, t)
+		if err != nil {
+			return nil, err
+		}
+		v.tables[key] = vt
+	}
+	if err := tableSequences(ctx, conn, v.tables); err != nil {
+		return nil, err
+	}
+
+	for _, ix := range m.Indexes {
+		what := "index " + catalog.Key(ix.Schema, ix.Name)
+		if !indexRe.MatchString(ix.SQL) {
+			return nil, fmt.Errorf("%w: %s: %q is not a CREATE INDEX statement", ErrBadDDL, what, ix.SQL)
+		}
+		if _, ok := v.tables[catalog.Key(ix.Schema, ix.Table)]; !ok {
+			return nil, fmt.Errorf("%w: %s is on table %s, which the snapshot lacks", ErrBadDDL, what, catalog.Key(ix.Schema, ix.Table))
+		}
+		if err := checkOneCreate(ctx, conn, what, ix.SQL); err != nil {
+			return nil, err
+		}
+		if err := exec(ix.SQL); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		}
+		if err := expectObject(ctx, conn, "index", ix.Schema, ix.Name, ix.Table); err != nil {
+			return nil, err
+		}
+		v.indexes = append(v.indexes, ix)
+	}
+
+	for _, mc := range m.Macros {
+		what := "macro " + catalog.Key(mc.Schema, mc.Name)
+		mm := macroRe.FindStringSubmatch(mc.SQL)
+		if mm == nil || unquote(mm[1]) != mc.Schema || unquote(mm[2]) != mc.Name {
+			return nil, fmt.Errorf("%w: %s: %q is not a CREATE MACRO of that macro", ErrBadDDL, what, mc.SQL)
+		}
+		if err := checkOneCreate(ctx, conn, what, mc.SQL); err != nil {
+			return nil, err
+		}
+		if err := exec(mc.SQL); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		}
+		if err := expectObject(ctx, conn, "macro", mc.Schema, mc.Name, ""); err != nil {
+			return nil, err
+		}
+		v.macros = append(v.macros, mc)
+	}
+
+	// Views last: they may use tables, macros and other views. A view that
+	// does not bind is not an error: it was broken in the source already
+	// (DuckDB only binds a view when it is created), so it is reported.
+	attached := map[string]bool{}
+	for _, vw := range m.Views {
+		what := "view " + catalog.Key(vw.Schema, vw.Name)
+		if !viewRe.MatchString(vw.SQL) {
+			return nil, fmt.Errorf("%w: %s: %q is not a CREATE VIEW statement", ErrBadDDL, what, vw.SQL)
+		}
+		vv := vview{obj: vw}
+		for attempt := 0; ; attempt++ {
+			err := checkOneCreate(ctx, conn, what, vw.SQL)
+			var be *bindError
+			if errors.As(err, &be) {
+				// A view over a database that was attached in the source
+				// binds again once a catalog of that name exists.
+				if mm := missingCatalogRe.FindStringSubmatch(be.err.Error()); mm != nil && attempt < 8 && !attached[mm[1]] {
+					if aerr := exec("ATTACH ':memory:' AS " + catalog.Ident(mm[1])); aerr == nil {
+						attached[mm[1]] = true
+						vv.stubs = append(vv.stubs, mm[1])
+						continue
+					}
+				}
+				vv.broken = be.err
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := exec(vw.SQL); err != nil {
+				vv.broken = err
+				break
+			}
+			if err := expectObject(ctx, conn, "view", vw.Schema, vw.Name, ""); err != nil {
+				return nil, err
+			}
+			break
+		}
+		if vv.broken != nil {
+			vv.stubs = nil
+		}
+		v.views = append(v.views, vv)
+	}
+
+	for _, c := range m.Comments {
+		cd, err := parseComment(c)
+		if err != nil {
+			return nil, err
+		}
+		v.comments = append(v.comments, cd)
+	}
+	return v, nil
+}
+
+// openSandbox opens an in-memory DuckDB that cannot touch any file.
+func openSandbox(ctx context.Context) (*sql.DB, *sql.Conn, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sandbox: %w", err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open sandbox: %w", err)
+	}
+	for _, q := range []string{"SET enable_external_access = false", "SET autoinstall_known_extensions = false", "SET lock_configuration = true"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.Close()
+			db.Close()
+			return nil, nil, fmt.Errorf("open sandbox: %s: %w", q, err)
+		}
+	}
+	return db, conn, nil
+}
+
+// sandboxTable runs one create_sql in the sandbox and returns DuckDB's own
+// rendering of the table it made, with the column plans checked against
+// the manifest's.
+func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.Table) (*vtable, error) {
+	what := "table " + key
+	if err := checkOneCreate(ctx, conn, what, t.CreateSQL); err != nil {
+		return nil, fmt.Errorf("create_sql of %w", err)
+	}
+	before, err := tableSet(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, t.CreateSQL); err != nil {
+		return nil, fmt.Errorf("%w: create_sql of %s: %v", ErrBadDDL, what, err)
+	}
+	after, err := tableSet(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var made []string
+	for k := range after {
+		if !before[k] {
+			made = append(made, k)
+		}
+	}
+	want := objKey("table", t.Schema, t.Name)
+	if len(made) != 1 || made[0] != want {
+		return nil, fmt.Errorf("%w: create_sql of %s does not create table %s.%s alone: %q", ErrBadDDL, what, t.Schema, t.Name, t.CreateSQL)
+	}
+	vt := &vtable{key: key, schema: t.Schema, name: t.Name}
+	if err := conn.QueryRowContext(ctx, `SELECT sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`,
+		t.Schema, t.Name).Scan(&vt.ddl); err != nil {
+		return nil, fmt.Errorf("sandbox: read back table %s: %w", key, err)
+	}
+	plans, err := codec.PlanTable(ctx, conn, t.Schema, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: table %s: %v", ErrBadDDL, key, err)
+	}
+	if len(plans) != len(t.Columns) {
+		return nil, fmt.Errorf("%w: table %s: its create_sql has %d columns, its column list %d", ErrBadDDL, key, len(plans), len(t.Columns))
+	}
+	for i, p := range plans {
+		c := t.Columns[i]
+		if c.Name != p.Name || c.Type != p.Type || c.Generated != p.Generated {
+			return nil, fmt.Errorf("%w: table %s: column %d is %q %s in its create_sql but %q %s in its column list", ErrBadDDL, key, i+1, p.Name, p.Type, c.Name, c.Type)
+		}
+		if !codec.Known(c.Encoding) {
+			return nil, fmt.Errorf("%w: table %s, column %q: encoding %q is unknown to this build", ErrUnknownEncoding, key, c.Name, c.Encoding)
+		}
+		plans[i].Encoding = c.Encoding
+	}
+	// The decode expressions are built (and each encoding checked against
+	// its type) now, so that a bad pairing stops restore before it writes.
+	if _, _, err := codec.InsertLists(plans); err != nil {
+		return nil, fmt.Errorf("%w: table %s: %v", ErrBadDDL, key, err)
+	}
+	vt.plans = plans
+	return vt, nil
+}
+
+// ErrUnknownEncoding: the snapshot was written by a newer statsnap.
+var ErrUnknownEncoding = errors.New("unknown column encoding; upgrade statsnap to restore this snapshot")
+
+func tableSet(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()`)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: list tables: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[objKey("table", s, n)] = true
+	}
+	return out, rows.Err()
+}
+
+// tableSequences records which sequences each table's DEFAULTs use.
+func tableSequences(ctx context.Context, q querier, tables map[string]*vtable) error {
+	deps, err := sequenceDependents(ctx, q)
+	if err != nil {
+		return err
+	}
+	for seq, ts := range deps {
+		for _, tk := range ts {
+			if vt, ok := tables[tk]; ok {
+				vt.sequences = append(vt.sequences, seq)
+			}
+		}
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sequenceDependents maps a sequence key to the keys of the tables whose
+// column DEFAULTs use it: DuckDB refuses to drop the sequence before them.
+func sequenceDependents(ctx context.Context, q querier) (map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT s.schema_name, s.sequence_name, t.schema_name, t.table_name
+FROM duckdb_dependencies() d
+JOIN duckdb_sequences() s ON s.sequence_oid = d.objid
+JOIN duckdb_tables() t ON t.table_oid = d.refobjid
+WHERE s.database_name = current_database() AND t.database_name = current_database()`)
+	if err != nil {
+		return nil, fmt.Errorf("read sequence dependencies: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var ss, sn, ts, tn string
+		if err := rows.Scan(&ss, &sn, &ts, &tn); err != nil {
+			return nil, err
+		}
+		k := catalog.Key(ss, sn)
+		out[k] = append(out[k], catalog.Key(ts, tn))
+	}
+	return out, rows.Err()
+}
+
+// expectObject checks that an object of kind exists under schema.name
+// after its DDL ran (and, for an index, that it is on table).
+func expectObject(ctx context.Context, q querier, kind, schema, name, table string) error {
+	var query string
+	args := []any{schema, name}
+	switch kind {
+	case "type":
+		query = `SELECT count(*) FROM duckdb_types() WHERE database_name = current_database() AND schema_name = ? AND type_name = ?`
+	case "index":
+		query = `SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = ? AND index_name = ? AND table_name = ?`
+		args = append(args, table)
+	case "macro":
+		query = `SELECT count(*) FROM duckdb_functions() WHERE database_name = current_database() AND schema_name = ? AND function_name = ? AND function_type IN ('macro', 'table_macro')`
+	case "view":
+		query = `SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ?`
+	case "table":
+		query = `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`
+	default:
+		return fmt.Errorf("restore: unknown object kind %q", kind)
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return fmt.Errorf("check %s %s: %w", kind, catalog.Key(schema, name), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the DDL of %s %s did not create it", ErrBadDDL, kind, catalog.Key(schema, name))
+	}
+	return nil
+}
+
+// splitKey reads a manifest key back into schema and name.
+func splitKey(key string) (string, string) {
+	if i := strings.IndexByte(key, '.'); i > 0 && i < len(key)-1 {
+		return key[:i], key[i+1:]
+	}
+	return "main", key
+}

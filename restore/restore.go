@@ -1,0 +1,603 @@
+// Package restore puts a snapshot back into a DuckDB database, or refuses
+// and leaves the database as it was.
+//
+// A restore first chooses one snapshot (the newest by id, or the one
+// asked for; it never mixes the files of two) and verifies it while
+// copying every file into a private folder next to the target, so DuckDB
+// later reads exactly the bytes that were hashed. It then checks every
+// piece of DDL the manifest carries in a sandbox, and only then opens the
+// target for writing and does everything in one transaction: schemas,
+// sequences, tables (from DuckDB's own rendering of the checked DDL),
+// rows (decoded with the codec the backup recorded), indexes, views,
+// macros and comments. A new database is built under a temporary name and
+// moved into place only once complete. The package never prints.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/verify"
+)
+
+// Options describe one restore.
+type Options struct {
+	// Folder is the player's backup folder.
+	Folder storage.Folder
+	// Snapshot is the snapshot id; empty means the newest by id.
+	Snapshot string
+	// Target is the DuckDB file to restore into. It may not exist yet.
+	Target string
+	// CreateFolders lets restore create the target's missing parent
+	// folders (the --gamertag layout on a new machine).
+	CreateFolders bool
+	// Gamertag, when set, must be the snapshot's gamertag unless Force.
+	Gamertag string
+	Force    bool
+	// Tables limits the restore to these manifest keys; nil means all.
+	Tables []string
+	// Replace drops and rebuilds the chosen tables; otherwise rows are
+	// appended.
+	Replace bool
+	// DryRun runs every check and plans, writing nothing anywhere.
+	DryRun bool
+	// AllowUnverified accepts a legacy or bare snapshot (or, with Key, one
+	// without a MAC); every file is then fully decoded first.
+	AllowUnverified bool
+	// Key requires the manifest's MAC.
+	Key      []byte
+	LockWait time.Duration
+	// Progress, when set, is called as the restore advances.
+	Progress func(Progress)
+}
+
+// Progress is one step of a restore.
+type Progress struct {
+	Stage string // "verify", "restore"
+	Table string
+	Index int // 1-based
+	Count int
+	Rows  int64
+	Done  bool
+}
+
+// Actions a table can get.
+const (
+	ActionCreate  = "create"  // the target lacks the table
+	ActionReplace = "replace" // dropped and rebuilt
+	ActionAppend  = "append"  // rows added to the existing table
+)
+
+// Report is what a restore did, or would do in a dry run.
+type Report struct {
+	Snapshot string        `json:"snapshot"`
+	Target   string        `json:"target"`
+	Mode     string        `json:"mode"` // "append" or "replace"
+	DryRun   bool          `json:"dry_run"`
+	Tables   []TableReport `json:"tables"`
+
+	Gamertag       string           `json:"gamertag"`
+	Status         snapshot.Status  `json:"snapshot_status"`
+	Verified       bool             `json:"verified"` // hashes (and MAC with a key) checked
+	NewDatabase    bool             `json:"new_database"`
+	StorageVersion string           `json:"storage_version,omitempty"`
+	Sequences      []SequenceReport `json:"sequences"`
+	Objects        []ObjectReport   `json:"objects"`
+	Skipped        []SkippedObject  `json:"skipped"`
+	Warnings       []string         `json:"warnings"`
+	Verification   []verify.Problem `json:"verification_warnings"`
+	Seconds        float64          `json:"seconds"`
+}
+
+// TableReport is one table's plan and outcome.
+type TableReport struct {
+	Table  string `json:"table"`
+	Action string `json:"action"`
+	Rows   int64  `json:"rows"` // rows in the snapshot
+	// RowsBefore is what the target table held before (0 when created).
+	RowsBefore int64 `json:"rows_before"`
+	// RowsAfter is counted in the target after the commit; Checked says
+	// it equals what the manifest implies (replace: equal; append: grown
+	// by the snapshot's rows). Both stay zero in a dry run.
+	RowsAfter int64 `json:"rows_after"`
+	Checked   bool  `json:"rows_checked"`
+}
+
+// SequenceReport says how a sequence was brought to its recorded value.
+type SequenceReport struct {
+	Sequence string `json:"sequence"`
+	// Action: "create" (missing), "recreate" (dropped and created with
+	// its tables), "advance" (nextval until it reached the recorded value),
+	// "keep" (already at or past it).
+	Action    string `json:"action"`
+	NextValue int64  `json:"next_value"` // what the next nextval returns after the restore
+	Recorded  int64  `json:"recorded"`
+}
+
+// ObjectReport is a non-table object restore created or replaced.
+type ObjectReport struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Action string `json:"action"` // create, replace, keep
+}
+
+// SkippedObject is an object that could not be restored.
+type SkippedObject struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	SQL    string `json:"sql"`
+	Reason string `json:"reason"`
+}
+
+// IntegrityError: the snapshot did not verify or authenticate; nothing
+// was written. Callers exit 3.
+type IntegrityError struct {
+	Snapshot string
+	Status   snapshot.Status
+	Problems []verify.Problem
+	// NewestGood is the newest other snapshot of the folder that
+	// verifies, or "".
+	NewestGood string
+	Folder     string
+}
+
+func (e *IntegrityError) Error() string {
+	verb := "verify"
+	for _, p := range e.Problems {
+		if p.Kind == verify.KindUnauthenticated {
+			verb = "authenticate"
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "snapshot %s does not %s (%d problem", e.Snapshot, verb, len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString(")")
+	if len(e.Problems) > 0 {
+		fmt.Fprintf(&b, ": %s", e.Problems[0].Detail)
+	}
+	b.WriteString("; nothing was restored")
+	if e.NewestGood != "" {
+		fmt.Fprintf(&b, "; the newest snapshot that verifies is %s (restore it with --snapshot %s)", e.NewestGood, e.NewestGood)
+	} else {
+		fmt.Fprintf(&b, "; no other snapshot in %s verifies", e.Folder)
+	}
+	return b.String()
+}
+
+// UnknownTablesError: --tables named tables the snapshot lacks. Callers
+// treat it as a usage error.
+type UnknownTablesError struct {
+	Unknown   []string
+	Available []string
+}
+
+func (e *UnknownTablesError) Error() string {
+	return fmt.Sprintf("snapshot has no table %s; its tables are: %s", strings.Join(quoteAll(e.Unknown), ", "), strings.Join(e.Available, ", "))
+}
+
+// GamertagError: the snapshot belongs to another player.
+type GamertagError struct {
+	Snapshot, Want, Got string
+}
+
+func (e *GamertagError) Error() string {
+	return fmt.Sprintf("snapshot %s is %q's, not %q's; pass --force to restore it anyway", e.Snapshot, e.Got, e.Want)
+}
+
+// ConflictError: appended rows collide with rows of the target on a
+// primary key or unique constraint. Everything was rolled back.
+type ConflictError struct {
+	Table string
+	Key   string // e.g. `match_id: abc` as DuckDB prints it
+	Err   error
+}
+
+func (e *ConflictError) Error() string {
+	k := ""
+	if e.Key != "" {
+		k = " (" + e.Key + ")"
+	}
+	return fmt.Sprintf("table %s already holds a key the snapshot also has%s; nothing was restored (use --replace to replace the table)", e.Table, k)
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// IncompatibleError: target tables cannot take the snapshot's rows.
+// Nothing was written.
+type IncompatibleError struct {
+	Problems []string
+}
+
+func (e *IncompatibleError) Error() string {
+	return "the target cannot take the snapshot's rows: " + strings.Join(e.Problems, "; ") + "; nothing was restored (use --replace to rebuild those tables)"
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = fmt.Sprintf("%q", x)
+	}
+	return out
+}
+
+// srcTable is one table of the chosen snapshot.
+type srcTable struct {
+	key   string
+	file  string
+	rows  int64
+	size  int64
+	entry *snapshot.Table // nil for a bare snapshot
+}
+
+// chosen is the snapshot restore works on.
+type chosen struct {
+	info    snapshot.Info
+	all     []snapshot.Info
+	entries []storage.Entry
+	tables  []srcTable // in restore order (foreign-key parents first)
+}
+
+// pick lists the folder and takes the snapshot opt asks for.
+func pick(ctx context.Context, f storage.Folder, id string) (*chosen, error) {
+	entries, err := f.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := snapshot.Scan(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no snapshot", snapshot.ErrNoSnapshot, f.Location())
+	}
+	info, err := snapshot.Find(all, id)
+	if err != nil {
+		ids := make([]string, 0, len(all))
+		for _, s := range all {
+			ids = append(ids, s.ID)
+		}
+		return nil, fmt.Errorf("%w in %s (it has %s)", err, f.Location(), strings.Join(ids, ", "))
+	}
+	c := &chosen{info: info, all: all, entries: entries}
+	switch {
+	case info.Manifest != nil:
+		m := info.Manifest
+		order := m.TableOrder
+		if len(order) != len(m.Tables) {
+			order = order[:0:0]
+			for k := range m.Tables {
+				order = append(order, k)
+			}
+			sort.Strings(order)
+		}
+		for _, k := range order {
+			t := m.Tables[k]
+			c.tables = append(c.tables, srcTable{key: k, file: t.File, rows: t.Rows, size: t.FileSizeBytes, entry: t})
+		}
+	default:
+		for _, e := range info.Files {
+			c.tables = append(c.tables, srcTable{key: strings.TrimSuffix(e.Name, "_"+info.ID+".parquet"), file: e.Name, size: e.Size})
+		}
+	}
+	return c, nil
+}
+
+func (c *chosen) keys() []string {
+	out := make([]string, len(c.tables))
+	for i, t := range c.tables {
+		out[i] = t.key
+	}
+	return out
+}
+
+// selectTables applies --tables, keeping the restore order.
+func (c *chosen) selectTables(names []string) ([]srcTable, error) {
+	if len(names) == 0 {
+		return c.tables, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []srcTable
+	for _, t := range c.tables {
+		if want[t.key] {
+			out = append(out, t)
+			delete(want, t.key)
+		}
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for n := range want {
+			unknown = append(unknown, n)
+		}
+		sort.Strings(unknown)
+		avail := c.keys()
+		sort.Strings(avail)
+		return nil, &UnknownTablesError{Unknown: unknown, Available: avail}
+	}
+	return out, nil
+}
+
+// newestGood returns the newest snapshot other than skip that verifies
+// with opt's key and leniency, or "".
+func newestGood(ctx context.Context, f storage.Folder, all []snapshot.Info, entries []storage.Entry, skip string, opt verify.Options) string {
+	for i := len(all) - 1; i >= 0; i-- {
+		s := all[i]
+		if s.ID == skip || s.Status == snapshot.StatusIncomplete || s.Status == snapshot.StatusCorrupt {
+			continue
+		}
+		if r := verify.Snapshot(ctx, f, s, entries, opt); r.OK {
+			return s.ID
+		}
+		if ctx.Err() != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+// Run restores one snapshot as opt says. On failure the report, when
+// not nil, says what was known: the snapshot and, once planned, the
+// tables' actions.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	start := time.Now()
+	if opt.Folder == nil {
+		return nil, errors.New("restore: no backup folder")
+	}
+	if opt.Target == "" {
+		return nil, errors.New("restore: no target database")
+	}
+	target, err := filepath.Abs(opt.Target)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := opt.Folder.Lock(ctx, false, opt.LockWait)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", opt.Folder.Location(), err)
+	}
+	defer unlock()
+
+	c, err := pick(ctx, opt.Folder, opt.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	info := c.info
+	rep := &Report{Snapshot: info.ID, Target: opt.Target, Mode: "append", DryRun: opt.DryRun, Status: info.Status,
+		Tables: []TableReport{}, Sequences: []SequenceReport{}, Objects: []ObjectReport{}, Skipped: []SkippedObject{},
+		Warnings: []string{}, Verification: []verify.Problem{}}
+	if opt.Replace {
+		rep.Mode = "replace"
+	}
+	var m *snapshot.Manifest
+	if info.Manifest != nil {
+		m = info.Manifest.Manifest
+		rep.Gamertag = m.Gamertag
+	}
+	// Cheap refusals first, before hashing anything. The gamertag read
+	// here is not verified yet; it is only ever a reason to refuse.
+	if opt.Gamertag != "" && m != nil && m.Gamertag != "" && m.Gamertag != opt.Gamertag && !opt.Force {
+		return rep, &GamertagError{Snapshot: info.ID, Want: opt.Gamertag, Got: m.Gamertag}
+	}
+	tables, err := c.selectTables(opt.Tables)
+	if err != nil {
+		return rep, err
+	}
+
+	exists, err := probeTarget(ctx, target)
+	if err != nil {
+		var ue *UnreadableTargetError
+		if errors.As(err, &ue) {
+			ue.Path = opt.Target
+		}
+		return rep, err
+	}
+	rep.NewDatabase = !exists
+
+	// The work folder (verified copies, a new database) sits next to the
+	// target; a dry run writes nothing, so it verifies in place.
+	var work *workDir
+	var createdDirs []string
+	ok := false
+	defer func() {
+		work.remove()
+		if !ok {
+			removeDirs(createdDirs)
+		}
+	}()
+	copyTo := ""
+	if opt.DryRun && !exists && !opt.CreateFolders {
+		if fi, err := os.Stat(filepath.Dir(target)); err != nil || !fi.IsDir() {
+			return rep, fmt.Errorf("cannot restore into %s: folder %s does not exist", opt.Target, filepath.Dir(opt.Target))
+		}
+	}
+	if !opt.DryRun {
+		parent := filepath.Dir(target)
+		if createdDirs, err = makeParents(parent, opt.CreateFolders); err != nil {
+			return rep, err
+		}
+		if work, err = newWorkDir(parent); err != nil {
+			return rep, err
+		}
+		copyTo = filepath.Join(work.path, "verified")
+		if err := os.Mkdir(copyTo, 0o700); err != nil {
+			return rep, fmt.Errorf("create the verified-copy folder: %w", err)
+		}
+	}
+
+	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: copyTo}
+	if opt.Progress != nil {
+		vopt.Progress = func(done, total int, f verify.FileResult) {
+			opt.Progress(Progress{Stage: "verify", Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
+		}
+	}
+	res := verify.Snapshot(ctx, opt.Folder, info, c.entries, vopt)
+	if res.Err != nil {
+		return rep, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
+	}
+	if !res.OK {
+		vopt.CopyTo, vopt.Progress = "", nil
+		return rep, &IntegrityError{Snapshot: info.ID, Status: info.Status, Problems: res.Problems, Folder: opt.Folder.Location(),
+			NewestGood: newestGood(ctx, opt.Folder, c.all, c.entries, info.ID, vopt)}
+	}
+	rep.Verified = info.Status == snapshot.StatusComplete && len(res.Warnings) == 0
+	rep.Verification = res.Warnings
+	files := map[string]verify.FileResult{}
+	for _, f := range res.Files {
+		files[f.Table] = f
+	}
+	for i := range tables {
+		if tables[i].entry == nil {
+			// A bare snapshot: its row counts are what verify decoded.
+			tables[i].rows = files[tables[i].key].Rows
+		}
+	}
+
+	// From here the manifest verified: its DDL may be looked at.
+	var v *validated
+	if m != nil {
+		if v, err = validate(ctx, m); err != nil {
+			return rep, err
+		}
+		rep.StorageVersion = storageVersion(m.StorageVersion)
+	} else {
+		v = &validated{tables: map[string]*vtable{}}
+		for _, t := range c.tables {
+			schema, name := splitKey(t.key)
+			v.tables[t.key] = &vtable{key: t.key, schema: schema, name: name, legacy: true}
+		}
+	}
+
+	paths := map[string]string{}
+	for _, t := range tables {
+		if opt.DryRun {
+			p, err := opt.Folder.StagePath(t.file)
+			if err != nil {
+				return rep, err
+			}
+			paths[t.key] = p
+		} else {
+			f, found := files[t.key]
+			if !found || f.Copy == "" {
+				return rep, fmt.Errorf("restore: verify returned no verified copy of table %s", t.key)
+			}
+			paths[t.key] = f.Copy
+		}
+	}
+	job := &job{opt: opt, rep: rep, snap: c, tables: tables, v: v, paths: paths, full: len(opt.Tables) == 0}
+	if opt.DryRun {
+		if err := job.dryRun(ctx, target, exists); err != nil {
+			return rep, err
+		}
+	} else {
+		if err := job.run(ctx, target, exists, work, copyTo); err != nil {
+			return rep, err
+		}
+		syncDirs(createdDirs)
+	}
+	ok = true
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// probeTarget says whether the target exists and, when it does, that no
+// other process holds it: opening it read-only fails then, without
+// changing a byte of it.
+func probeTarget(ctx context.Context, target string) (bool, error) {
+	fi, err := os.Stat(target)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot use %s: %w", target, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("cannot restore into %s: it is not a regular file", target)
+	}
+	db, err := openDB(ctx, target, true, "")
+	if err != nil {
+		var le *dbfile.LockedError
+		if errors.As(err, &le) || ctx.Err() != nil {
+			return true, err
+		}
+		return true, &UnreadableTargetError{Path: target, Err: err}
+	}
+	return true, db.Close()
+}
+
+// UnreadableTargetError: the target exists but DuckDB cannot open it (a
+// damaged file). Restore never replaces a file it cannot read: the user
+// moves it aside, and the next restore builds a new database.
+type UnreadableTargetError struct {
+	Path string
+	Err  error
+}
+
+func (e *UnreadableTargetError) Error() string {
+	msg := firstLine(e.Err.Error())
+	if _, after, ok := strings.Cut(msg, "could not connect to database: "); ok {
+		msg = after
+	}
+	return fmt.Sprintf("%s cannot be opened as a DuckDB database (%s); if it is damaged, move it aside (mv %s %s.broken) and run the restore again: it then builds a new database from the snapshot", e.Path, msg, e.Path, e.Path)
+}
+
+func (e *UnreadableTargetError) Unwrap() error { return e.Err }
+
+// makeParents creates the missing folders above a new target when
+// allowed, and returns them (deepest last) so a failed restore can remove
+// them again.
+func makeParents(dir string, create bool) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	if !create {
+		return nil, fmt.Errorf("cannot restore into %s: folder %s does not exist", dir, missing[len(missing)-1])
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	// Shallowest first.
+	for i, j := 0, len(missing)-1; i < j; i, j = i+1, j-1 {
+		missing[i], missing[j] = missing[j], missing[i]
+	}
+	return missing, nil
+}
+
+func removeDirs(dirs []string) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i]) // only if empty
+	}
+}
+
+// syncDirs makes created folders durable: each one's entry lives in its parent.
+func syncDirs(dirs []string) {
+	for _, d := range dirs {
+		syncPath(filepath.Dir(d))
+	}
+}
+
+func qualified(schema, name string) string { return catalog.Ident(schema) + "." + catalog.Ident(name) }

@@ -197,6 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = ce.code
 	} else if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
 		code = exitUsage
+		err = fmt.Errorf("%v (see 'statsnap --help')", err)
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "statsnap: interrupted; nothing was changed (any partial work was removed)")

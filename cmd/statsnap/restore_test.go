@@ -363,8 +363,8 @@ func TestRestoreReplaceIdentical(t *testing.T) {
 			t.Errorf("%s: INSERT OR REPLACE changed the row count %d → %d", p, before, after)
 		}
 		var id int64
-		err = db.QueryRow(`INSERT INTO highlight_events (match_id, event_index, event_type, event_time, time_offset_ms)
-			VALUES ('m-new', 0, 'kill', TIMESTAMP '2026-02-01 10:00:00', 5) RETURNING id`).Scan(&id)
+		err = db.QueryRow(`INSERT INTO highlight_events (match_id, event_type, event_time, time_offset_ms)
+			VALUES ('m-new', 'kill', TIMESTAMP '2026-02-01 10:00:00', 5) RETURNING id`).Scan(&id)
 		if err != nil {
 			t.Errorf("%s: new highlight event: %v", p, err)
 		}
@@ -499,7 +499,7 @@ func TestRestoreReplaceOverDamaged(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DELETE FROM match_stats WHERE match_id IN (SELECT match_id FROM match_stats ORDER BY match_id LIMIT 10)`,
-		`INSERT INTO highlight_events (match_id, event_index, event_type, event_time, time_offset_ms) SELECT 'x', range, 'kill', TIMESTAMP '2026-01-01', 0 FROM range(50)`,
+		`INSERT INTO highlight_events (match_id, event_type, event_time, time_offset_ms) SELECT 'x', 'kill', TIMESTAMP '2026-01-01', 0 FROM range(50)`,
 		`DROP VIEW v_ranked_progress`,
 		`CREATE TABLE scratch_notes (note VARCHAR)`,
 	} {
@@ -542,7 +542,7 @@ func TestRestoreSubsetKeepsSequenceAhead(t *testing.T) {
 	db, _ := sql.Open("duckdb", fx.db)
 	var snapRows int64
 	db.QueryRow("SELECT count(*) FROM highlight_events").Scan(&snapRows)
-	if _, err := db.Exec(`INSERT INTO highlight_events (match_id, event_index, event_type, event_time, time_offset_ms) SELECT 'x', range, 'kill', TIMESTAMP '2026-01-01', 0 FROM range(7)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO highlight_events (match_id, event_type, event_time, time_offset_ms) SELECT 'x', 'kill', TIMESTAMP '2026-01-01', 0 FROM range(7)`); err != nil {
 		t.Fatal(err)
 	}
 	var next int64
@@ -570,7 +570,7 @@ func TestRestoreSubsetKeepsSequenceAhead(t *testing.T) {
 		t.Errorf("match_stats was touched: %d rows, want %d", n, matches-5)
 	}
 	var id int64
-	if err := db.QueryRow(`INSERT INTO highlight_events (match_id, event_index, event_type, event_time, time_offset_ms) VALUES ('y', 0, 'kill', TIMESTAMP '2026-01-01', 0) RETURNING id`).Scan(&id); err != nil {
+	if err := db.QueryRow(`INSERT INTO highlight_events (match_id, event_type, event_time, time_offset_ms) VALUES ('y', 'kill', TIMESTAMP '2026-01-01', 0) RETURNING id`).Scan(&id); err != nil {
 		t.Fatalf("new event after restore: %v", err)
 	}
 	if id != next {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestKeyLifecycle: a generated key is private and never overwritten; a
+// key others can read still works but is warned about; a keyed backup
+// carries a MAC that verify checks.
+func TestKeyLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 5)
+	mustCLI(t, dir, "key", "generate", "k")
+	fi, err := os.Stat(filepath.Join(dir, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %o, want 600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "k"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}\n$`).Match(data) {
+		t.Errorf("key file %q is not 64 hex digits", data)
+	}
+	if r := cli(t, dir, "key", "generate", "k"); r.Code != exitError {
+		t.Errorf("overwrote a key: exit %d", r.Code)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "k")); string(again) != string(data) {
+		t.Error("the key changed")
+	}
+
+	r := mustCLI(t, dir, "backup", "--gamertag", "p", "--key-file", "k", "--json")
+	if strings.Contains(r.Stderr, "warning") {
+		t.Errorf("private key warned about: %q", r.Stderr)
+	}
+	var doc backupJSONDoc
+	jsonOut(t, r, &doc)
+	p, _ := readManifest(t, filepath.Join(dir, doc.Snapshots[0].Manifest))
+	if len(p.MAC) != 64 {
+		t.Fatalf("keyed backup has no MAC: %q", p.MAC)
+	}
+	folder := filepath.Join(dir, "data", "backups", "p")
+	mustCLI(t, dir, "verify", "--backup", folder, "--key-file", "k")
+
+	os.Chmod(filepath.Join(dir, "k"), 0o644)
+	r = cliEnv(t, dir, []string{"STATSNAP_KEY_FILE=k"}, "verify", "--backup", folder)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "readable by other users") || !strings.Contains(r.Stderr, "chmod 600") {
+		t.Errorf("exposed key: exit %d, %q", r.Code, r.Stderr)
+	}
+	mustCLI(t, dir, "key", "generate", "other")
+	r = cli(t, dir, "verify", "--backup", folder, "--key-file", "other", "--json")
+	if r.Code != exitIntegrity || !strings.Contains(r.Stdout, "unauthenticated") {
+		t.Errorf("wrong key: exit %d %s", r.Code, r.Stdout)
+	}
+}

@@ -596,7 +596,7 @@ func removeDirs(dirs []string) {
 // syncDirs makes created folders durable: each one's entry lives in its parent.
 func syncDirs(dirs []string) {
 	for _, d := range dirs {
-		syncPath(filepath.Dir(d))
+		storage.SyncPath(filepath.Dir(d))
 	}
 }
 

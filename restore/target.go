@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/openspartan/statsnap/catalog"
 	"github.com/openspartan/statsnap/codec"
 	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/storage"
 )
 
 // WorkPrefix starts the name of the private folder a restore works in,
@@ -337,42 +339,15 @@ func (st *state) describe(ctx context.Context, q querier, key string) error {
 	return nil
 }
 
-// syncPath fsyncs a file or folder.
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // publish moves a finished new database into place without ever
 // replacing a file that appeared there meanwhile: a hard link fails if
 // the name exists, and only then is the temporary name dropped.
 func publish(tmp, final string) error {
-	if err := syncPath(tmp); err != nil {
-		return fmt.Errorf("sync the new database: %w", err)
-	}
-	if err := os.Link(tmp, final); err != nil {
-		if errors.Is(err, os.ErrExist) {
+	if err := storage.PublishNew(tmp, final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s appeared while restoring; it was left as it is", final)
 		}
-		// File systems without hard links: rename, after checking.
-		if _, serr := os.Lstat(final); serr == nil {
-			return fmt.Errorf("%s appeared while restoring; it was left as it is", final)
-		}
-		if rerr := os.Rename(tmp, final); rerr != nil {
-			return fmt.Errorf("move the new database into place: %w", rerr)
-		}
-	} else {
-		os.Remove(tmp)
-	}
-	if err := syncPath(filepath.Dir(final)); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(final), err)
+		return fmt.Errorf("move the new database into place: %w", err)
 	}
 	return nil
 }

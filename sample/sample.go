@@ -17,13 +17,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/openspartan/statsnap/storage"
 )
 
 // DefaultMatches is the history length used when Options.Matches is 0.
@@ -113,16 +114,11 @@ func Generate(ctx context.Context, path string, opt Options) (Summary, error) {
 	if _, err := os.Lstat(tmp + ".wal"); err == nil {
 		return Summary{}, fmt.Errorf("sample: %s.wal still present after checkpoint", tmp)
 	}
-	if err := syncFile(tmp); err != nil {
-		return Summary{}, fmt.Errorf("sample: sync database: %w", err)
-	}
-	if err := publish(tmp, path); err != nil {
+	// Never replaces a database that appeared at path meanwhile.
+	if err := storage.PublishNew(tmp, path); err != nil {
 		return Summary{}, fmt.Errorf("sample: %w", err)
 	}
 	published = true
-	if err := syncDir(dir); err != nil {
-		return Summary{}, fmt.Errorf("sample: sync folder: %w", err)
-	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return Summary{}, fmt.Errorf("sample: %w", err)
@@ -175,59 +171,6 @@ func removeTemp(tmp string) {
 	_ = os.Remove(tmp)
 	_ = os.Remove(tmp + ".wal")
 	_ = os.RemoveAll(tmp + ".tmp")
-}
-
-// publish moves tmp to path without ever replacing a file that appeared at
-// path meanwhile: os.Rename would silently overwrite it, a hard link fails
-// with EEXIST instead. Filesystems without hard links fall back to a checked
-// rename, which leaves only a narrow race.
-func publish(tmp, path string) error {
-	err := os.Link(tmp, path)
-	if err == nil {
-		if err := os.Remove(tmp); err != nil {
-			return fmt.Errorf("remove temporary file: %w", err)
-		}
-		return nil
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s: %w", path, fs.ErrExist)
-	}
-	if _, statErr := os.Lstat(path); statErr == nil {
-		return fmt.Errorf("%s: %w", path, fs.ErrExist)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("move into place: %w", err)
-	}
-	return nil
-}
-
-func syncFile(name string) error {
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes the new directory entry durable. Windows cannot open a
-// folder for syncing and orders metadata itself, so there it is a no-op.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
 }
 
 // Test hooks: stepDone observes how long each statement took; threads, when

@@ -318,24 +318,6 @@ func TestRefusesExisting(t *testing.T) {
 	}
 }
 
-func TestPublishNeverReplaces(t *testing.T) {
-	// The file can appear between the first check and the final move.
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, TempPrefix+"x.duckdb")
-	path := filepath.Join(dir, "stats.duckdb")
-	for name, content := range map[string]string{tmp: "new", path: "old"} {
-		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := publish(tmp, path); !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("err = %v, want fs.ErrExist", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "old" {
-		t.Errorf("existing file replaced by %q", b)
-	}
-}
-
 func TestInvalidOptions(t *testing.T) {
 	dir := t.TempDir()
 	for name, opt := range map[string]Options{

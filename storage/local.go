@@ -111,29 +111,11 @@ func (l *Local) Publish(ctx context.Context, staged, final string) error {
 	if err != nil {
 		return err
 	}
-	if err := syncFile(sp); err != nil {
-		return fmt.Errorf("sync %s: %w", staged, err)
-	}
 	// Never replace a file: two snapshots must not share a name.
-	if _, err := os.Lstat(fp); err == nil {
-		return fmt.Errorf("publish %s: %w", final, os.ErrExist)
-	}
-	if err := os.Rename(sp, fp); err != nil {
+	if err := PublishNew(sp, fp); err != nil {
 		return fmt.Errorf("publish %s: %w", final, err)
 	}
 	return nil
-}
-
-func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func (l *Local) WriteFile(ctx context.Context, name string, data []byte) error {
@@ -170,12 +152,7 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 }
 
 func (l *Local) Sync(ctx context.Context) error {
-	d, err := os.Open(l.Dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := SyncPath(l.Dir); err != nil {
 		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil

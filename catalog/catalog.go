@@ -8,10 +8,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Querier is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
@@ -26,6 +28,13 @@ type Table struct {
 	Name      string
 	CreateSQL string
 	Comment   string
+	Columns   []Column // in order
+}
+
+// Column is a column's name and declared type.
+type Column struct {
+	Name string
+	Type string
 }
 
 // Key names a table the way the manifest does: "name" in main, "schema.name" elsewhere.
@@ -69,6 +78,8 @@ type Catalog struct {
 	Views          []Object
 	Macros         []Object
 	Comments       []Object // COMMENT ON statements, applied last
+
+	macroComments []Object // read with the macros, appended to Comments
 }
 
 // Read reads the catalog of the default database of q. It must run inside
@@ -92,10 +103,13 @@ func Read(ctx context.Context, q Querier) (*Catalog, error) {
 		{"macros", readMacros}, {"comments", readComments},
 	}
 	for _, s := range steps {
+		started := time.Now()
 		if err := s.fn(ctx, q, c); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.what, err)
 		}
+		slog.Debug("read catalog objects", "what", s.what, "took", time.Since(started))
 	}
+	c.Comments = append(c.Comments, c.macroComments...)
 	return c, nil
 }
 
@@ -218,6 +232,29 @@ func readTables(ctx context.Context, q Querier, c *Catalog) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	// All columns in one query: duckdb_columns() costs about as much for
+	// one table as for all of them.
+	rows, err = q.QueryContext(ctx, `SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() WHERE `+inDB+` ORDER BY schema_name, table_name, column_index`)
+	if err != nil {
+		return err
+	}
+	cols := map[string][]Column{}
+	for rows.Next() {
+		var s, t string
+		var col Column
+		if err := rows.Scan(&s, &t, &col.Name, &col.Type); err != nil {
+			rows.Close()
+			return err
+		}
+		cols[Key(s, t)+"\x00"+s] = append(cols[Key(s, t)+"\x00"+s], col)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range tables {
+		tables[i].Columns = cols[tables[i].Key()+"\x00"+tables[i].Schema]
+	}
 	deps, err := foreignKeys(ctx, q)
 	if err != nil {
 		return err
@@ -312,7 +349,9 @@ func readViews(ctx context.Context, q Querier, c *Catalog) error {
 }
 
 func readMacros(ctx context.Context, q Querier, c *Catalog) error {
-	rows, err := q.QueryContext(ctx, `SELECT schema_name, function_name, function_type, CAST(parameters AS VARCHAR[]), macro_definition FROM duckdb_functions() WHERE `+inDB+` AND NOT internal AND function_type IN ('macro', 'table_macro') ORDER BY function_oid`)
+	// duckdb_functions() lists every built-in function and is the slowest
+	// catalog view, so macros and their comments come from one scan.
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, function_name, function_type, CAST(parameters AS VARCHAR[]), macro_definition, comment FROM duckdb_functions() WHERE `+inDB+` AND NOT internal AND function_type IN ('macro', 'table_macro') ORDER BY function_oid`)
 	if err != nil {
 		return err
 	}
@@ -321,8 +360,8 @@ func readMacros(ctx context.Context, q Querier, c *Catalog) error {
 		o := Object{Kind: "macro"}
 		var kind string
 		var params []any
-		var def sql.NullString
-		if err := rows.Scan(&o.Schema, &o.Name, &kind, &params, &def); err != nil {
+		var def, comment sql.NullString
+		if err := rows.Scan(&o.Schema, &o.Name, &kind, &params, &def, &comment); err != nil {
 			return err
 		}
 		ps := make([]string, len(params))
@@ -335,6 +374,10 @@ func readMacros(ctx context.Context, q Querier, c *Catalog) error {
 		}
 		o.SQL = fmt.Sprintf("CREATE MACRO %s.%s(%s) AS %s%s;", Ident(o.Schema), Ident(o.Name), strings.Join(ps, ", "), table, def.String)
 		c.Macros = append(c.Macros, o)
+		if comment.Valid {
+			c.macroComments = append(c.macroComments, Object{Kind: "comment", Schema: o.Schema, Name: o.Name,
+				SQL: "COMMENT ON MACRO " + table + Ident(o.Schema) + "." + Ident(o.Name) + " IS " + Literal(comment.String) + ";"})
+		}
 	}
 	return rows.Err()
 }
@@ -347,8 +390,6 @@ func readComments(ctx context.Context, q Querier, c *Catalog) error {
 		{"INDEX", `SELECT schema_name, index_name, NULL, comment FROM duckdb_indexes() WHERE ` + inDB + ` AND comment IS NOT NULL`},
 		{"SEQUENCE", `SELECT schema_name, sequence_name, NULL, comment FROM duckdb_sequences() WHERE ` + inDB + ` AND comment IS NOT NULL`},
 		{"TYPE", `SELECT schema_name, type_name, NULL, comment FROM duckdb_types() WHERE ` + inDB + ` AND NOT internal AND comment IS NOT NULL`},
-		{"MACRO", `SELECT schema_name, function_name, NULL, comment FROM duckdb_functions() WHERE ` + inDB + ` AND NOT internal AND function_type = 'macro' AND comment IS NOT NULL`},
-		{"MACRO TABLE", `SELECT schema_name, function_name, NULL, comment FROM duckdb_functions() WHERE ` + inDB + ` AND NOT internal AND function_type = 'table_macro' AND comment IS NOT NULL`},
 	}
 	for _, cq := range queries {
 		rows, err := q.QueryContext(ctx, cq.sql)

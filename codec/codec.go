@@ -155,6 +155,17 @@ func planTable(ctx context.Context, q Querier, catalog, schema, table string) ([
 		return nil, fmt.Errorf("codec: table %s has no columns", qualified)
 	}
 
+	return Plan(qualified, ddl, plans)
+}
+
+// Plan fills in the encodings of a table's columns, given its DDL and
+// its columns' names and declared types in order (as duckdb_columns()
+// reports them). Backup reads every table's columns in one catalog query
+// and plans them here, instead of querying the catalog per table.
+func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("codec: table %s has no columns", qualified)
+	}
 	// duckdb_columns() shows a generated column like one with a DEFAULT (its
 	// expression in column_default), and no catalog view flags it, so the
 	// table's own DDL is read for GENERATED ALWAYS AS.

@@ -175,8 +175,17 @@ func Marshal(m *Manifest, key []byte) ([]byte, error) {
 // Parsed is a manifest read from disk with what verify needs to know.
 type Parsed struct {
 	*Manifest
-	Raw       []byte
-	Canonical []byte
+	Raw []byte
+}
+
+// Canonical returns the bytes the checksum and the MAC cover. It is
+// computed on demand: listing a thousand snapshots needs none of them.
+func (p *Parsed) Canonical() ([]byte, error) {
+	c, err := Canonical(p.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
+	}
+	return c, nil
 }
 
 // ReadManifest reads at most MaxManifestSize bytes and parses them.
@@ -214,11 +223,7 @@ func ParseManifest(raw []byte) (*Parsed, error) {
 	if err := validate(&m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
 	}
-	canon, err := Canonical(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrManifestCorrupt, err)
-	}
-	return &Parsed{Manifest: &m, Raw: raw, Canonical: canon}, nil
+	return &Parsed{Manifest: &m, Raw: raw}, nil
 }
 
 func validate(m *Manifest) error {
@@ -283,65 +288,68 @@ func validate(m *Manifest) error {
 	return nil
 }
 
-// checkStructure walks the JSON tokens once, refusing duplicate object
-// keys (Go's decoder would silently keep the last one, so two readers
-// could see two different manifests) and nesting deeper than maxDepth.
+// checkStructure scans the JSON once, refusing duplicate object keys
+// (Go's decoder would silently keep the last one, so two readers could
+// see two different manifests) and nesting deeper than maxDepth. It is a
+// byte scanner rather than json.Decoder.Token, which took 60% of listing
+// time; syntax errors are left to json.Unmarshal, which runs next.
 func checkStructure(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
 	type frame struct {
-		obj    bool
-		keys   map[string]bool
-		expect bool // in an object: the next string token is a key
+		obj     bool
+		wantKey bool
+		keys    map[string]struct{}
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if top != nil && top.obj {
-					top.expect = true
-				}
-				if len(stack) >= maxDepth {
-					return fmt.Errorf("nested deeper than %d levels", maxDepth)
-				}
-				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, expect: true})
-				continue
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1].obj {
-					stack[len(stack)-1].expect = true
-				}
-				continue
+	var stack []frame
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '{', '[':
+			if len(stack) >= maxDepth {
+				return fmt.Errorf("nested deeper than %d levels", maxDepth)
 			}
-		case string:
-			if top != nil && top.obj && top.expect {
-				if top.keys[t] {
-					return fmt.Errorf("duplicate key %q", t)
-				}
-				top.keys[t] = true
-				top.expect = false
-				continue
+			stack = append(stack, frame{obj: c == '{', wantKey: c == '{'})
+		case '}', ']':
+			if len(stack) == 0 {
+				return errors.New("unbalanced brackets")
 			}
-		}
-		if top != nil && top.obj {
-			top.expect = true
+			stack = stack[:len(stack)-1]
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
+		case '"':
+			j, escaped := i+1, false
+			for ; j < len(raw) && raw[j] != '"'; j++ {
+				if raw[j] == '\\' {
+					j++
+					escaped = true
+				}
+			}
+			if j >= len(raw) {
+				return errors.New("unterminated string")
+			}
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+				key := string(raw[i+1 : j])
+				if escaped {
+					// "\u0074ables" is "tables": compare keys as decoded.
+					if err := json.Unmarshal(raw[i:j+1], &key); err != nil {
+						return err
+					}
+				}
+				top := &stack[n-1]
+				if top.keys == nil {
+					top.keys = map[string]struct{}{}
+				}
+				if _, dup := top.keys[key]; dup {
+					return fmt.Errorf("duplicate key %q", key)
+				}
+				top.keys[key] = struct{}{}
+				top.wantKey = false
+			}
+			i = j
 		}
 	}
-	if dec.More() {
-		return errors.New("trailing data after the manifest")
+	if len(stack) != 0 {
+		return errors.New("unbalanced brackets")
 	}
 	return nil
 }

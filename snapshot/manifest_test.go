@@ -27,7 +27,7 @@ func TestManifestChecksumDetectsEdits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Checksum(p.Canonical) != p.Checksum {
+	if Checksum(mustCanon(t, p)) != p.Checksum {
 		t.Fatal("fresh manifest does not match its checksum")
 	}
 	for _, edit := range [][2]string{
@@ -44,13 +44,13 @@ func TestManifestChecksumDetectsEdits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("edit %q: %v", edit[0], err)
 		}
-		if Checksum(p.Canonical) == p.Checksum {
+		if Checksum(mustCanon(t, p)) == p.Checksum {
 			t.Errorf("edit %q not detected by the checksum", edit[0])
 		}
 	}
 	// Whitespace and key order are not edits.
 	p2, err := ParseManifest(bytes.ReplaceAll(raw, []byte("\n  "), []byte("\n")))
-	if err != nil || Checksum(p2.Canonical) != p2.Checksum {
+	if err != nil || Checksum(mustCanon(t, p2)) != p2.Checksum {
 		t.Errorf("reformatting broke the checksum: %v", err)
 	}
 }
@@ -62,10 +62,10 @@ func TestManifestMAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := ParseManifest(raw)
-	if mac, _ := MAC(key, p.Canonical); mac != p.MAC || p.MAC == "" {
+	if mac, _ := MAC(key, mustCanon(t, p)); mac != p.MAC || p.MAC == "" {
 		t.Fatal("MAC does not verify with its key")
 	}
-	if mac, _ := MAC(bytes.Repeat([]byte{8}, KeySize), p.Canonical); mac == p.MAC {
+	if mac, _ := MAC(bytes.Repeat([]byte{8}, KeySize), mustCanon(t, p)); mac == p.MAC {
 		t.Fatal("MAC verifies with another key")
 	}
 }
@@ -74,6 +74,8 @@ func TestParseManifestRefuses(t *testing.T) {
 	good, _ := Marshal(testManifest(), nil)
 	cases := map[string][]byte{
 		"duplicate key":   []byte(`{"tables": {}, "tables": {"x": {"file": "../x"}}}`),
+		"escaped dup key": []byte(`{"tables": {}, "\u0074ables": {"x": {"file": "../x"}}}`),
+		"nested dup key":  []byte(`{"tables": {"t": {"rows": 1, "rows": 2}}}`),
 		"deep nesting":    []byte(strings.Repeat("[", 200) + strings.Repeat("]", 200)),
 		"invalid utf-8":   append([]byte(`{"gamertag": "`), 0xff, '"', '}'),
 		"dotdot file":     bytes.Replace(good, []byte(`"t_20260201_143025.parquet"`), []byte(`"../../etc/passwd"`), 1),
@@ -118,5 +120,36 @@ func TestParseLegacyManifest(t *testing.T) {
 	}
 	if tm, err := ParseDatetime(p.BackupDatetime); err != nil || tm.Hour() != 14 {
 		t.Fatalf("legacy datetime: %v %v", tm, err)
+	}
+}
+
+func mustCanon(t testing.TB, p *Parsed) []byte {
+	t.Helper()
+	c, err := p.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDuplicateKeysAreNamed(t *testing.T) {
+	for _, raw := range []string{
+		`{"tables": {}, "tables": {}}`,
+		`{"tables": {}, "\u0074ables": {}}`,
+		`{"tables": {"t": {"rows": 1, "rows": 2}}}`,
+		`{"a": [{"k": 1, "k": 2}]}`,
+	} {
+		if err := checkStructure([]byte(raw)); err == nil || !strings.Contains(err.Error(), "duplicate key") {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+	for _, raw := range []string{
+		`{"a": {"k": 1}, "b": {"k": 1}}`,
+		`{"a": ["k", "k"], "s": "\"k\""}`,
+		`{"k\\": 1, "k": 2}`,
+	} {
+		if err := checkStructure([]byte(raw)); err != nil {
+			t.Errorf("%s: %v", raw, err)
+		}
 	}
 }

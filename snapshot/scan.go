@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/openspartan/statsnap/storage"
@@ -92,13 +94,14 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 			get(id)
 		}
 	}
+	parsed := readManifests(ctx, f, manifests)
 	for id, s := range byID {
 		s.Time, _ = IDTime(id)
 		me, hasManifest := manifests[id]
 		switch {
 		case hasManifest:
 			s.ManifestRaw = me.Size
-			p, err := readManifestFile(ctx, f, me.Name)
+			p, err := parsed[id].p, parsed[id].err
 			if err != nil {
 				s.Status, s.ManifestErr = StatusCorrupt, err
 				if journals[id] {
@@ -132,6 +135,38 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+type parseResult struct {
+	p   *Parsed
+	err error
+}
+
+// readManifests parses a folder's manifests on every core: listing a
+// folder of a thousand snapshots is mostly JSON parsing.
+func readManifests(ctx context.Context, f storage.Folder, manifests map[string]storage.Entry) map[string]parseResult {
+	out := make(map[string]parseResult, len(manifests))
+	var mu sync.Mutex
+	ids := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				p, err := readManifestFile(ctx, f, manifests[id].Name)
+				mu.Lock()
+				out[id] = parseResult{p, err}
+				mu.Unlock()
+			}
+		}()
+	}
+	for id := range manifests {
+		ids <- id
+	}
+	close(ids)
+	wg.Wait()
+	return out
 }
 
 func readManifestFile(ctx context.Context, f storage.Folder, name string) (*Parsed, error) {

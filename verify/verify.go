@@ -246,8 +246,13 @@ func manifestErrDetail(err error) string {
 func checkManifest(res *Result, s snapshot.Info, opt Options) []job {
 	p := s.Manifest
 	mname := snapshot.ManifestName(s.ID)
+	canon, err := p.Canonical()
+	if err != nil {
+		res.Problems = append(res.Problems, Problem{File: mname, Kind: KindManifestCorrupt, Detail: err.Error()})
+		return nil
+	}
 	if !p.Legacy() {
-		got := snapshot.Checksum(p.Canonical)
+		got := snapshot.Checksum(canon)
 		switch {
 		case p.Checksum == "":
 			res.Problems = append(res.Problems, Problem{File: mname, Kind: KindManifestCorrupt,
@@ -257,7 +262,7 @@ func checkManifest(res *Result, s snapshot.Info, opt Options) []job {
 				Detail: fmt.Sprintf("the manifest was edited or damaged after backup: manifest_checksum says %s, its content hashes to %s", p.Checksum, got)})
 		}
 		if opt.Key != nil {
-			if pr, ok := checkMAC(p, opt.Key, mname); !ok {
+			if pr, ok := checkMAC(p, canon, opt.Key, mname); !ok {
 				res.Problems = append(res.Problems, pr)
 			}
 		}
@@ -312,12 +317,12 @@ func statsnapOnly(m *snapshot.Manifest) bool {
 
 // checkMAC compares the manifest's MAC with the one key gives, in
 // constant time: the MAC is the one secret-dependent value verify handles.
-func checkMAC(p *snapshot.Parsed, key []byte, mname string) (Problem, bool) {
+func checkMAC(p *snapshot.Parsed, canon, key []byte, mname string) (Problem, bool) {
 	if p.MAC == "" {
 		return Problem{File: mname, Kind: KindUnauthenticated,
 			Detail: "a key was given but the manifest has no manifest_mac: it was written without a key (or the MAC was stripped), so it cannot be authenticated"}, false
 	}
-	want, err := snapshot.MAC(key, p.Canonical)
+	want, err := snapshot.MAC(key, canon)
 	if err != nil {
 		return Problem{File: mname, Kind: KindUnauthenticated, Detail: fmt.Sprintf("cannot compute the MAC: %v", err)}, false
 	}

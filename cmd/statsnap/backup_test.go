@@ -111,7 +111,11 @@ func TestBackupManifest(t *testing.T) {
 	if m.FormatVersion != snapshot.FormatVersion || m.HashAlgorithm != "blake3" || m.ToolVersion == "" || m.DuckDBVersion != "v1.5.6" || m.StorageVersion == "" {
 		t.Errorf("statsnap fields wrong: format %d hash %q tool %q duckdb %q storage %q", m.FormatVersion, m.HashAlgorithm, m.ToolVersion, m.DuckDBVersion, m.StorageVersion)
 	}
-	if got := snapshot.Checksum(p.Canonical); got != m.Checksum {
+	canon, err := p.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot.Checksum(canon); got != m.Checksum {
 		t.Errorf("manifest checksum %s, recomputed %s", m.Checksum, got)
 	}
 

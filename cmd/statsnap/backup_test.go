@@ -383,17 +383,6 @@ func TestBackupDBNaming(t *testing.T) {
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // folderState lists a folder's files with their contents' hashes.
 func folderState(t *testing.T, dir string) map[string]string {
 	t.Helper()

@@ -94,3 +94,18 @@ func samplePlayer(t testing.TB, dir, gamertag string, matches int) string {
 	mustCLI(t, dir, "sample", "--gamertag", gamertag, "--matches", fmt.Sprint(matches))
 	return filepath.Join(dir, "data", "players", gamertag, "stats.duckdb")
 }
+
+// copyFile copies one file, creating the destination's folders.
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -77,20 +77,6 @@ func rsHash(t *testing.T, path string) string {
 	return hex.EncodeToString(s[:])
 }
 
-func rsCopy(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // rsCopyDir copies a folder's regular files (statsnap's lock excluded).
 func rsCopyDir(t *testing.T, from, to string) {
 	t.Helper()
@@ -100,7 +86,7 @@ func rsCopyDir(t *testing.T, from, to string) {
 	}
 	for _, de := range des {
 		if de.Type().IsRegular() && de.Name() != ".statsnap.lock" {
-			rsCopy(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
+			copyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
 		}
 	}
 }
@@ -492,7 +478,7 @@ func TestRestoreAppendTwice(t *testing.T) {
 func TestRestoreReplaceOverDamaged(t *testing.T) {
 	fx := rsSetup(t, "Chocoboflor", 40)
 	atBackup := filepath.Join(fx.dir, "at-backup.duckdb")
-	rsCopy(t, fx.db, atBackup)
+	copyFile(t, fx.db, atBackup)
 	db, err := sql.Open("duckdb", fx.db)
 	if err != nil {
 		t.Fatal(err)
@@ -682,16 +668,16 @@ func TestRestoreKilled(t *testing.T) {
 	mustCLI(t, fx.dir, "sample", "--gamertag", "Other", "--matches", "30", "--seed", "7")
 	other := filepath.Join(fx.dir, "data", "players", "Other", "stats.duckdb")
 	reference := filepath.Join(fx.dir, "reference.duckdb")
-	rsCopy(t, other, reference)
+	copyFile(t, other, reference)
 
-	rsCopy(t, reference, target)
+	copyFile(t, reference, target)
 	start := time.Now()
 	mustCLI(t, fx.dir, "restore", "--db", target, "--backup", fx.folder, "--replace")
 	full := time.Since(start)
 	t.Logf("one restore takes %v", full)
 	rsCompare(t, fx.db, target, rsCmpOpts{})
 
-	rsCopy(t, reference, target)
+	copyFile(t, reference, target)
 	os.Remove(target + ".wal")
 	killed := 0
 	const runs = 7
@@ -708,7 +694,7 @@ func TestRestoreKilled(t *testing.T) {
 		if err == nil {
 			t.Logf("run %d (after %v): finished before the kill", i, delay)
 			rsCompare(t, fx.db, target, rsCmpOpts{})
-			rsCopy(t, reference, target)
+			copyFile(t, reference, target)
 			os.Remove(target + ".wal")
 			continue
 		}
@@ -723,7 +709,7 @@ func TestRestoreKilled(t *testing.T) {
 			t.Fatalf("run %d (killed after %v) left the target neither as before nor restored:\n%s", i, delay, strings.Join(d, "\n"))
 		}
 		t.Logf("run %d (killed after %v): killed after the commit", i, delay)
-		rsCopy(t, reference, target)
+		copyFile(t, reference, target)
 		os.Remove(target + ".wal")
 	}
 	if killed == 0 {
@@ -776,13 +762,13 @@ func TestRestoreLockedTarget(t *testing.T) {
 func TestRestoreAppendConflict(t *testing.T) {
 	fx := rsSetup(t, "Conflict", 15)
 	ref := filepath.Join(fx.dir, "ref.duckdb")
-	rsCopy(t, fx.db, ref)
+	copyFile(t, fx.db, ref)
 	// A table missing from the target would be created: it must not be,
 	// since the whole restore rolls back.
 	db, _ := sql.Open("duckdb", fx.db)
 	db.Exec("DROP TABLE weapon_kills")
 	db.Close()
-	rsCopy(t, fx.db, ref)
+	copyFile(t, fx.db, ref)
 
 	r := cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder)
 	if r.Code != 1 {
@@ -820,7 +806,7 @@ func TestRestoreAppendIncompatible(t *testing.T) {
 	}
 	db.Close()
 	ref := filepath.Join(fx.dir, "ref.duckdb")
-	rsCopy(t, fx.db, ref)
+	copyFile(t, fx.db, ref)
 	r := cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder, "--tables", "antagonists,skill_history,sessions")
 	if r.Code != 1 || !strings.Contains(r.Stderr, `table skill_history has no column "tier"`) || !strings.Contains(r.Stderr, `column "notes" of table sessions is INTEGER in the target but VARCHAR in the snapshot`) {
 		t.Errorf("exit %d: %s", r.Code, r.Stderr)
@@ -1025,7 +1011,7 @@ func TestRestoreSeedSnapshots(t *testing.T) {
 
 			// --replace into the app's database: rows replaced, keys kept.
 			app := filepath.Join(dir, name+"-app.duckdb")
-			rsCopy(t, src, app)
+			copyFile(t, src, app)
 			db, _ := sql.Open("duckdb", app)
 			db.Exec("DELETE FROM match_stats WHERE match_id IN (SELECT match_id FROM match_stats LIMIT 4)")
 			db.Close()

@@ -115,21 +115,7 @@ func vCopyDir(t *testing.T, from, to string) {
 		if !de.Type().IsRegular() {
 			continue
 		}
-		vCopy(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
-	}
-}
-
-func vCopy(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
+		copyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
 	}
 }
 
@@ -408,9 +394,9 @@ func TestVerify(t *testing.T) {
 			}
 		}},
 		{"stray parquet with the snapshot's id", func(t *testing.T, folder string) {
-			vCopy(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_"+id+".parquet"))
+			copyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_"+id+".parquet"))
 			// A file of another snapshot, and one that is not Parquet, are not this snapshot's business.
-			vCopy(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
+			copyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
 			vWrite(t, filepath.Join(folder, "notes.txt"), []byte("hello"))
 		}, []string{verify.KindUnexpectedFile}, func(t *testing.T, doc vDoc) {
 			ps := vProblems(doc, verify.KindUnexpectedFile)
@@ -644,7 +630,7 @@ func TestVerify(t *testing.T) {
 	t.Run("keys", func(t *testing.T) {
 		t.Parallel()
 		work := t.TempDir()
-		vCopy(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
+		copyFile(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
 		mustCLI(t, work, "key", "generate", "k1")
 		mustCLI(t, work, "key", "generate", "k2")
 		mustCLI(t, work, "backup", "--gamertag", "K", "--key-file", "k1", "--time", "2026-03-01T10:00:00Z")
@@ -698,7 +684,7 @@ func TestVerify(t *testing.T) {
 		t.Parallel()
 		work := t.TempDir()
 		db := filepath.Join(work, "data", "players", "L", "stats.duckdb")
-		vCopy(t, fx.db(), db)
+		copyFile(t, fx.db(), db)
 		folder := filepath.Join(work, "data", "backups", "L")
 		legacy, seedBare := "20250115_101500", "20250116_101500"
 		legacyTables := vSeedBackup(t, db, folder, legacy, true)
@@ -762,7 +748,7 @@ func TestVerify(t *testing.T) {
 		t.Parallel()
 		work := t.TempDir()
 		db := filepath.Join(work, "data", "players", "A", "stats.duckdb")
-		vCopy(t, fx.db(), db)
+		copyFile(t, fx.db(), db)
 		folder := filepath.Join(work, "data", "backups", "A")
 		times := []time.Time{
 			time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
@@ -811,7 +797,7 @@ func TestVerify(t *testing.T) {
 
 		// An interrupted backup: the default and --all pass over it; named, it fails.
 		pending := "20260601_000000"
-		vCopy(t, filepath.Join(folder, "antagonists_"+ids[0]+".parquet"), filepath.Join(folder, "antagonists_"+pending+".parquet"))
+		copyFile(t, filepath.Join(folder, "antagonists_"+ids[0]+".parquet"), filepath.Join(folder, "antagonists_"+pending+".parquet"))
 		vWrite(t, filepath.Join(folder, snapshot.PendingName(pending)),
 			[]byte(`{"snapshot":"`+pending+`","files":["antagonists_`+pending+`.parquet","backup_metadata_`+pending+`.json"]}`))
 		r, doc = vVerify(t, work, nil, "--backup", folder)

@@ -263,8 +263,6 @@ func TestBackupOperationalErrors(t *testing.T) {
 	}
 	src := samplePlayer(t, dir, "held", 5)
 	// Another process holds the database open for writing, as the app does.
-	holder := exec.Command(binPath, "sample", "--gamertag", "x") // placeholder replaced below
-	_ = holder
 	db, err := sql.Open("duckdb", src)
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ func vSetup(t *testing.T) *vFixture {
 		t.Fatalf("backup made %d snapshots", len(doc.Snapshots))
 	}
 	fx := &vFixture{root: root, id: doc.Snapshots[0].Snapshot, gt: vGamertag}
-	p := vParse(t, filepath.Join(fx.backupDir(), snapshot.ManifestName(fx.id)))
+	p, _ := readManifest(t, filepath.Join(fx.backupDir(), snapshot.ManifestName(fx.id)))
 	fx.tables = p.Tables
 	for _, k := range []string{"match_stats", "highlight_events", "medals_earned", "antagonists"} {
 		if fx.tables[k] == nil {
@@ -117,19 +117,6 @@ func vCopyDir(t *testing.T, from, to string) {
 		}
 		copyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
 	}
-}
-
-func vParse(t *testing.T, path string) *snapshot.Parsed {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	return p
 }
 
 // vVerify runs `verify --json` and decodes its document.

@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/openspartan/statsnap/catalog"
@@ -21,7 +24,7 @@ import (
 )
 
 // MemoryLimit caps DuckDB's buffers during a backup.
-const MemoryLimit = "1GB"
+const MemoryLimit = "512MB"
 
 // Compression levels zstd accepts.
 const (
@@ -42,7 +45,8 @@ type BackupOptions struct {
 	// an error instead of a reason to wait for the next second.
 	TimeGiven bool
 	Key       []byte // non-nil: add a MAC
-	// Jobs is how many tables are written at once (0: one per CPU, at most 4).
+	// Jobs is how many tables are written at once, each on its own
+	// connection (0: one per CPU, at most 4).
 	Jobs     int
 	LockWait time.Duration
 	// Progress, when set, is called before and after each table.
@@ -104,11 +108,12 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	}
 	defer conn.Close()
 	// DuckDB's default memory limit (80% of RAM) lets a COPY of 12 million
-	// rows hold 1.1-1.4 GB. Measured on a quiet machine at 16M rows: 1 GB
-	// keeps the peak near 0.85 GB for about 4% more time (512 MB: 0.8 GB,
-	// 9%); DuckDB spills to disk if a table ever needs more. (Dropping
-	// preserve_insertion_order saves as much but makes files differ from
-	// one backup of the same data to the next.)
+	// rows hold 1.1-1.4 GB. The limit is shared by the connections that copy
+	// tables side by side; measured at 16M rows with two of them: 1 GB
+	// peaked at 1.02-1.1 GB, 512 MB at 0.77 GB in the same time (8.9 s
+	// against 8.6-8.9 s). DuckDB spills to disk if a table ever needs more.
+	// (Dropping preserve_insertion_order saves as much but makes files
+	// differ from one backup of the same data to the next.)
 	if _, err := conn.ExecContext(ctx, "SET memory_limit = '"+MemoryLimit+"'"); err != nil {
 		return nil, fmt.Errorf("set memory limit: %w", err)
 	}
@@ -119,11 +124,11 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	defer conn.ExecContext(context.Background(), "ROLLBACK")
 
 	started := time.Now()
-	cat, err := catalog.Read(ctx, conn)
+	cat, err := catalog.ReadTables(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	slog.Debug("read catalog", "tables", len(cat.Tables), "took", time.Since(started))
+	slog.Debug("read tables", "tables", len(cat.Tables), "took", time.Since(started))
 	var tables []plannedTable
 	seen := map[string]catalog.Table{}
 	for _, t := range cat.Tables {
@@ -205,20 +210,24 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		DuckDBVersion:    cat.DuckDBVersion,
 		StorageVersion:   cat.StorageVersion,
 		HashAlgorithm:    "blake3",
-		Schemas:          cat.Schemas,
-		Types:            cat.Types,
-		Sequences:        cat.Sequences,
-		Indexes:          cat.Indexes,
-		Views:            cat.Views,
-		Macros:           cat.Macros,
-		Comments:         cat.Comments,
 	}
 	copyStart := time.Now()
-	entries, err := copyTables(ctx, conn, f, opt, id, tables)
+	// The rest of the catalog is read on this connection while the others
+	// start on the largest tables.
+	readObjects := func() error {
+		if err := cat.ReadObjects(ctx, conn); err != nil {
+			return err
+		}
+		slog.Debug("read catalog", "took", time.Since(copyStart))
+		return nil
+	}
+	entries, err := copyTables(ctx, db, conn, readObjects, f, opt, id, tables)
 	if err != nil {
 		return nil, err
 	}
 	slog.Debug("copied tables", "took", time.Since(copyStart))
+	m.Schemas, m.Types, m.Sequences = cat.Schemas, cat.Types, cat.Sequences
+	m.Indexes, m.Views, m.Macros, m.Comments = cat.Indexes, cat.Views, cat.Macros, cat.Comments
 	for i, pt := range tables {
 		key := pt.t.Key()
 		m.Tables[key] = entries[i]
@@ -264,31 +273,132 @@ type plannedTable struct {
 	file  string
 }
 
-// copyTables writes every table in order on the connection that holds
-// the transaction. (Running tables side by side on several connections
-// was measured: no faster on two cores, and more memory.)
-func copyTables(ctx context.Context, conn *sql.Conn, f storage.Folder, opt BackupOptions, id string, tables []plannedTable) ([]*snapshot.Table, error) {
-	entries := make([]*snapshot.Table, len(tables))
-	for i, pt := range tables {
-		key := pt.t.Key()
+// copyTables writes the tables on up to jobs connections at once, the
+// largest first. EXPORT DATABASE does the same: a small table's COPY cannot
+// keep two cores busy, so one at a time leaves a core idle for most of a
+// small database's backup. Every connection sees the same data: the source
+// is open read-only, which keeps writers out of the file until we close it.
+//
+// before runs on the first connection, while the others already copy.
+func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() error, f storage.Folder, opt BackupOptions, id string, tables []plannedTable) ([]*snapshot.Table, error) {
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = min(runtime.GOMAXPROCS(0), 4)
+	}
+	jobs = min(jobs, len(tables))
+	order := make([]int, len(tables))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return tables[order[a]].t.EstimatedRows > tables[order[b]].t.EstimatedRows
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex // guards next, started, failed and the Progress calls
+		next    int
+		started int
+		failed  error
+	)
+	report := func(p Progress) {
 		if opt.Progress != nil {
-			opt.Progress(Progress{Table: key, Index: i + 1, Count: len(tables)})
-		}
-		staged := snapshot.TempName(id, fmt.Sprintf("%d.parquet", i))
-		entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
-		if err == nil {
-			err = f.Publish(ctx, staged, pt.file)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("back up table %s: %w", key, err)
-		}
-		entry.File = pt.file
-		entries[i] = entry
-		if opt.Progress != nil {
-			opt.Progress(Progress{Table: key, Index: i + 1, Count: len(tables), Rows: entry.Rows, Bytes: entry.FileSizeBytes, Done: true})
+			opt.Progress(p)
 		}
 	}
+	entries := make([]*snapshot.Table, len(tables))
+	work := func(conn *sql.Conn) {
+		for {
+			mu.Lock()
+			if next == len(order) || failed != nil {
+				mu.Unlock()
+				return
+			}
+			i := order[next]
+			next++
+			started++
+			index := started
+			key := tables[i].t.Key()
+			report(Progress{Table: key, Index: index, Count: len(tables)})
+			mu.Unlock()
+
+			entry, err := copyTable(ctx, conn, f, opt, id, i, tables[i])
+			mu.Lock()
+			if err != nil {
+				if failed == nil {
+					failed = err
+					cancel()
+				}
+				mu.Unlock()
+				return
+			}
+			entries[i] = entry
+			report(Progress{Table: key, Index: index, Count: len(tables), Rows: entry.Rows, Bytes: entry.FileSizeBytes, Done: true})
+			mu.Unlock()
+		}
+	}
+
+	var wg sync.WaitGroup
+	for w := 1; w < jobs; w++ {
+		conn, err := readConn(ctx, db)
+		if err != nil {
+			// One connection still does the whole job.
+			slog.Debug("extra connection for backup", "err", err)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			defer conn.ExecContext(context.Background(), "ROLLBACK")
+			work(conn)
+		}()
+	}
+	if err := before(); err != nil {
+		mu.Lock()
+		if failed == nil {
+			failed = err
+			cancel()
+		}
+		mu.Unlock()
+	} else {
+		work(first)
+	}
+	wg.Wait()
+	if failed != nil {
+		// Only the first failure is kept: the others were cancelled by it.
+		return nil, failed
+	}
 	return entries, nil
+}
+
+// readConn opens one more connection inside its own transaction.
+func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// copyTable writes table i to its staged file and publishes it under its
+// final name.
+func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt BackupOptions, id string, i int, pt plannedTable) (*snapshot.Table, error) {
+	staged := snapshot.TempName(id, fmt.Sprintf("%d.parquet", i))
+	entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
+	if err == nil {
+		err = f.Publish(ctx, staged, pt.file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("back up table %s: %w", pt.t.Key(), err)
+	}
+	entry.File = pt.file
+	return entry, nil
 }
 
 // chooseID returns the snapshot id for time t that no file of the folder

@@ -29,6 +29,9 @@ type Table struct {
 	CreateSQL string
 	Comment   string
 	Columns   []Column // in order
+	// EstimatedRows is DuckDB's estimate (duckdb_tables().estimated_size),
+	// enough to start the largest tables first.
+	EstimatedRows int64
 }
 
 // Column is a column's name and declared type.
@@ -85,6 +88,19 @@ type Catalog struct {
 // Read reads the catalog of the default database of q. It must run inside
 // the transaction that also copies the rows, so both describe one instant.
 func Read(ctx context.Context, q Querier) (*Catalog, error) {
+	c, err := ReadTables(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ReadObjects(ctx, q); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ReadTables reads the versions and the tables with their columns: what a
+// backup needs before it can start copying. ReadObjects reads the rest.
+func ReadTables(ctx context.Context, q Querier) (*Catalog, error) {
 	c := &Catalog{}
 	if err := q.QueryRowContext(ctx, `SELECT library_version FROM pragma_version()`).Scan(&c.DuckDBVersion); err != nil {
 		return nil, fmt.Errorf("read duckdb version: %w", err)
@@ -94,23 +110,39 @@ func Read(ctx context.Context, q Querier) (*Catalog, error) {
 		return nil, fmt.Errorf("read storage version: %w", err)
 	}
 	c.StorageVersion = storageVersion(tags.String)
+	if err := c.read(ctx, q, "tables", readTables); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ReadObjects adds everything but the tables: schemas, types, sequences,
+// indexes, views, macros and comments.
+func (c *Catalog) ReadObjects(ctx context.Context, q Querier) error {
 	steps := []struct {
 		what string
 		fn   func(context.Context, Querier, *Catalog) error
 	}{
 		{"schemas", readSchemas}, {"types", readTypes}, {"sequences", readSequences},
-		{"tables", readTables}, {"indexes", readIndexes}, {"views", readViews},
+		{"indexes", readIndexes}, {"views", readViews},
 		{"macros", readMacros}, {"comments", readComments},
 	}
 	for _, s := range steps {
-		started := time.Now()
-		if err := s.fn(ctx, q, c); err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.what, err)
+		if err := c.read(ctx, q, s.what, s.fn); err != nil {
+			return err
 		}
-		slog.Debug("read catalog objects", "what", s.what, "took", time.Since(started))
 	}
 	c.Comments = append(c.Comments, c.macroComments...)
-	return c, nil
+	return nil
+}
+
+func (c *Catalog) read(ctx context.Context, q Querier, what string, fn func(context.Context, Querier, *Catalog) error) error {
+	started := time.Now()
+	if err := fn(ctx, q, c); err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	slog.Debug("read catalog objects", "what", what, "took", time.Since(started))
+	return nil
 }
 
 var storageVersionRe = regexp.MustCompile(`storage_version[:=]\s*'?([^,}'\s]+)`)
@@ -213,7 +245,7 @@ func readSequences(ctx context.Context, q Querier, c *Catalog) error {
 }
 
 func readTables(ctx context.Context, q Querier, c *Catalog) error {
-	rows, err := q.QueryContext(ctx, `SELECT schema_name, table_name, sql, comment FROM duckdb_tables() WHERE `+inDB+` AND NOT temporary ORDER BY schema_name, table_name`)
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, table_name, sql, comment, coalesce(estimated_size, 0) FROM duckdb_tables() WHERE `+inDB+` AND NOT temporary ORDER BY schema_name, table_name`)
 	if err != nil {
 		return err
 	}
@@ -221,7 +253,7 @@ func readTables(ctx context.Context, q Querier, c *Catalog) error {
 	for rows.Next() {
 		var t Table
 		var comment sql.NullString
-		if err := rows.Scan(&t.Schema, &t.Name, &t.CreateSQL, &comment); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &t.CreateSQL, &comment, &t.EstimatedRows); err != nil {
 			rows.Close()
 			return err
 		}

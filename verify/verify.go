@@ -25,8 +25,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/openspartan/statsnap/parquetfile"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/storage"
@@ -117,6 +115,7 @@ const (
 type job struct {
 	table string
 	file  string
+	size  int64           // expected, to start the largest files first
 	entry *snapshot.Table // nil for a bare snapshot
 }
 
@@ -164,7 +163,7 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 	default:
 		m = modeBare
 		for _, e := range s.Files {
-			jobs = append(jobs, job{table: bareTable(e.Name, s.ID), file: e.Name})
+			jobs = append(jobs, job{table: bareTable(e.Name, s.ID), file: e.Name, size: e.Size})
 		}
 		if len(jobs) == 0 {
 			res.Problems = append(res.Problems, Problem{Kind: KindMissing, File: snapshot.ManifestName(s.ID),
@@ -297,7 +296,7 @@ func checkManifest(res *Result, s snapshot.Info, opt Options) []job {
 			res.Problems = append(res.Problems, Problem{Table: key, File: t.File, Kind: KindManifestCorrupt,
 				Detail: fmt.Sprintf("the manifest records no arrow_schema for table %s, so its schema cannot be checked", key)})
 		}
-		jobs = append(jobs, job{table: key, file: t.File, entry: t})
+		jobs = append(jobs, job{table: key, file: t.File, size: t.FileSizeBytes, entry: t})
 	}
 	return jobs
 }
@@ -406,10 +405,8 @@ func checkFiles(ctx context.Context, f storage.Folder, jobs []job, m mode, opt O
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// One buffer per worker: large sequential reads, reused.
-			buf := make([]byte, snapshot.HashBufferSize)
 			for i := range next {
-				fr, ps, err := checkFile(ctx, f, jobs[i], m, opt, buf)
+				fr, ps, err := checkFile(ctx, f, jobs[i], m, opt)
 				outs[i] = outcome{fr, ps, err}
 				if opt.Progress != nil {
 					mu.Lock()
@@ -420,8 +417,15 @@ func checkFiles(ctx context.Context, f storage.Folder, jobs []job, m mode, opt O
 			}
 		}()
 	}
+	// Largest first: the biggest file is most of the work, and starting it
+	// last would leave the other cores idle while it finishes.
+	order := make([]int, len(jobs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return jobs[order[a]].size > jobs[order[b]].size })
 feed:
-	for i := range jobs {
+	for _, i := range order {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -452,7 +456,7 @@ feed:
 // with sequential reads of the open file, and the footer is read from the
 // same descriptor (or from the verified copy), so every check sees the
 // same bytes even if someone replaces the file meanwhile.
-func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options, buf []byte) (fr FileResult, ps []Problem, err error) {
+func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options) (fr FileResult, ps []Problem, err error) {
 	fr = FileResult{Table: j.table, File: j.file}
 	add := func(kind, format string, a ...any) {
 		ps = append(ps, Problem{Table: j.table, File: j.file, Kind: kind, Detail: fmt.Sprintf(format, a...)})
@@ -513,7 +517,7 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 				}
 			}()
 		}
-		sum, n, herr := hashCopy(ctx, r, sink, buf)
+		sum, n, herr := hashCopy(ctx, r, sink)
 		if herr != nil {
 			if ctx.Err() != nil || errors.Is(herr, errCopy) {
 				return fr, ps, herr
@@ -575,36 +579,17 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 // problem (disk full, no permission), not the snapshot's.
 var errCopy = errors.New("cannot write the verified copy")
 
-// hashCopy reads r from its start in large sequential reads, hashing
-// every byte and, when w is set, writing it there too.
-func hashCopy(ctx context.Context, r io.ReadSeeker, w io.Writer, buf []byte) (string, int64, error) {
+// hashCopy reads r from its start, hashing every byte and, when w is
+// set, writing it there too.
+func hashCopy(ctx context.Context, r io.ReadSeeker, w io.Writer) (string, int64, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return "", 0, err
 	}
-	h := blake3.New()
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		k, err := r.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k])
-			if w != nil {
-				if _, werr := w.Write(buf[:k]); werr != nil {
-					return "", n, fmt.Errorf("%w: %v", errCopy, werr)
-				}
-			}
-			n += int64(k)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", n, err
-		}
+	sum, n, err := snapshot.HashCopy(ctx, r, w)
+	if errors.Is(err, snapshot.ErrWrite) {
+		return "", n, fmt.Errorf("%w: %v", errCopy, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return sum, n, err
 }
 
 // firstDifference names the first field where two schemas differ.

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/openspartan/statsnap/catalog"
 	"github.com/openspartan/statsnap/codec"
@@ -249,6 +251,8 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 		}
 		q = "INSERT INTO " + target + " (" + cols + ") SELECT " + sel + from
 	}
+	started := time.Now()
+	defer func() { slog.Debug("loaded table", "table", p.src.key, "took", time.Since(started)) }()
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		if m := dupKeyRe.FindStringSubmatch(err.Error()); m != nil {
 			return &ConflictError{Table: p.src.key, Key: m[1], Err: err}
@@ -269,6 +273,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 		}
 		return nil
 	}
+	var expect expectations
 	touched := map[string]bool{}
 	object := func(kind, schema, name, action string) {
 		touched[objKey(kind, schema, name)] = true
@@ -305,9 +310,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 			if err := exec("create type "+catalog.Key(t.Schema, t.Name), t.SQL); err != nil {
 				return err
 			}
-			if err := expectObject(ctx, conn, "type", t.Schema, t.Name, ""); err != nil {
-				return err
-			}
+			expect.add("type", t.Schema, t.Name, "")
 			object("type", t.Schema, t.Name, ActionCreate)
 		}
 	}
@@ -345,9 +348,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 		if err := exec("create table "+p.src.key, p.vt.ddl); err != nil {
 			return err
 		}
-		if err := expectObject(ctx, conn, "table", p.vt.schema, p.vt.name, ""); err != nil {
-			return err
-		}
+		expect.add("table", p.vt.schema, p.vt.name, "")
 	}
 
 	built := map[string]bool{}
@@ -379,9 +380,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 		if err := exec("create index "+catalog.Key(ix.Schema, ix.Name), ix.SQL); err != nil {
 			return err
 		}
-		if err := expectObject(ctx, conn, "index", ix.Schema, ix.Name, ix.Table); err != nil {
-			return err
-		}
+		expect.add("index", ix.Schema, ix.Name, ix.Table)
 		object("index", ix.Schema, ix.Name, ActionCreate)
 	}
 
@@ -402,9 +401,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 			if err := exec("create macro "+key, q); err != nil {
 				return err
 			}
-			if err := expectObject(ctx, conn, "macro", mc.Schema, mc.Name, ""); err != nil {
-				return err
-			}
+			expect.add("macro", mc.Schema, mc.Name, "")
 			object("macro", mc.Schema, mc.Name, action)
 		}
 		for _, vv := range j.v.views {
@@ -437,9 +434,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 			if err := exec("create view "+key, q); err != nil {
 				return err
 			}
-			if err := expectObject(ctx, conn, "view", vw.Schema, vw.Name, ""); err != nil {
-				return err
-			}
+			expect.add("view", vw.Schema, vw.Name, "")
 			object("view", vw.Schema, vw.Name, action)
 		}
 	}
@@ -450,6 +445,10 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 				return err
 			}
 		}
+	}
+
+	if err := expect.check(ctx, conn); err != nil {
+		return err
 	}
 
 	// Row counts before committing: a mismatch rolls everything back.
@@ -586,13 +585,17 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	if err := j.plan(ctx, conn, st); err != nil {
 		return err
 	}
+	started := time.Now()
 	if err := j.apply(ctx, conn, st); err != nil {
 		return err
 	}
+	slog.Debug("applied", "took", time.Since(started))
+	started = time.Now()
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	slog.Debug("committed", "took", time.Since(started))
 	// Committed: what follows must finish even if interrupted now.
 	ctx = context.WithoutCancel(ctx)
 	for _, s := range stubs {
@@ -612,6 +615,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		}
 	}
 	if !exists {
+		started = time.Now()
 		if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
 			return fmt.Errorf("checkpoint the new database: %w", err)
 		}
@@ -619,6 +623,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		if err := db.Close(); err != nil {
 			return fmt.Errorf("close the new database: %w", err)
 		}
+		slog.Debug("checkpointed and closed the new database", "took", time.Since(started))
 		dbOpen = false
 		if _, err := os.Lstat(path + ".wal"); err == nil {
 			return fmt.Errorf("the new database still has a write-ahead log after its checkpoint; it was not moved into place")

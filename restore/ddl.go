@@ -255,6 +255,7 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		_, err := conn.ExecContext(ctx, q)
 		return err
 	}
+	var expect expectations
 
 	seen := map[string]bool{"main": true}
 	for _, s := range m.Schemas {
@@ -291,9 +292,7 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		if err := exec(t.SQL); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		if err := expectObject(ctx, conn, "type", t.Schema, t.Name, ""); err != nil {
-			return nil, err
-		}
+		expect.add("type", t.Schema, t.Name, "")
 		v.types = append(v.types, t)
 	}
 
@@ -308,9 +307,24 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		v.sequences = append(v.sequences, d)
 	}
 
+	tables, err := tableSet(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	for _, key := range m.TableOrder {
-		t := m.Tables[key]
-		vt, err := sandboxTable(ctx, conn, key, t)
+		if tables, err = sandboxTable(ctx, conn, key, m.Tables[key], tables); err != nil {
+			return nil, err
+		}
+	}
+	// Read back in two catalog queries, not two per table: each costs
+	// about as much for one table as for all (per table, this was half
+	// the time of a small restore's checks).
+	defs, err := sandboxDefinitions(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range m.TableOrder {
+		vt, err := planSandboxTable(key, m.Tables[key], defs[objKey("table", m.Tables[key].Schema, m.Tables[key].Name)])
 		if err != nil {
 			return nil, err
 		}
@@ -334,9 +348,7 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		if err := exec(ix.SQL); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		if err := expectObject(ctx, conn, "index", ix.Schema, ix.Name, ix.Table); err != nil {
-			return nil, err
-		}
+		expect.add("index", ix.Schema, ix.Name, ix.Table)
 		v.indexes = append(v.indexes, ix)
 	}
 
@@ -352,9 +364,7 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		if err := exec(mc.SQL); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		if err := expectObject(ctx, conn, "macro", mc.Schema, mc.Name, ""); err != nil {
-			return nil, err
-		}
+		expect.add("macro", mc.Schema, mc.Name, "")
 		v.macros = append(v.macros, mc)
 	}
 
@@ -391,15 +401,17 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 				vv.broken = err
 				break
 			}
-			if err := expectObject(ctx, conn, "view", vw.Schema, vw.Name, ""); err != nil {
-				return nil, err
-			}
+			expect.add("view", vw.Schema, vw.Name, "")
 			break
 		}
 		if vv.broken != nil {
 			vv.stubs = nil
 		}
 		v.views = append(v.views, vv)
+	}
+
+	if err := expect.check(ctx, conn); err != nil {
+		return nil, err
 	}
 
 	for _, c := range m.Comments {
@@ -433,17 +445,13 @@ func openSandbox(ctx context.Context) (*sql.DB, *sql.Conn, error) {
 	return db, conn, nil
 }
 
-// sandboxTable runs one create_sql in the sandbox and returns DuckDB's own
-// rendering of the table it made, with the column plans checked against
-// the manifest's.
-func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.Table) (*vtable, error) {
+// sandboxTable runs one create_sql in the sandbox and checks that it made
+// that table and nothing else. before is the sandbox's set of tables
+// (nothing else creates any); it returns the new set.
+func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.Table, before map[string]bool) (map[string]bool, error) {
 	what := "table " + key
 	if err := checkOneCreate(ctx, conn, what, t.CreateSQL); err != nil {
 		return nil, fmt.Errorf("create_sql of %w", err)
-	}
-	before, err := tableSet(ctx, conn)
-	if err != nil {
-		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, t.CreateSQL); err != nil {
 		return nil, fmt.Errorf("%w: create_sql of %s: %v", ErrBadDDL, what, err)
@@ -459,15 +467,67 @@ func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.T
 		}
 	}
 	want := objKey("table", t.Schema, t.Name)
-	if len(made) != 1 || made[0] != want {
+	if len(made) != 1 || made[0] != want || len(after) != len(before)+1 {
 		return nil, fmt.Errorf("%w: create_sql of %s does not create table %s.%s alone: %q", ErrBadDDL, what, t.Schema, t.Name, t.CreateSQL)
 	}
-	vt := &vtable{key: key, schema: t.Schema, name: t.Name}
-	if err := conn.QueryRowContext(ctx, `SELECT sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`,
-		t.Schema, t.Name).Scan(&vt.ddl); err != nil {
-		return nil, fmt.Errorf("sandbox: read back table %s: %w", key, err)
+	return after, nil
+}
+
+// sandboxDef is a sandbox table as DuckDB renders it.
+type sandboxDef struct {
+	ddl     string
+	columns []codec.ColumnPlan
+}
+
+// sandboxDefinitions reads every sandbox table's DDL and columns, keyed
+// like tableSet.
+func sandboxDefinitions(ctx context.Context, conn *sql.Conn) (map[string]*sandboxDef, error) {
+	defs := map[string]*sandboxDef{}
+	rows, err := conn.QueryContext(ctx, `SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE database_name = current_database()`)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: read back the tables: %w", err)
 	}
-	plans, err := codec.PlanTable(ctx, conn, t.Schema, t.Name)
+	for rows.Next() {
+		var schema, name, ddl string
+		if err := rows.Scan(&schema, &name, &ddl); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sandbox: read back the tables: %w", err)
+		}
+		defs[objKey("table", schema, name)] = &sandboxDef{ddl: ddl}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sandbox: read back the tables: %w", err)
+	}
+	rows, err = conn.QueryContext(ctx, `SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() ORDER BY schema_name, table_name, column_index`)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: read back the columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, name string
+		var p codec.ColumnPlan
+		if err := rows.Scan(&schema, &name, &p.Name, &p.Type); err != nil {
+			return nil, fmt.Errorf("sandbox: read back the columns: %w", err)
+		}
+		if d := defs[objKey("table", schema, name)]; d != nil {
+			d.columns = append(d.columns, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sandbox: read back the columns: %w", err)
+	}
+	return defs, nil
+}
+
+// planSandboxTable returns the table the sandbox built from t's
+// create_sql, with the column plans checked against the manifest's.
+func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, error) {
+	if def == nil {
+		return nil, fmt.Errorf("sandbox: table %s vanished after its create_sql ran", key)
+	}
+	vt := &vtable{key: key, schema: t.Schema, name: t.Name, ddl: def.ddl}
+	plans, err := codec.Plan(t.Schema+"."+t.Name, def.ddl, def.columns)
 	if err != nil {
 		return nil, fmt.Errorf("%w: table %s: %v", ErrBadDDL, key, err)
 	}
@@ -558,32 +618,62 @@ WHERE s.database_name = current_database() AND t.database_name = current_databas
 	return out, rows.Err()
 }
 
-// expectObject checks that an object of kind exists under schema.name
-// after its DDL ran (and, for an index, that it is on table).
-func expectObject(ctx context.Context, q querier, kind, schema, name, table string) error {
-	var query string
-	args := []any{schema, name}
-	switch kind {
-	case "type":
-		query = `SELECT count(*) FROM duckdb_types() WHERE database_name = current_database() AND schema_name = ? AND type_name = ?`
-	case "index":
-		query = `SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = ? AND index_name = ? AND table_name = ?`
-		args = append(args, table)
-	case "macro":
-		query = `SELECT count(*) FROM duckdb_functions() WHERE database_name = current_database() AND schema_name = ? AND function_name = ? AND function_type IN ('macro', 'table_macro')`
-	case "view":
-		query = `SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ?`
-	case "table":
-		query = `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?`
-	default:
-		return fmt.Errorf("restore: unknown object kind %q", kind)
+// expectations are objects whose DDL ran, checked to exist in one
+// catalog query per kind (a query per object was a tenth of a small
+// restore).
+type expectations []expected
+
+type expected struct{ kind, schema, name, table string }
+
+// add records that an object of kind must exist under schema.name (and,
+// for an index, be on table).
+func (e *expectations) add(kind, schema, name, table string) {
+	*e = append(*e, expected{kind, schema, name, table})
+}
+
+var listObjects = map[string]string{
+	"type":  `SELECT schema_name, type_name, '' FROM duckdb_types() WHERE database_name = current_database()`,
+	"index": `SELECT schema_name, index_name, table_name FROM duckdb_indexes() WHERE database_name = current_database()`,
+	"macro": `SELECT schema_name, function_name, '' FROM duckdb_functions() WHERE database_name = current_database() AND function_type IN ('macro', 'table_macro')`,
+	"view":  `SELECT schema_name, view_name, '' FROM duckdb_views() WHERE database_name = current_database()`,
+	"table": `SELECT schema_name, table_name, '' FROM duckdb_tables() WHERE database_name = current_database()`,
+}
+
+// check fails with ErrBadDDL naming the first object that does not exist.
+func (e expectations) check(ctx context.Context, q querier) error {
+	exists := map[string]map[expected]bool{}
+	for _, x := range e {
+		if exists[x.kind] != nil {
+			continue
+		}
+		query, ok := listObjects[x.kind]
+		if !ok {
+			return fmt.Errorf("restore: unknown object kind %q", x.kind)
+		}
+		set := map[expected]bool{}
+		rows, err := q.QueryContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("check %s %s: %w", x.kind, catalog.Key(x.schema, x.name), err)
+		}
+		for rows.Next() {
+			var o expected
+			if err := rows.Scan(&o.schema, &o.name, &o.table); err != nil {
+				rows.Close()
+				return fmt.Errorf("check %s %s: %w", x.kind, catalog.Key(x.schema, x.name), err)
+			}
+			o.kind = x.kind
+			set[o] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check %s %s: %w", x.kind, catalog.Key(x.schema, x.name), err)
+		}
+		exists[x.kind] = set
 	}
-	var n int
-	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		return fmt.Errorf("check %s %s: %w", kind, catalog.Key(schema, name), err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: the DDL of %s %s did not create it", ErrBadDDL, kind, catalog.Key(schema, name))
+	for _, x := range e {
+		if !exists[x.kind][x] {
+			return fmt.Errorf("%w: the DDL of %s %s did not create it", ErrBadDDL, x.kind, catalog.Key(x.schema, x.name))
+		}
 	}
 	return nil
 }

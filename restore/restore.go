@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -443,7 +444,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			opt.Progress(Progress{Stage: "verify", Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
 		}
 	}
+	verifyStart := time.Now()
 	res := verify.Snapshot(ctx, opt.Folder, info, c.entries, vopt)
+	slog.Debug("verified snapshot into a private copy", "took", time.Since(verifyStart))
 	if res.Err != nil {
 		return rep, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
 	}
@@ -468,9 +471,11 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// From here the manifest verified: its DDL may be looked at.
 	var v *validated
 	if m != nil {
+		validateStart := time.Now()
 		if v, err = validate(ctx, m); err != nil {
 			return rep, err
 		}
+		slog.Debug("checked the manifest's DDL in a sandbox", "took", time.Since(validateStart))
 		rep.StorageVersion = storageVersion(m.StorageVersion)
 	} else {
 		v = &validated{tables: map[string]*vtable{}}

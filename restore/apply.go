@@ -542,6 +542,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		path = filepath.Join(work.path, "new.duckdb")
 		version = j.rep.StorageVersion
 	}
+	opened := time.Now()
 	db, err := openDB(ctx, path, false, version)
 	if err != nil {
 		return err
@@ -578,13 +579,19 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	for _, t := range j.tables {
 		count[t.key] = true
 	}
-	st, err := readState(ctx, conn, count)
-	if err != nil {
-		return err
+	slog.Debug("opened the target", "took", time.Since(opened))
+	// A database this restore just created holds nothing yet: reading its
+	// catalog (duckdb_functions() alone lists every built-in) is skipped.
+	st := emptyState()
+	if exists {
+		if st, err = readState(ctx, conn, count); err != nil {
+			return err
+		}
 	}
 	if err := j.plan(ctx, conn, st); err != nil {
 		return err
 	}
+	slog.Debug("planned", "took", time.Since(opened))
 	started := time.Now()
 	if err := j.apply(ctx, conn, st); err != nil {
 		return err

@@ -444,9 +444,35 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			opt.Progress(Progress{Stage: "verify", Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
 		}
 	}
+	// The DDL is checked in the sandbox while the files are hashed, once
+	// the manifest itself has verified: it holds what the backup wrote.
+	type validation struct {
+		v   *validated
+		err error
+	}
+	var early chan validation
+	vctx, stopValidate := context.WithCancel(ctx)
+	defer stopValidate()
+	if m != nil && !m.Legacy() {
+		vopt.ManifestVerified = func() {
+			early = make(chan validation, 1)
+			go func() {
+				started := time.Now()
+				v, err := validate(vctx, m)
+				slog.Debug("checked the manifest's DDL in a sandbox", "took", time.Since(started))
+				early <- validation{v, err}
+			}()
+		}
+	}
 	verifyStart := time.Now()
 	res := verify.Snapshot(ctx, opt.Folder, info, c.entries, vopt)
 	slog.Debug("verified snapshot into a private copy", "took", time.Since(verifyStart))
+	if !res.OK || res.Err != nil {
+		stopValidate()
+		if early != nil {
+			<-early
+		}
+	}
 	if res.Err != nil {
 		return rep, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
 	}
@@ -471,11 +497,15 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// From here the manifest verified: its DDL may be looked at.
 	var v *validated
 	if m != nil {
-		validateStart := time.Now()
-		if v, err = validate(ctx, m); err != nil {
+		if early != nil {
+			r := <-early
+			v, err = r.v, r.err
+		} else {
+			v, err = validate(ctx, m)
+		}
+		if err != nil {
 			return rep, err
 		}
-		slog.Debug("checked the manifest's DDL in a sandbox", "took", time.Since(validateStart))
 		rep.StorageVersion = storageVersion(m.StorageVersion)
 	} else {
 		v = &validated{tables: map[string]*vtable{}}

@@ -17,6 +17,7 @@ import (
 	"github.com/openspartan/statsnap/catalog"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/verify"
 )
 
 // fixture is a small database with one snapshot of it.
@@ -367,4 +368,80 @@ func copyPath(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, data, 0o644)
+}
+
+// TestRestoreIntegrityBeforeDDL: the manifest's DDL is checked while the
+// files are hashed, but a snapshot that does not verify is refused as
+// such, whatever its DDL says, and a manifest whose checksum is wrong is
+// never handed to the sandbox.
+func TestRestoreIntegrityBeforeDDL(t *testing.T) {
+	fx := newFixture(t)
+	fx.tamper(t, func(m *snapshot.Manifest) {
+		m.Tables["extra.notes"].CreateSQL = "CREATE TABLE extra.other (n VARCHAR)"
+	})
+	path := filepath.Join(fx.folder.Dir, fx.file(t, "items"))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(fx.dir, "target.duckdb")
+	if err := copyPath(fx.source, target); err != nil {
+		t.Fatal(err)
+	}
+	before := fileHash(t, target)
+	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: target, Replace: true})
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || errors.Is(err, ErrBadDDL) {
+		t.Fatalf("want an integrity error, got %v", err)
+	}
+	if fileHash(t, target) != before {
+		t.Error("the target changed")
+	}
+
+	// A manifest edited without a new checksum: verify says so, and the
+	// sandbox never sees its DDL.
+	fx = newFixture(t)
+	mpath := filepath.Join(fx.folder.Dir, snapshot.ManifestName(fx.id))
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), "CREATE TABLE extra.notes(n VARCHAR);", "CREATE TABLE extra.other(n VARCHAR);", 1)
+	if edited == string(raw) {
+		t.Fatal("the fixture's manifest lacks the create_sql to edit")
+	}
+	if err := os.WriteFile(mpath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := snapshot.Scan(context.Background(), fx.folder)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("scan: %v, %d snapshots", err, len(infos))
+	}
+	called := false
+	res := verify.Snapshot(context.Background(), fx.folder, infos[0], nil, verify.Options{ManifestVerified: func() { called = true }})
+	if res.OK || called {
+		t.Fatalf("verify OK=%v, ManifestVerified called=%v; want a refusal before any DDL is looked at", res.OK, called)
+	}
+	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: filepath.Join(fx.dir, "new.duckdb")})
+	if !errors.As(err, &ie) {
+		t.Fatalf("want an integrity error, got %v", err)
+	}
+}
+
+// file names the Parquet file of table key in the fixture's snapshot.
+func (fx fixture) file(t *testing.T, key string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(fx.folder.Dir, snapshot.ManifestName(fx.id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Tables[key].File
 }

@@ -74,6 +74,11 @@ type Options struct {
 	// Progress, when set, is called once per file as it is finished, from
 	// one goroutine at a time.
 	Progress func(done, total int, f FileResult)
+	// ManifestVerified, when set, is called before any file is read if the
+	// manifest is statsnap's and its checksum (and, with a Key, its MAC)
+	// is correct: it then holds what the backup wrote, so restore can
+	// check its DDL while the files are being hashed.
+	ManifestVerified func()
 }
 
 // FileResult is what was found for one file.
@@ -141,6 +146,9 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 			m = modeLegacy
 		}
 		jobs = checkManifest(&res, s, opt)
+		if opt.ManifestVerified != nil && m == modeComplete && len(res.Problems) == 0 {
+			opt.ManifestVerified()
+		}
 	case s.ManifestErr != nil:
 		if errors.Is(s.ManifestErr, fs.ErrPermission) {
 			res.Err = fmt.Errorf("read the manifest of snapshot %s: %w", s.ID, s.ManifestErr)

@@ -514,16 +514,12 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 				return fr, ps, fmt.Errorf("%w: %v", errCopy, err)
 			}
 			defer copyFile.Close()
+			// Not synced: the copy lives only as long as this process's
+			// work folder, which a restore after a crash never reuses, and
+			// the page cache serves DuckDB the bytes that were verified.
+			// (Syncing the copies cost a restore of 16M rows 15 fsyncs
+			// and 0.2 s here.)
 			src, sink = copyFile, copyFile
-			defer func() {
-				// Restore hands the copy to DuckDB: what was verified must
-				// be what it reads, even after a crash of this process.
-				if err == nil && len(ps) == 0 {
-					if serr := copyFile.Sync(); serr != nil {
-						err = fmt.Errorf("%w: sync %s: %v", errCopy, fr.Copy, serr)
-					}
-				}
-			}()
 		}
 		sum, n, herr := hashCopy(ctx, r, sink)
 		if herr != nil {

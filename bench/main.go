@@ -1,7 +1,7 @@
 // Command bench measures statsnap side by side with the reference tools on
 // the same data, on the same machine, in one run, and writes BENCHMARKS.md.
 //
-//	go run ./bench                      # full run: --matches 20000 and 200000, 5 repetitions
+//	go run ./bench                      # full run: --matches 20000 and 200000, 7 repetitions
 //	go run ./bench -quick               # a small run (a few minutes)
 //	go run ./bench -matches 20000 -reps 3 -out /tmp/B.md
 //
@@ -98,7 +98,7 @@ func main() {
 	flag.BoolVar(&readOnly, "readonly", false, "helper mode: open -db read-only")
 	flag.StringVar(&syncDir, "fsync", "", "helper mode: afterwards fsync every file and folder under this folder")
 	flag.StringVar(&matches, "matches", "20000,200000", "sample sizes (statsnap sample --matches), comma-separated")
-	flag.IntVar(&o.Reps, "reps", 5, "timed repetitions of each command (after one warm-up)")
+	flag.IntVar(&o.Reps, "reps", 7, "timed repetitions of each command (after one warm-up)")
 	flag.StringVar(&o.Out, "out", "BENCHMARKS.md", "the report to write")
 	flag.BoolVar(&o.Quick, "quick", false, "a small run: -matches 2000 -reps 3, 10 scale players, 200 snapshots (explicit flags still win)")
 	flag.StringVar(&o.Work, "work", filepath.Join(os.TempDir(), "statsnap-bench"), "work folder (samples are kept there between runs)")

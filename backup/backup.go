@@ -1,5 +1,6 @@
-// Package backup writes snapshots: one Parquet file per table, read in one
-// DuckDB transaction, and a manifest committed last.
+// Package backup writes snapshots: one Parquet file per table, all read
+// from a source opened read-only (so no writer can change it meanwhile),
+// and a manifest committed last.
 package backup
 
 import (
@@ -126,7 +127,8 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	if _, err := conn.ExecContext(ctx, "SET memory_limit = '"+MemoryLimit+"'"); err != nil {
 		return nil, fmt.Errorf("set memory limit: %w", err)
 	}
-	// One transaction: every table and the catalog come from one instant.
+	// The read-only open already keeps writers out of the file; the
+	// transaction also pins this connection's view of it.
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}

@@ -47,7 +47,7 @@ type BackupOptions struct {
 	TimeGiven bool
 	Key       []byte // non-nil: add a MAC
 	// Jobs is how many tables are written at once, each on its own
-	// connection (0: one per CPU, at most 4).
+	// connection (0: two, or one on a single CPU).
 	Jobs     int
 	LockWait time.Duration
 	// Progress, when set, is called before and after each table.
@@ -294,7 +294,10 @@ type plannedTable struct {
 func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() error, f storage.Folder, opt BackupOptions, id string, tables []plannedTable) ([]*snapshot.Table, error) {
 	jobs := opt.Jobs
 	if jobs <= 0 {
-		jobs = min(runtime.GOMAXPROCS(0), 4)
+		// Two is what was measured (time and peak memory, BENCHMARKS.md);
+		// each COPY already runs on every core, so more connections would
+		// mostly add the memory each one's row groups hold.
+		jobs = min(runtime.GOMAXPROCS(0), 2)
 	}
 	jobs = min(jobs, len(tables))
 	order := make([]int, len(tables))

@@ -99,8 +99,8 @@ func main() {
 	flag.StringVar(&syncDir, "fsync", "", "helper mode: afterwards fsync every file and folder under this folder")
 	flag.StringVar(&matches, "matches", "20000,200000", "sample sizes (statsnap sample --matches), comma-separated")
 	flag.IntVar(&o.Reps, "reps", 7, "timed repetitions of each command (after one warm-up)")
-	flag.StringVar(&o.Out, "out", "BENCHMARKS.md", "the report to write")
-	flag.BoolVar(&o.Quick, "quick", false, "a small run: -matches 2000 -reps 3, 10 scale players, 200 snapshots (explicit flags still win)")
+	flag.StringVar(&o.Out, "out", "BENCHMARKS.md", "the report to write (with -quick: $WORK/BENCHMARKS-quick.md)")
+	flag.BoolVar(&o.Quick, "quick", false, "a small run: -matches 2000 -reps 3, 10 scale players, 200 snapshots, report in $WORK (explicit flags still win)")
 	flag.StringVar(&o.Work, "work", filepath.Join(os.TempDir(), "statsnap-bench"), "work folder (samples are kept there between runs)")
 	flag.IntVar(&o.ScalePlayers, "scale-players", 50, "players for the backup --all scale test")
 	flag.IntVar(&o.ScaleReps, "scale-reps", 3, "repetitions of backup --all")
@@ -143,6 +143,11 @@ func main() {
 		}
 		if !set["snapshots"] {
 			o.Snapshots = 200
+		}
+		// A quick run is a smoke test: it must not replace the committed
+		// report of a full one.
+		if !set["out"] {
+			o.Out = filepath.Join(o.Work, "BENCHMARKS-quick.md")
 		}
 	}
 	for _, s := range strings.Split(matches, ",") {

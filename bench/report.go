@@ -41,6 +41,15 @@ func (b *bench) render(path string) error {
 	return b.writeReport()
 }
 
+// resultsFile names the raw results in $WORK: a quick run keeps its own,
+// so that it never replaces those of the full run behind BENCHMARKS.md.
+func resultsFile(quick bool) string {
+	if quick {
+		return "results-quick.json"
+	}
+	return "results.json"
+}
+
 // writeReport writes the report with whatever has been measured so far
 // (it is rewritten after each part, so an interrupted run leaves the
 // parts it finished).
@@ -49,7 +58,7 @@ func (b *bench) writeReport() error {
 		b.Results = results{Command: b.command, Reps: b.opts.Reps, Finished: b.finished, Elapsed: time.Since(b.started),
 			Machine: b.machine, Sizes: b.sizes, Scale: b.scale, Notes: b.notes, StartA: b.startA, StartB: b.startB}
 		if data, err := json.MarshalIndent(b.Results, "", " "); err == nil {
-			os.WriteFile(filepath.Join(b.work, "results.json"), data, 0o644)
+			os.WriteFile(filepath.Join(b.work, resultsFile(b.opts.Quick)), data, 0o644)
 		}
 	}
 	b.command, b.opts.Reps, b.finished, b.machine = b.Results.Command, b.Results.Reps, b.Results.Finished, b.Results.Machine

@@ -477,7 +477,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return rep, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
 	}
 	if !res.OK {
-		vopt.CopyTo, vopt.Progress = "", nil
+		vopt.CopyTo, vopt.Progress, vopt.ManifestVerified = "", nil, nil
 		return rep, &IntegrityError{Snapshot: info.ID, Status: info.Status, Problems: res.Problems, Folder: opt.Folder.Location(),
 			NewestGood: newestGood(ctx, opt.Folder, c.all, c.entries, info.ID, vopt)}
 	}

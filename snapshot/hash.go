@@ -28,9 +28,12 @@ var hashBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// ErrWrite marks a failure to write HashCopy's copy, as opposed to a
-// failure to read the input.
-var ErrWrite = errors.New("cannot write the copy")
+// WriteError is a failure to write HashCopy's copy, as opposed to a
+// failure to read the input. Its message is the writer's own.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // HashFile returns the hex BLAKE3-256 of r from its start and its size.
 func HashFile(ctx context.Context, r io.ReadSeeker) (string, int64, error) {
@@ -117,7 +120,7 @@ func HashCopy(ctx context.Context, r io.Reader, w io.Writer) (string, int64, err
 			if w != nil {
 				if _, err := w.Write((*c.buf)[:c.n]); err != nil {
 					free <- c.buf
-					return "", n, fmt.Errorf("%w: %v", ErrWrite, err)
+					return "", n, &WriteError{err}
 				}
 			}
 			n += int64(c.n)

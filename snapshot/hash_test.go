@@ -57,13 +57,14 @@ func TestHashCopyFailures(t *testing.T) {
 	ctx := context.Background()
 
 	_, _, err := HashCopy(ctx, bytes.NewReader(data), &failWriter{after: HashBufferSize})
-	if !errors.Is(err, ErrWrite) {
-		t.Fatalf("write failure: got %v, want ErrWrite", err)
+	var we *WriteError
+	if !errors.As(err, &we) || err.Error() != "no space left on device" {
+		t.Fatalf("write failure: got %v, want a WriteError with the writer's message", err)
 	}
 
 	broken := errors.New("input/output error")
 	_, n, err := HashCopy(ctx, io.MultiReader(bytes.NewReader(data[:HashBufferSize+5]), iotest.ErrReader(broken)), nil)
-	if !errors.Is(err, broken) || errors.Is(err, ErrWrite) {
+	if !errors.Is(err, broken) || errors.As(err, &we) {
 		t.Fatalf("read failure: got %v, want the reader's error", err)
 	}
 	if n > HashBufferSize+5 {

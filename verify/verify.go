@@ -590,8 +590,9 @@ func hashCopy(ctx context.Context, r io.ReadSeeker, w io.Writer) (string, int64,
 		return "", 0, err
 	}
 	sum, n, err := snapshot.HashCopy(ctx, r, w)
-	if errors.Is(err, snapshot.ErrWrite) {
-		return "", n, fmt.Errorf("%w: %v", errCopy, err)
+	var we *snapshot.WriteError
+	if errors.As(err, &we) {
+		return "", n, fmt.Errorf("%w: %v", errCopy, we.Err)
 	}
 	return sum, n, err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,6 +185,78 @@ func TestConcurrentBackups(t *testing.T) {
 	for _, s := range list.Snapshots {
 		if s.Status != "complete" {
 			t.Errorf("snapshot %s is %s", s.Snapshot, s.Status)
+		}
+	}
+}
+
+// TestRestoreDiskFull: the target's disk fills while restore writes its
+// verified copy and the new database. An existing target stays byte for
+// byte, a new one is never created, no work folder is left, and the
+// message is one sentence.
+func TestRestoreDiskFull(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 2000)
+	mustCLI(t, dir, "backup", "--gamertag", "p")
+	backups := filepath.Join(dir, "data", "backups", "p")
+	snapBefore := folderState(t, backups)
+
+	small := filepath.Join(dir, "small")
+	mountTmpfs(t, small, "size=2m")
+	target := filepath.Join(small, "stats.duckdb")
+	r := cli(t, dir, "restore", "--gamertag", "p", "--backup", backups, "--db", target)
+	if r.Code != exitError {
+		t.Fatalf("new target on a full disk: exit %d, %q", r.Code, r.Stderr)
+	}
+	t.Logf("new target: %s", r.Stderr)
+	if n := strings.Count(strings.TrimSpace(r.Stderr), "\n"); n != 0 {
+		t.Errorf("want one line, got %q", r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "is full") || !strings.Contains(r.Stderr, "free space") {
+		t.Errorf("the message does not say the disk is full and what to do: %q", r.Stderr)
+	}
+	entries, _ := os.ReadDir(small)
+	for _, e := range entries {
+		if e.Name() != "lost+found" {
+			t.Errorf("the failed restore left %s in the target's folder", e.Name())
+		}
+	}
+
+	// An existing small target on a disk with little more room than it
+	// takes: replacing its tables needs room for the verified copy, so it
+	// is refused and the target kept as it was.
+	samplePlayer(t, dir, "tiny", 5)
+	tinyDB := filepath.Join(dir, "data", "players", "tiny", "stats.duckdb")
+	fi, err := os.Stat(tinyDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small = filepath.Join(dir, "small2")
+	mountTmpfs(t, small, fmt.Sprintf("size=%dk", fi.Size()/1024+512))
+	target = filepath.Join(small, "stats.duckdb")
+	copyFile(t, tinyDB, target)
+	sum := vBLAKE3(vReadFile(t, target))
+	r = cli(t, dir, "restore", "--gamertag", "p", "--backup", backups, "--db", target, "--replace", "--force")
+	if r.Code != exitError {
+		t.Fatalf("existing target on a full disk: exit %d, %q", r.Code, r.Stderr)
+	}
+	t.Logf("existing target: %s", r.Stderr)
+	if n := strings.Count(strings.TrimSpace(r.Stderr), "\n"); n != 0 || !strings.Contains(r.Stderr, "is full") {
+		t.Errorf("want one sentence about the full disk, got %q", r.Stderr)
+	}
+	if got := vBLAKE3(vReadFile(t, target)); got != sum {
+		t.Error("the target changed")
+	}
+	entries, _ = os.ReadDir(small)
+	for _, e := range entries {
+		if e.Name() != "stats.duckdb" {
+			t.Errorf("the failed restore left %s next to the target", e.Name())
+		}
+	}
+	after := folderState(t, backups)
+	for name, s := range snapBefore {
+		if after[name] != s {
+			t.Errorf("snapshot file %s changed", name)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -239,6 +240,10 @@ func restoreFailed(g *globals, err error, rep *restore.Report, o restoreOptions,
 			who = "process " + le.PID
 		}
 		msg = fmt.Sprintf("cannot restore into %s: it is open in %s; close OpenSpartan Graph (or whatever holds it) and run the restore again (nothing was changed)", target, who)
+	case errors.Is(err, syscall.ENOSPC) || strings.Contains(strings.ToLower(msg), "no space left on device"):
+		// The cause may reach here as text only (DuckDB's errors, the
+		// verified copy's), hence the second test.
+		msg = fmt.Sprintf("cannot restore into %s: the disk holding %s is full (a restore needs room there for a verified copy of the snapshot's files and for the tables it writes); nothing was changed; free space or choose another --db", target, filepath.Dir(target))
 	case errors.Is(err, storage.ErrLocked):
 		msg = fmt.Sprintf("cannot restore: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m (nothing was changed)", o.Backup)
 	case errors.Is(err, snapshot.ErrNoSnapshot):

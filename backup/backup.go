@@ -13,8 +13,11 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/openspartan/statsnap/catalog"
 	"github.com/openspartan/statsnap/codec"
@@ -24,7 +27,9 @@ import (
 	"github.com/openspartan/statsnap/storage"
 )
 
-// MemoryLimit caps DuckDB's buffers during a backup.
+// MemoryLimit caps DuckDB's buffers during a backup (BackupOptions can
+// set another). A table whose row groups do not fit is retried with
+// DuckDB's own default (80% of RAM).
 const MemoryLimit = "512MB"
 
 // Compression levels zstd accepts.
@@ -48,8 +53,14 @@ type BackupOptions struct {
 	Key       []byte // non-nil: add a MAC
 	// Jobs is how many tables are written at once, each on its own
 	// connection (0: two, or one on a single CPU).
-	Jobs     int
-	LockWait time.Duration
+	Jobs int
+	// MemoryLimit is DuckDB's memory_limit for the backup (empty:
+	// MemoryLimit). It must be a size DuckDB accepts, such as "512MB".
+	MemoryLimit string
+	LockWait    time.Duration
+	// defaultLimit is DuckDB's own memory_limit, read before ours is set:
+	// the limit a table that does not fit is retried with.
+	defaultLimit string
 	// Progress, when set, is called before and after each table.
 	Progress func(Progress)
 }
@@ -124,7 +135,14 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	// against 8.6-8.9 s). DuckDB spills to disk if a table ever needs more.
 	// (Dropping preserve_insertion_order saves as much but makes files
 	// differ from one backup of the same data to the next.)
-	if _, err := conn.ExecContext(ctx, "SET memory_limit = '"+MemoryLimit+"'"); err != nil {
+	limit := opt.MemoryLimit
+	if limit == "" {
+		limit = MemoryLimit
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&opt.defaultLimit); err != nil {
+		return nil, fmt.Errorf("read memory limit: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+catalog.Literal(limit)); err != nil {
 		return nil, fmt.Errorf("set memory limit: %w", err)
 	}
 	// The read-only open already keeps writers out of the file; the
@@ -405,6 +423,20 @@ func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt BackupOptions, id string, i int, pt plannedTable) (*snapshot.Table, error) {
 	staged := snapshot.TempName(id, fmt.Sprintf("%d.parquet", i))
 	entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
+	if err != nil && outOfMemory(err) && ctx.Err() == nil {
+		// The limit keeps a backup of narrow tables under 1 GiB, but a row
+		// group of wide rows (long strings, big lists) can need more than
+		// it, and DuckDB cannot spill that: a bigger backup beats a failed
+		// one. (A source holding 600,000 rows of 2 KB strings failed at
+		// 512 MB.)
+		slog.Info("a table needs more memory than the backup's limit; copying it again with DuckDB's default limit",
+			"table", pt.t.Key(), "err", err)
+		f.Remove(ctx, staged)
+		if lerr := liftMemoryLimit(ctx, conn, opt.defaultLimit); lerr != nil {
+			return nil, fmt.Errorf("back up table %s: %w (lifting the memory limit to retry failed: %v)", pt.t.Key(), err, lerr)
+		}
+		entry, err = writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
+	}
 	if err == nil {
 		err = f.Publish(ctx, staged, pt.file)
 	}
@@ -413,6 +445,30 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt Backup
 	}
 	entry.File = pt.file
 	return entry, nil
+}
+
+// outOfMemory reports whether err is DuckDB running out of its memory
+// limit.
+func outOfMemory(err error) bool {
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		return de.Type == duckdb.ErrorTypeOutOfMemory
+	}
+	return strings.Contains(err.Error(), "Out of Memory Error")
+}
+
+// liftMemoryLimit puts DuckDB's memory limit back to its default for
+// every connection and starts conn's transaction again: the failed COPY
+// aborted it. The source is read-only, so the new transaction sees the
+// same data. (RESET memory_limit changes the setting but, in DuckDB
+// 1.5.6, not the buffer pool's limit; SET does both.)
+func liftMemoryLimit(ctx context.Context, conn *sql.Conn, limit string) error {
+	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + catalog.Literal(limit), "BEGIN TRANSACTION"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // chooseID returns the snapshot id for time t that no file of the folder

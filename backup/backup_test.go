@@ -100,3 +100,52 @@ func TestWritersLockedOut(t *testing.T) {
 		t.Fatalf("after the backup the writer still fails: %v %s", err, out)
 	}
 }
+
+// TestWideRowsOverMemoryLimit: a row group of wide rows can need more than
+// the backup's memory limit, which DuckDB cannot spill; the table is then
+// copied again under DuckDB's default limit instead of failing the backup.
+func TestWideRowsOverMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "stats.duckdb")
+	db, err := sql.Open("duckdb", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE wide AS SELECT range AS id, repeat(md5(range::VARCHAR), 64) AS s FROM range(60000)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	opt := backup.BackupOptions{Source: src, Gamertag: "tester", CompressionLevel: 3, MemoryLimit: "16MB"}
+
+	// The same copy under the small limit alone fails: the retry is what
+	// makes the backup below pass.
+	probe, err := sql.Open("duckdb", src+"?access_mode=READ_ONLY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Exec("SET memory_limit = '16MB'")
+	_, perr := probe.Exec("COPY wide TO '" + filepath.Join(dir, "probe.parquet") + "' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3)")
+	probe.Close()
+	if perr == nil || !strings.Contains(perr.Error(), "Out of Memory") {
+		t.Fatalf("want the plain COPY to run out of memory at 16MB, got %v", perr)
+	}
+
+	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Folder = folder
+	res, err := backup.Backup(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("backup of wide rows under a 16MB limit: %v", err)
+	}
+	if got := res.Manifest.Tables["wide"].Rows; got != 60000 {
+		t.Errorf("wide: %d rows, want 60000", got)
+	}
+	if got := res.Manifest.Tables["narrow"].Rows; got != 1000 {
+		t.Errorf("narrow: %d rows, want 1000", got)
+	}
+}

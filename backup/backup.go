@@ -132,9 +132,10 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	// rows hold 1.1-1.4 GB. The limit is shared by the connections that copy
 	// tables side by side; measured at 16M rows with two of them: 1 GB
 	// peaked at 1.02-1.1 GB, 512 MB at 0.77 GB in the same time (8.9 s
-	// against 8.6-8.9 s). DuckDB spills to disk if a table ever needs more.
-	// (Dropping preserve_insertion_order saves as much but makes files
-	// differ from one backup of the same data to the next.)
+	// against 8.6-8.9 s). A table whose row groups do not fit is copied
+	// again under DuckDB's default (copyTable). (Dropping
+	// preserve_insertion_order saves as much but makes files differ from
+	// one backup of the same data to the next.)
 	limit := opt.MemoryLimit
 	if limit == "" {
 		limit = MemoryLimit
@@ -329,10 +330,9 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu      sync.Mutex // guards next, started, failed and the Progress calls
-		next    int
-		started int
-		failed  error
+		mu     sync.Mutex // guards next, failed and the Progress calls
+		next   int
+		failed error
 	)
 	report := func(p Progress) {
 		if opt.Progress != nil {
@@ -349,8 +349,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 			}
 			i := order[next]
 			next++
-			started++
-			index := started
+			index := next // 1-based, in the order tables start
 			key := tables[i].t.Key()
 			report(Progress{Table: key, Index: index, Count: len(tables)})
 			mu.Unlock()

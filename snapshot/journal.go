@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // journal lists the final names an operation on one snapshot may leave

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/parquetfile"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/parquetfile"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/zeebo/blake3"
 )
 

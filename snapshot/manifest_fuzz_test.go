@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // FuzzParseManifest feeds the strict manifest parser arbitrary bytes. A

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 func TestTableFileName(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // Status of a snapshot in a folder.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/parquetfile"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/parquetfile"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // BenchmarkScan1000 lists a folder of 1,000 snapshots whose manifests are

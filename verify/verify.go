@@ -25,9 +25,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/openspartan/statsnap/parquetfile"
+	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // Problem kinds, as SPEC names them in verify's JSON.

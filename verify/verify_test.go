@@ -15,10 +15,10 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 
-	"github.com/openspartan/statsnap/backup"
-	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // testSnapshot backs up a small DuckDB database with backup.Backup and

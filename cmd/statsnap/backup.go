@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/backup"
-	"github.com/openspartan/statsnap/dbfile"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 type backupOptions struct {

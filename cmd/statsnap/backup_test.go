@@ -18,7 +18,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
-	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/snapshot"
 )
 

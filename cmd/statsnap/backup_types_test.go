@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openspartan/statsnap/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 

@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/dbfile"
-	"github.com/openspartan/statsnap/restore"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/restore"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/sample"
+	"github.com/openspartan/statsnap/internal/sample"
 )
 
 type sampleOptions struct {

@@ -27,9 +27,9 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/zeebo/blake3"
 
-	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -15,10 +15,10 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/codec"
-	"github.com/openspartan/statsnap/dbfile"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // WorkPrefix starts the name of the private folder a restore works in,

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/codec"
 )
 
 // job is one restore once the snapshot verified and its DDL checked.

@@ -24,10 +24,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/snapshot"
 )
 

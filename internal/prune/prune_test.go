@@ -15,7 +15,7 @@ import (
 
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // These tests drive Run on a real folder with seed-style (legacy)

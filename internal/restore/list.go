@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -19,12 +19,12 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
-	"github.com/openspartan/statsnap/catalog"
-	"github.com/openspartan/statsnap/codec"
-	"github.com/openspartan/statsnap/dbfile"
-	"github.com/openspartan/statsnap/parquetfile"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // MemoryLimit caps DuckDB's buffers during a backup (BackupOptions can

@@ -12,8 +12,8 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/openspartan/statsnap/backup"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // TestMain lets the test binary act as a second process that tries to

@@ -14,7 +14,7 @@ import (
 
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // ErrNoPolicy is returned for an empty policy. retention.Apply would keep

@@ -13,10 +13,10 @@ import (
 
 	"github.com/zeebo/blake3"
 
-	"github.com/openspartan/statsnap/backup"
-	"github.com/openspartan/statsnap/catalog"
+	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/storage"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -477,7 +477,7 @@ func TestDeterminism(t *testing.T) {
 
 // TestBig generates the 200,000-match history of the brief and logs the time
 // it takes; it asserts nothing about speed, which depends on the machine.
-// Run with: STATSNAP_BIG=1 go test -run TestBig -v ./sample/
+// Run with: STATSNAP_BIG=1 go test -run TestBig -v ./internal/sample/
 func TestBig(t *testing.T) {
 	if testing.Short() || os.Getenv("STATSNAP_BIG") != "1" {
 		t.Skip("set STATSNAP_BIG=1 (and do not pass -short) to generate 200,000 matches")

@@ -13,18 +13,17 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
-
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/parquetfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // MemoryLimit caps DuckDB's buffers during a backup (BackupOptions can
@@ -143,7 +142,7 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	if err := conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&opt.defaultLimit); err != nil {
 		return nil, fmt.Errorf("read memory limit: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+catalog.Literal(limit)); err != nil {
+	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+sqlq.Literal(limit)); err != nil {
 		return nil, fmt.Errorf("set memory limit: %w", err)
 	}
 	// The read-only open already keeps writers out of the file; the
@@ -449,11 +448,7 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt Backup
 // outOfMemory reports whether err is DuckDB running out of its memory
 // limit.
 func outOfMemory(err error) bool {
-	var de *duckdb.Error
-	if errors.As(err, &de) {
-		return de.Type == duckdb.ErrorTypeOutOfMemory
-	}
-	return strings.Contains(err.Error(), "Out of Memory Error")
+	return dberr.Is(err, dberr.ErrOutOfMemory)
 }
 
 // liftMemoryLimit puts DuckDB's memory limit back to its default for
@@ -462,7 +457,7 @@ func outOfMemory(err error) bool {
 // same data. (RESET memory_limit changes the setting but, in DuckDB
 // 1.5.6, not the buffer pool's limit; SET does both.)
 func liftMemoryLimit(ctx context.Context, conn *sql.Conn, limit string) error {
-	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + catalog.Literal(limit), "BEGIN TRANSACTION"} {
+	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + sqlq.Literal(limit), "BEGIN TRANSACTION"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
@@ -516,7 +511,7 @@ func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
 // file back: BLAKE3 of its bytes, row count and schema from its footer.
 func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*snapshot.Table, error) {
 	begun := time.Now()
-	from := catalog.Ident(t.Schema) + "." + catalog.Ident(t.Name)
+	from := sqlq.Ident(t.Schema) + "." + sqlq.Ident(t.Name)
 	var counted int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)
@@ -526,7 +521,7 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 		return nil, err
 	}
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL %d, RETURN_STATS)",
-		codec.SelectList(plans), from, catalog.Literal(path), level)
+		codec.SelectList(plans), from, sqlq.Literal(path), level)
 	var written int64
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {

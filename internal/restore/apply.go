@@ -9,12 +9,13 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // job is one restore once the snapshot verified and its DDL checked.
@@ -154,7 +155,7 @@ func (j *job) compat(ctx context.Context, q querier, ts *tstate, p *tablePlan) (
 	type col struct{ name, typ string }
 	var src []col
 	if p.vt.legacy {
-		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+catalog.Literal(p.path)+"))")
+		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+sqlq.Literal(p.path)+"))")
 		if err != nil {
 			return nil, fmt.Errorf("read the columns of %s: %w", p.src.file, err)
 		}
@@ -225,12 +226,10 @@ func toEnum(from, to string) bool {
 	return strings.HasPrefix(to, "ENUM(") && (from == "VARCHAR" || strings.HasPrefix(from, "ENUM("))
 }
 
-var dupKeyRe = regexp.MustCompile(`(?s)Duplicate key "(.*?)" violates (primary key|unique) constraint`)
-
 // insert loads one table's rows from its verified copy.
 func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
-	from := " FROM read_parquet(" + catalog.Literal(p.path) + ")"
-	target := qualified(p.vt.schema, p.vt.name)
+	from := " FROM read_parquet(" + sqlq.Literal(p.path) + ")"
+	target := sqlq.Qualified(p.vt.schema, p.vt.name)
 	var q string
 	switch {
 	case p.vt.legacy && p.action == ActionCreate:
@@ -254,10 +253,10 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 	started := time.Now()
 	defer func() { slog.Debug("loaded table", "table", p.src.key, "took", time.Since(started)) }()
 	if _, err := conn.ExecContext(ctx, q); err != nil {
-		if m := dupKeyRe.FindStringSubmatch(err.Error()); m != nil {
-			return &ConflictError{Table: p.src.key, Key: m[1], Err: err}
+		if key := dberr.DuplicateKey(err); key != "" {
+			return &ConflictError{Table: p.src.key, Key: key, Err: err}
 		}
-		if strings.Contains(err.Error(), "Constraint Error") && p.action == ActionAppend {
+		if dberr.Is(err, dberr.ErrConstraint) && p.action == ActionAppend {
 			return &ConflictError{Table: p.src.key, Err: err}
 		}
 		return fmt.Errorf("load table %s: %w", p.src.key, err)
@@ -293,7 +292,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 		if st.schemas[s] {
 			continue
 		}
-		if err := exec("create schema "+s, "CREATE SCHEMA "+catalog.Ident(s)); err != nil {
+		if err := exec("create schema "+s, "CREATE SCHEMA "+sqlq.Ident(s)); err != nil {
 			return err
 		}
 		st.schemas[s] = true
@@ -319,7 +318,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 	for i := len(j.plans) - 1; i >= 0; i-- {
 		p := j.plans[i]
 		if p.action == ActionReplace && !p.vt.legacy {
-			if err := exec("drop table "+p.src.key, "DROP TABLE "+qualified(p.vt.schema, p.vt.name)); err != nil {
+			if err := exec("drop table "+p.src.key, "DROP TABLE "+sqlq.Qualified(p.vt.schema, p.vt.name)); err != nil {
 				return err
 			}
 		}
@@ -454,7 +453,7 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 	// Row counts before committing: a mismatch rolls everything back.
 	for _, p := range j.plans {
 		var n int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
 			return fmt.Errorf("count rows of %s: %w", p.src.key, err)
 		}
 		if n != p.expected() {
@@ -606,13 +605,13 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	// Committed: what follows must finish even if interrupted now.
 	ctx = context.WithoutCancel(ctx)
 	for _, s := range stubs {
-		conn.ExecContext(ctx, "DETACH "+catalog.Ident(s))
+		conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
 	}
 	j.report()
 	var bad []string
 	for i, p := range j.plans {
 		var n int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
 			return fmt.Errorf("restored, but counting the rows of %s failed: %w", p.src.key, err)
 		}
 		j.rep.Tables[i].RowsAfter = n
@@ -667,7 +666,7 @@ func (j *job) attachStubs(ctx context.Context, conn *sql.Conn) ([]string, error)
 			if n > 0 {
 				continue
 			}
-			if _, err := conn.ExecContext(ctx, "ATTACH ':memory:' AS "+catalog.Ident(s)); err != nil {
+			if _, err := conn.ExecContext(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(s)); err != nil {
 				return out, fmt.Errorf("attach a stand-in for catalog %s: %w", s, err)
 			}
 			out = append(out, s)
@@ -766,11 +765,11 @@ func conflictCheck(ctx context.Context, q querier, ts *tstate, p *tablePlan) err
 		if err != nil {
 			return err
 		}
-		exprs = append(exprs, e+" AS "+catalog.Ident(k))
-		cols = append(cols, catalog.Ident(k))
+		exprs = append(exprs, e+" AS "+sqlq.Ident(k))
+		cols = append(cols, sqlq.Ident(k))
 	}
-	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + catalog.Literal(p.path) +
-		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + qualified(ts.schema, ts.name) + ") LIMIT 1"
+	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + sqlq.Literal(p.path) +
+		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + sqlq.Qualified(ts.schema, ts.name) + ") LIMIT 1"
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("check the keys of %s: %w", p.src.key, err)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -48,8 +50,6 @@ var (
 	// returns (see catalog); anchored at the end, as a sequence name may
 	// itself contain "START 5".
 	seqStartRe = regexp.MustCompile(`START (-?\d+) (?:NO )?CYCLE;?\s*$`)
-	// DuckDB names a missing catalog this way when binding a view.
-	missingCatalogRe = regexp.MustCompile(`Catalog "([^"]+)" does not exist`)
 )
 
 // unquote reverses catalog.Ident.
@@ -67,7 +67,7 @@ type seqDef struct {
 
 func (s seqDef) key() string { return catalog.Key(s.Schema, s.Name) }
 
-func (s seqDef) qualified() string { return catalog.Ident(s.Schema) + "." + catalog.Ident(s.Name) }
+func (s seqDef) qualified() string { return sqlq.Qualified(s.Schema, s.Name) }
 
 // createSQL creates the sequence so that its next nextval returns Next.
 func (s seqDef) createSQL() string {
@@ -85,7 +85,7 @@ func (s seqDef) nextvalArg() (string, error) {
 	if strings.Contains(s.Schema+s.Name, `"`) {
 		return "", fmt.Errorf("sequence %s: DuckDB's nextval() cannot name a sequence whose name contains a double quote", s.key())
 	}
-	return catalog.Literal(s.qualified()), nil
+	return sqlq.Literal(s.qualified()), nil
 }
 
 func parseSequence(s catalog.Sequence) (seqDef, error) {
@@ -135,7 +135,7 @@ func parseComment(o catalog.Object) (commentDef, error) {
 func (c commentDef) sql() string {
 	parts := make([]string, len(c.Path))
 	for i, p := range c.Path {
-		parts[i] = catalog.Ident(p)
+		parts[i] = sqlq.Ident(p)
 	}
 	return "COMMENT ON " + c.Kind + " " + strings.Join(parts, ".") + " IS " + c.Text
 }
@@ -171,7 +171,7 @@ func checkOneCreate(ctx context.Context, conn *sql.Conn, what, sqlText string) e
 		}
 		st, err := c.Prepare(sqlText)
 		if err != nil {
-			if strings.Contains(err.Error(), "multi-statement") {
+			if dberr.Is(err, dberr.ErrMultiStatement) {
 				return fmt.Errorf("%w: %s: the DDL holds more than one statement", ErrBadDDL, what)
 			}
 			return &bindError{what: what, err: err}
@@ -275,7 +275,7 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		}
 	}
 	for _, s := range v.schemas {
-		if err := exec("CREATE SCHEMA IF NOT EXISTS " + catalog.Ident(s)); err != nil {
+		if err := exec("CREATE SCHEMA IF NOT EXISTS " + sqlq.Ident(s)); err != nil {
 			return nil, fmt.Errorf("sandbox: create schema %s: %w", s, err)
 		}
 	}
@@ -387,10 +387,10 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 			if errors.As(err, &be) {
 				// A view over a database that was attached in the source
 				// binds again once a catalog of that name exists.
-				if mm := missingCatalogRe.FindStringSubmatch(be.err.Error()); mm != nil && attempt < 8 && !attached[mm[1]] {
-					if aerr := exec("ATTACH ':memory:' AS " + catalog.Ident(mm[1])); aerr == nil {
-						attached[mm[1]] = true
-						vv.stubs = append(vv.stubs, mm[1])
+				if name, ok := dberr.MissingCatalog(be.err); ok && attempt < 8 && !attached[name] {
+					if aerr := exec("ATTACH ':memory:' AS " + sqlq.Ident(name)); aerr == nil {
+						attached[name] = true
+						vv.stubs = append(vv.stubs, name)
 						continue
 					}
 				}

@@ -24,10 +24,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -581,10 +581,7 @@ type UnreadableTargetError struct {
 }
 
 func (e *UnreadableTargetError) Error() string {
-	msg := firstLine(e.Err.Error())
-	if _, after, ok := strings.Cut(msg, "could not connect to database: "); ok {
-		msg = after
-	}
+	msg := dberr.Summary(e.Err)
 	return fmt.Sprintf("%s cannot be opened as a DuckDB database (%s); if it is damaged, move it aside (mv %s %s.broken) and run the restore again: it then builds a new database from the snapshot", e.Path, msg, e.Path, e.Path)
 }
 
@@ -634,5 +631,3 @@ func syncDirs(dirs []string) {
 		storage.SyncPath(filepath.Dir(d))
 	}
 }
-
-func qualified(schema, name string) string { return catalog.Ident(schema) + "." + catalog.Ident(name) }

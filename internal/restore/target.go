@@ -18,6 +18,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/storage"
 )
 
@@ -139,7 +140,7 @@ func openDB(ctx context.Context, path string, readOnly bool, version string) (*s
 // cannot be turned back on while it runs.
 func confine(ctx context.Context, conn *sql.Conn, dir string) error {
 	for _, q := range []string{
-		"SET allowed_directories = [" + catalog.Literal(dir+string(filepath.Separator)) + "]",
+		"SET allowed_directories = [" + sqlq.Literal(dir+string(filepath.Separator)) + "]",
 		"SET enable_external_access = false",
 		"SET autoinstall_known_extensions = false",
 	} {
@@ -333,7 +334,7 @@ func (st *state) describe(ctx context.Context, q querier, key string) error {
 			t.pk = append(t.pk, fmt.Sprint(c))
 		}
 	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+codec.QualifiedName(t.schema, t.name)).Scan(&t.rows); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(t.schema, t.name)).Scan(&t.rows); err != nil {
 		return fmt.Errorf("count the rows of %s: %w", key, err)
 	}
 	return nil

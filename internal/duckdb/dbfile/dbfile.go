@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
-	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 )
 
 var (
@@ -38,8 +38,6 @@ func (e *LockedError) Error() string {
 }
 
 func (e *LockedError) Unwrap() []error { return []error{ErrLocked, e.Err} }
-
-var pidRe = regexp.MustCompile(`\(PID (\d+)\)`)
 
 // Open opens the database at path. readOnly opens it without taking the
 // write lock; it must then exist.
@@ -77,16 +75,11 @@ func Open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 
 // Classify maps DuckDB's open errors to LockedError or ErrNotExist.
 func Classify(path string, err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
-		le := &LockedError{Path: path, Err: err}
-		if m := pidRe.FindStringSubmatch(msg); m != nil {
-			le.PID = m[1]
-		}
-		return le
-	case strings.Contains(msg, "database does not exist"):
+	if pid, locked := dberr.LockHolder(err); locked {
+		return &LockedError{Path: path, PID: pid, Err: err}
+	}
+	if dberr.Is(err, dberr.ErrDatabaseMissing) {
 		return fmt.Errorf("%s: %w", path, ErrNotExist)
 	}
-	return fmt.Errorf("open %s: %w", path, err)
+	return fmt.Errorf("open %s: %w", path, dberr.Classify(err))
 }

@@ -234,14 +234,13 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 			}
 		}
 	}
-	res, err := backup.Backup(ctx, backup.BackupOptions{
+	res, err := backup.Backup(ctx, backup.Options{
 		Source:           j.source,
 		Gamertag:         j.gamertag,
 		Folder:           folder,
 		CompressionLevel: o.CompressionLevel,
 		NoMetadata:       o.NoMetadata,
 		Time:             at,
-		TimeGiven:        !at.IsZero(),
 		Key:              key,
 		LockWait:         g.LockWait,
 		Progress:         progress,
@@ -282,7 +281,7 @@ func explainBackupError(j backupJob, dir string, err error) error {
 	switch {
 	case errors.As(err, &le):
 		return fmt.Errorf("cannot back up %s: %v; close OpenSpartan Graph (or whatever holds it) and run the backup again", j.gamertag, le)
-	case backup.SourceMissing(err):
+	case errors.Is(err, backup.ErrSourceMissing):
 		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
 	case errors.Is(err, storage.ErrLocked):
 		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)

@@ -135,6 +135,10 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		return usageErr("choose where to restore: --gamertag G (data/players/G/stats.duckdb) or --db PATH")
 	}
 
+	mode := restore.ModeAppend
+	if o.Replace {
+		mode = restore.ModeReplace
+	}
 	opt := restore.Options{
 		Folder:          folder,
 		Snapshot:        o.Snapshot,
@@ -143,7 +147,7 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		Gamertag:        o.Gamertag,
 		Force:           o.Force,
 		Tables:          tables,
-		Replace:         o.Replace,
+		Mode:            mode,
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
@@ -152,7 +156,7 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	if g.terminal() {
 		opt.Progress = func(p restore.Progress) {
 			switch {
-			case p.Stage == "verify":
+			case p.Stage == restore.StageVerify:
 				fmt.Fprintf(g.stderr, "\r\033[Kverifying [%d/%d] %s", p.Index, p.Count, p.Table)
 				if p.Index == p.Count {
 					fmt.Fprint(g.stderr, "\r\033[K")
@@ -163,10 +167,6 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s…", p.Index, p.Count, p.Table)
 			}
 		}
-	}
-	mode := "append"
-	if o.Replace {
-		mode = "replace"
 	}
 	rep, err := restore.Run(ctx, opt)
 	if err != nil {

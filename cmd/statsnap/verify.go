@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -267,9 +267,9 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 	}
 	fmt.Fprintln(w, ")")
 	// One line per file, then one sentence per problem.
-	bad := map[string]string{}
+	bad := map[string]verify.Kind{}
 	for _, p := range res.Problems {
-		if p.File != "" && bad[p.File] == "" {
+		if _, seen := bad[p.File]; p.File != "" && !seen {
 			bad[p.File] = p.Kind
 		}
 	}

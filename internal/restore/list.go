@@ -86,7 +86,7 @@ func List(ctx context.Context, opt ListOptions) (*Listing, error) {
 		}
 		var kinds []string
 		for _, p := range byFile[t.file] {
-			kinds = append(kinds, p.Kind)
+			kinds = append(kinds, p.Kind.String())
 			lt.Problems = append(lt.Problems, p.Detail)
 		}
 		if len(kinds) > 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Querier is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
@@ -46,12 +47,7 @@ type Column struct {
 func (t Table) Key() string { return Key(t.Schema, t.Name) }
 
 // Key names a table the way the manifest does.
-func Key(schema, name string) string {
-	if schema == "main" {
-		return name
-	}
-	return schema + "." + name
-}
+func Key(schema, name string) string { return snapshot.TableKey(schema, name) }
 
 // Object is a database object kept as DDL.
 type Object struct {

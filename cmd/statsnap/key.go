@@ -16,7 +16,7 @@ func newKeyCmd(g *globals) *cobra.Command {
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := snapshot.GenerateKey(args[0]); err != nil {
-				return fmt.Errorf("cannot create key: %w; choose a path where no file exists", err)
+				return withHint(fmt.Errorf("cannot create key: %w", err), "choose a path where no file exists")
 			}
 			if g.JSON {
 				return g.printJSON(map[string]any{"key_file": args[0]})

@@ -41,7 +41,12 @@ type rsDoc struct {
 		Checked    bool   `json:"rows_checked"`
 	} `json:"tables"`
 	OK             bool   `json:"ok"`
-	Error          string `json:"error"`
+	Error          *struct {
+		ExitCode int    `json:"exit_code"`
+		Kind     string `json:"kind"`
+		Message  string `json:"message"`
+		Hint     string `json:"hint"`
+	} `json:"error"`
 	NewDatabase    bool   `json:"new_database"`
 	StorageVersion string `json:"storage_version"`
 	NewestVerified string `json:"newest_verified"`

@@ -55,7 +55,6 @@ type Options struct {
 	// MemoryLimit is DuckDB's memory_limit for the backup (empty:
 	// MemoryLimit). It must be a size DuckDB accepts, such as "512MB".
 	MemoryLimit string
-	LockWait    time.Duration
 	// Progress, when set, is called before and after each table.
 	Progress func(Progress)
 }
@@ -107,8 +106,9 @@ type run struct {
 
 // Backup writes one snapshot of opt.Source into opt.Folder, committing in
 // SPEC's order so that a crash at any point leaves either no snapshot
-// (and a journal naming the leftovers) or a complete one. It takes the
-// folder's exclusive lock itself: backup is the one writer of a folder.
+// (and a journal naming the leftovers) or a complete one. The caller
+// holds the folder's exclusive lock (the command takes it: see
+// cmd/statsnap's lockFolder).
 func Backup(ctx context.Context, opt Options) (*Result, error) {
 	res, err := backup(ctx, opt)
 	return res, dberr.Classify(err)
@@ -118,15 +118,11 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	if opt.CompressionLevel < MinCompressionLevel || opt.CompressionLevel > MaxCompressionLevel {
 		return nil, fmt.Errorf("%w: %d (zstd levels are %d to %d)", ErrBadCompressor, opt.CompressionLevel, MinCompressionLevel, MaxCompressionLevel)
 	}
-	unlock, err := opt.Folder.Lock(ctx, true, opt.LockWait)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	r := &run{opt: opt, f: opt.Folder, release: func() {}}
 	defer func() { r.release() }()
 	now := time.Now()
 	res := &Result{}
+	var err error
 	if res.Cleanup, err = snapshot.Recover(ctx, r.f, now); err != nil {
 		return nil, fmt.Errorf("clean up an earlier interrupted run: %w", err)
 	}

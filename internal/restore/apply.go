@@ -51,7 +51,7 @@ func (p *tablePlan) expected() int64 {
 type seqAction struct {
 	def     seqDef
 	action  SequenceAction // create, recreate or advance
-	current int64  // the target's next value before, for advance
+	current int64          // the target's next value before, for advance
 }
 
 // plan decides each table's action against the target's state and

@@ -56,8 +56,7 @@ type Options struct {
 	// without a MAC); every file is then fully decoded first.
 	AllowUnverified bool
 	// Key requires the manifest's MAC.
-	Key      []byte
-	LockWait time.Duration
+	Key []byte
 	// Progress, when set, is called as the restore advances.
 	Progress func(Progress)
 }
@@ -342,9 +341,7 @@ func newestGood(ctx context.Context, f storage.Folder, all []snapshot.Info, entr
 
 // Run restores one snapshot as opt says. On failure the report, when
 // not nil, says what was known: the snapshot and, once planned, the
-// tables' actions. It takes the folder's shared lock itself, like backup
-// and prune take theirs: each use case holds the lock for exactly the
-// span it reads or writes the folder.
+// tables' actions. The caller holds the folder's shared lock.
 func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep, err := run(ctx, opt)
 	return rep, dberr.Classify(err)
@@ -378,12 +375,6 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := opt.Folder.Lock(ctx, false, opt.LockWait)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", opt.Folder.Location(), err)
-	}
-	defer unlock()
-
 	c, err := pick(ctx, opt.Folder, opt.Snapshot)
 	if err != nil {
 		return nil, err

@@ -40,8 +40,8 @@ type rsDoc struct {
 		RowsAfter  int64  `json:"rows_after"`
 		Checked    bool   `json:"rows_checked"`
 	} `json:"tables"`
-	OK             bool   `json:"ok"`
-	Error          *struct {
+	OK    bool `json:"ok"`
+	Error *struct {
 		ExitCode int    `json:"exit_code"`
 		Kind     string `json:"kind"`
 		Message  string `json:"message"`

@@ -23,9 +23,9 @@ var (
 	ErrLocked = errors.New("database is in use by another process")
 	// ErrNotExist reports that there is no database at the path.
 	ErrNotExist = errors.New("database does not exist")
-	// ErrQuestionMark: DuckDB cannot keep a database whose path holds a
-	// '?': it names the WAL by inserting ".wal" before the first '?'
-	// (for URLs), so the WAL would go to another folder, or be missed.
+	// ErrQuestionMark reports a path holding a '?', where DuckDB cannot
+	// keep a database: it names the WAL by inserting ".wal" before the
+	// first '?' (for URLs), so the WAL would go elsewhere, or be missed.
 	ErrQuestionMark = errors.New("DuckDB cannot open a database whose path contains '?' (it would look for the WAL elsewhere); rename the file or folder")
 )
 

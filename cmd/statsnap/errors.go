@@ -188,8 +188,12 @@ func describe(err error) failure {
 	case errors.As(err, &ue):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, "--tables: "+ue.Error()
 	case errors.Is(err, storage.ErrLocked):
+		who := ""
+		if lh := new(lockHeldError); errors.As(err, &lh) {
+			who = " (" + lh.holder + ")"
+		}
 		f.Kind = kindLocked
-		f.Message = cannot("another statsnap process is working on " + op.folder)
+		f.Message = cannot("another statsnap process" + who + " is working on " + op.folder)
 		f.Hint = "wait for it or pass --lock-wait 5m"
 	case errors.As(err, &le):
 		f.Kind, f.Message = kindDBLocked, cannot(le.Error())

@@ -94,8 +94,54 @@ func (g *globals) key() ([]byte, error) {
 // restore's verification and its transaction, prune's plan and removals),
 // --lock-wait belongs to the command line, and a lease on an object store
 // is held and renewed for as long as the command runs.
+//
+// When the lock is held, the error names the kind of command holding it.
 func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive bool) (func() error, error) {
-	return f.Lock(ctx, exclusive, g.LockWait)
+	unlock, err := f.Lock(ctx, exclusive, g.LockWait)
+	if errors.Is(err, storage.ErrLocked) {
+		holder := "backup or prune" // only a writer keeps a reader out
+		if exclusive {
+			holder = lockHolder(ctx, f)
+		}
+		return nil, &lockHeldError{holder: holder, err: err}
+	}
+	return unlock, err
+}
+
+// lockHeldError is storage.ErrLocked with the kind of command holding
+// the lock.
+type lockHeldError struct {
+	holder string
+	err    error
+}
+
+func (e *lockHeldError) Error() string { return e.err.Error() }
+func (e *lockHeldError) Unwrap() error { return e.err }
+
+// check refuses global flag values that would put snapshots where nobody
+// looks for them: an empty --output or --data-dir would mean the current
+// folder, and a negative --lock-wait means nothing.
+func (g *globals) check(cmd *cobra.Command) error {
+	for _, name := range []string{"output", "data-dir"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+			return usageErr("--%s is empty; give a folder (the default is %s)", name, f.DefValue)
+		}
+	}
+	if g.LockWait < 0 {
+		return usageErr("--lock-wait must not be negative, got %s", g.LockWait)
+	}
+	return nil
+}
+
+// lockHolder says which kind of statsnap command holds a folder's lock,
+// for a command that wanted it exclusively: if a shared lock can be
+// taken, the holder is a reader (verify or restore).
+func lockHolder(ctx context.Context, f storage.Folder) string {
+	if unlock, err := f.Lock(ctx, false, 0); err == nil {
+		_ = unlock() // a probe's shared lock: nothing was written under it
+		return "verify or restore"
+	}
+	return "backup or prune"
 }
 
 // checkGamertag refuses names that would leave the data or backup folder.
@@ -133,7 +179,7 @@ restores them in one transaction; and prunes them with restic's retention rules.
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-			return nil
+			return g.check(cmd)
 		},
 	}
 	pf := root.PersistentFlags()

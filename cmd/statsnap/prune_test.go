@@ -718,7 +718,7 @@ func TestPruneWaitsForTheLock(t *testing.T) {
 	if err := fl.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	want := "cannot prune X: another statsnap process is working on " +
+	want := "cannot prune X: another statsnap process (backup or prune) is working on " +
 		filepath.Join("data", "backups", "X") + "; wait for it or pass --lock-wait 5m"
 	for _, extra := range [][]string{nil, {"--dry-run"}, {"--lock-wait", "300ms"}} {
 		r := pruneCLI(t, dir, append([]string{"prune", "--gamertag", "X", "--keep-last", "1"}, extra...)...)

@@ -152,6 +152,7 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
+		Event:           signalAt("restore"),
 	}
 	if g.terminal() {
 		opt.Progress = func(p restore.Progress) {

@@ -57,6 +57,19 @@ type Options struct {
 	MemoryLimit string
 	// Progress, when set, is called before and after each table.
 	Progress func(Progress)
+	// Event, when set, is called at the moments around the commit point
+	// (the manifest's publication): "before-commit" (an interruption now
+	// removes everything), "at-commit" (past the last cancellation check:
+	// the snapshot is committed whatever comes now) and "after-commit".
+	// Fault-injection tests signal the process there.
+	Event func(ctx context.Context, point string)
+}
+
+// event calls opt.Event, when set.
+func (o Options) event(ctx context.Context, point string) {
+	if o.Event != nil {
+		o.Event(ctx, point)
+	}
 }
 
 // Progress reports one step of a backup.
@@ -153,10 +166,22 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	// tables are copied it runs alongside the manifest's commit.
 	go r.release()
 	res.Manifest = r.manifest(entries)
+	opt.event(ctx, "before-commit")
+	// The last moment an interruption undoes the backup. Committing is
+	// not cancellable halfway: once begun, the manifest is written,
+	// published and synced even if a signal lands, and the command
+	// reports the snapshot it made.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opt.event(ctx, "at-commit")
+	signalled := ctx
+	ctx = context.WithoutCancel(ctx)
 	if res.ManifestName, err = r.commit(ctx, res.Manifest); err != nil {
 		return nil, err
 	}
 	committed = true
+	opt.event(signalled, "after-commit")
 	r.dropJournal(ctx)
 	return res, nil
 }

@@ -686,13 +686,24 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	}
 	slog.Debug("applied", "took", time.Since(started))
 	started = time.Now()
+	j.opt.event(ctx, "before-commit")
+	// The last moment an interruption rolls everything back. Past this
+	// check the commit is not cancellable: a signal that lands while
+	// DuckDB commits, or after, must not be reported as "nothing was
+	// changed" when the rows are in (running the restore again would
+	// append them twice).
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j.opt.event(ctx, "at-commit")
+	signalled := ctx
+	ctx = context.WithoutCancel(ctx)
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
 	slog.Debug("committed", "took", time.Since(started))
-	// Committed: what follows must finish even if interrupted now.
-	ctx = context.WithoutCancel(ctx)
+	j.opt.event(signalled, "after-commit")
 	for _, s := range stubs {
 		conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
 	}

@@ -59,6 +59,19 @@ type Options struct {
 	Key []byte
 	// Progress, when set, is called as the restore advances.
 	Progress func(Progress)
+	// Event, when set, is called at the moments around the commit point:
+	// "before-commit" (an interruption now rolls everything back),
+	// "at-commit" (past the last cancellation check: the commit happens
+	// whatever comes now) and "after-commit". Fault-injection tests signal
+	// the process there.
+	Event func(ctx context.Context, point string)
+}
+
+// event calls opt.Event, when set.
+func (o Options) event(ctx context.Context, point string) {
+	if o.Event != nil {
+		o.Event(ctx, point)
+	}
 }
 
 // Progress is one step of a restore.

@@ -259,6 +259,9 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 		if dberr.Is(err, dberr.ErrConstraint) && p.action == ActionAppend {
 			return &ConflictError{Table: p.src.key, Err: err}
 		}
+		if undecodable(ctx, err) {
+			return &decodeError{Table: p.src.key, File: p.src.file, Err: err}
+		}
 		return fmt.Errorf("load table %s: %w", p.src.key, err)
 	}
 	return nil
@@ -646,6 +649,17 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer conn.Close()
+	// DuckDB works under a memory limit, spilling to the work folder: a
+	// file that passed every check can still make a reader allocate
+	// (a forged 1.36 MB file drove restore past 4.3 GB).
+	for _, q := range []string{
+		"SET memory_limit = " + sqlq.Literal(MemoryLimit),
+		"SET temp_directory = " + sqlq.Literal(filepath.Join(work.path, "spill")),
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("limit DuckDB's memory: %s: %w", q, err)
+		}
+	}
 	if err := confine(ctx, conn, copyTo); err != nil {
 		return err
 	}

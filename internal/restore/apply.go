@@ -660,7 +660,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	defer func() {
 		if !committed {
 			// A Ctrl-C must still roll back.
-			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
 	count := map[string]bool{}
@@ -694,7 +694,8 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	// Committed: what follows must finish even if interrupted now.
 	ctx = context.WithoutCancel(ctx)
 	for _, s := range stubs {
-		conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
+		// A stand-in that stays attached goes with the connection.
+		_, _ = conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
 	}
 	j.report()
 	var bad []string

@@ -254,14 +254,17 @@ func report(err error, asJSON bool, stdout, stderr io.Writer) int {
 			if b, merr := json.Marshal(re.doc); merr == nil {
 				dec := json.NewDecoder(bytes.NewReader(b))
 				dec.UseNumber()
-				dec.Decode(&doc)
+				if dec.Decode(&doc) != nil {
+					doc = map[string]any{} // the error member alone, then
+				}
 			}
 		}
 		doc["error"] = f
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		enc.Encode(doc)
+		// Nowhere is left to report a failure to write stdout.
+		_ = enc.Encode(doc)
 	}
 	if !hasDoc || !re.shown {
 		fmt.Fprintf(stderr, "statsnap: %s\n", f.line())

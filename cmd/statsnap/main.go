@@ -96,7 +96,7 @@ func (g *globals) key() ([]byte, error) {
 // is held and renewed for as long as the command runs.
 //
 // When the lock is held, the error names the kind of command holding it.
-func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive bool) (func() error, error) {
+func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive bool) (func(), error) {
 	unlock, err := f.Lock(ctx, exclusive, g.LockWait)
 	if errors.Is(err, storage.ErrLocked) {
 		holder := "backup or prune" // only a writer keeps a reader out
@@ -105,7 +105,15 @@ func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive boo
 		}
 		return nil, &lockHeldError{holder: holder, err: err}
 	}
-	return unlock, err
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		// The kernel drops the lock when the process ends anyway.
+		if err := unlock(); err != nil {
+			slog.Warn("could not release the folder's lock", "folder", f.Location(), "err", err)
+		}
+	}, nil
 }
 
 // lockHeldError is storage.ErrLocked with the kind of command holding

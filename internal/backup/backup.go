@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"runtime"
@@ -201,7 +202,8 @@ func (r *run) openSource(ctx context.Context) error {
 	r.release = sync.OnceFunc(func() {
 		if r.conn != nil {
 			// Cleanup must run even when ctx was cancelled.
-			r.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			// Best effort: a connection that cannot roll back is closed.
+			_, _ = r.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			r.conn.Close()
 		}
 		db.Close()
@@ -306,16 +308,28 @@ func (r *run) undo(ctx context.Context) {
 	// A Ctrl-C must still clean up.
 	ctx = context.WithoutCancel(ctx)
 	f := r.f
+	// What cannot be removed now is listed by the journal (or is a
+	// temporary), so the next run removes it.
+	remove := func(name string) {
+		if err := f.Remove(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			slog.Warn("could not remove a file of the interrupted backup", "file", name, "err", err)
+		}
+	}
+	sync := func() {
+		if err := f.Sync(ctx); err != nil {
+			slog.Warn("could not sync the backup folder", "err", err)
+		}
+	}
 	for i := range r.tables {
-		f.Remove(ctx, snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i)))
+		remove(snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i)))
 	}
-	f.Remove(ctx, snapshot.TempName(r.id, "manifest.json"))
+	remove(snapshot.TempName(r.id, "manifest.json"))
 	for _, n := range r.finals {
-		f.Remove(ctx, n)
+		remove(n)
 	}
-	f.Sync(ctx)
-	f.Remove(ctx, r.journal)
-	f.Sync(ctx)
+	sync()
+	remove(r.journal)
+	sync()
 }
 
 // copyTables copies every table; the rest of the catalog is read on the
@@ -533,7 +547,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 		go func() {
 			defer wg.Done()
 			defer conn.Close()
-			defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
 			work(conn)
 		}()
 	}
@@ -582,7 +596,7 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i 
 		// 512 MB.)
 		slog.Info("a table needs more memory than the backup's limit; copying it again with DuckDB's default limit",
 			"table", pt.t.Key(), "err", err)
-		f.Remove(ctx, staged)
+		_ = f.Remove(ctx, staged) // the retry writes it again
 		if lerr := liftMemoryLimit(ctx, conn, r.defaultLimit); lerr != nil {
 			return nil, fmt.Errorf("back up table %s: %w (lifting the memory limit to retry failed: %v)", pt.t.Key(), err, lerr)
 		}

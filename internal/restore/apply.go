@@ -674,7 +674,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	defer func() {
 		if !committed {
 			// A Ctrl-C must still roll back.
-			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
 	count := map[string]bool{}
@@ -719,7 +719,8 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	slog.Debug("committed", "took", time.Since(started))
 	j.opt.event(signalled, "after-commit")
 	for _, s := range stubs {
-		conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
+		// A stand-in that stays attached goes with the connection.
+		_, _ = conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
 	}
 	j.report()
 	var bad []string

@@ -650,7 +650,7 @@ func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, 
 	return vt, nil
 }
 
-// ErrUnknownEncoding: the snapshot was written by a newer statsnap.
+// ErrUnknownEncoding means the snapshot was written by a newer statsnap.
 var ErrUnknownEncoding = errors.New("unknown column encoding; upgrade statsnap to restore this snapshot")
 
 func tableSet(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {

@@ -142,8 +142,8 @@ type SkippedObject struct {
 	Reason string `json:"reason"`
 }
 
-// IntegrityError: the snapshot did not verify or authenticate; nothing
-// was written. Callers exit 3.
+// IntegrityError is a snapshot that did not verify or authenticate;
+// nothing was written. Callers exit 3.
 type IntegrityError struct {
 	Snapshot string
 	Status   snapshot.Status
@@ -179,7 +179,7 @@ func (e *IntegrityError) Error() string {
 	return b.String()
 }
 
-// UnknownTablesError: --tables named tables the snapshot lacks. Callers
+// UnknownTablesError is --tables naming tables the snapshot lacks. Callers
 // treat it as a usage error.
 type UnknownTablesError struct {
 	Unknown   []string
@@ -190,7 +190,7 @@ func (e *UnknownTablesError) Error() string {
 	return fmt.Sprintf("snapshot has no table %s; its tables are: %s", strings.Join(quoteAll(e.Unknown), ", "), strings.Join(e.Available, ", "))
 }
 
-// GamertagError: the snapshot belongs to another player.
+// GamertagError is a snapshot of another player.
 type GamertagError struct {
 	Snapshot, Want, Got string
 }
@@ -199,7 +199,7 @@ func (e *GamertagError) Error() string {
 	return fmt.Sprintf("snapshot %s is %q's, not %q's; pass --force to restore it anyway", e.Snapshot, e.Got, e.Want)
 }
 
-// ConflictError: appended rows collide with rows of the target on a
+// ConflictError is appended rows colliding with rows of the target on a
 // primary key or unique constraint. Everything was rolled back.
 type ConflictError struct {
 	Table string
@@ -217,7 +217,7 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Unwrap() error { return e.Err }
 
-// IncompatibleError: target tables cannot take the snapshot's rows.
+// IncompatibleError is target tables that cannot take the snapshot's rows.
 // Nothing was written.
 type IncompatibleError struct {
 	Problems []string
@@ -687,7 +687,7 @@ func probeTarget(ctx context.Context, target string) (bool, error) {
 	return true, db.Close()
 }
 
-// UnreadableTargetError: the target exists but DuckDB cannot open it (a
+// UnreadableTargetError is a target that exists but DuckDB cannot open (a
 // damaged file). Restore never replaces a file it cannot read: the user
 // moves it aside, and the next restore builds a new database.
 type UnreadableTargetError struct {
@@ -743,6 +743,8 @@ func removeDirs(dirs []string) {
 // syncDirs makes created folders durable: each one's entry lives in its parent.
 func syncDirs(dirs []string) {
 	for _, d := range dirs {
-		storage.SyncPath(filepath.Dir(d))
+		if err := storage.SyncPath(filepath.Dir(d)); err != nil {
+			slog.Warn("could not sync a folder restore created", "folder", filepath.Dir(d), "err", err)
+		}
 	}
 }

@@ -62,7 +62,7 @@ func (w *workDir) remove() {
 		return
 	}
 	os.RemoveAll(w.path)
-	w.lock.Unlock()
+	_ = w.lock.Unlock() // the folder is gone; so is what the lock guarded
 }
 
 // cleanStaleWorkDirs removes the work folders of restores that died (their
@@ -88,7 +88,7 @@ func cleanStaleWorkDirs(parent string) {
 		fl := flock.New(filepath.Join(dir, workLock))
 		if ok, err := fl.TryLock(); err == nil && ok {
 			os.RemoveAll(dir)
-			fl.Unlock()
+			_ = fl.Unlock()
 		}
 	}
 }

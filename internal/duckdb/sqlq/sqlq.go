@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// ErrNUL: a name holds a NUL byte. DuckDB identifiers cannot, and the C
+// ErrNUL is a name holding a NUL byte. DuckDB identifiers cannot, and the C
 // API would cut the statement short at it.
 var ErrNUL = errors.New("identifier contains a NUL byte")
 

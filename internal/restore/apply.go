@@ -634,6 +634,21 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		version = j.rep.StorageVersion
 	}
 	opened := time.Now()
+	// What the target's file was, to give back what DuckDB's optimistic
+	// writes took if the restore rolls back (registered first, so it runs
+	// once DuckDB has closed the file).
+	committed := false
+	if exists {
+		before, err := recordTarget(path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		defer func() {
+			if !committed {
+				before.giveBack()
+			}
+		}()
+	}
 	db, err := openDB(ctx, path, false, version)
 	if err != nil {
 		return err
@@ -670,7 +685,6 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	committed := false
 	defer func() {
 		if !committed {
 			// A Ctrl-C must still roll back.

@@ -408,6 +408,13 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if err := r.prepareWork(); err != nil {
 		return r.rep, err
 	}
+	if !opt.DryRun {
+		// Refused up front rather than failing halfway with the disk
+		// full, having used its last free bytes.
+		if err := checkSpace(r.work.path, r.snapshotBytes()); err != nil {
+			return r.rep, err
+		}
+	}
 	files, v, err := r.verify(ctx)
 	if err != nil {
 		return r.rep, err

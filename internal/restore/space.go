@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
@@ -26,7 +27,7 @@ type SpaceError struct {
 }
 
 func (e *SpaceError) Error() string {
-	return fmt.Sprintf("%s has %d MiB free; this restore needs about %d MiB (verified copies of the snapshot, then DuckDB's data and write-ahead log)",
+	return fmt.Sprintf("the disk holding %s is full for this restore: %d MiB free, about %d MiB needed (verified copies of the snapshot, then DuckDB's data and write-ahead log); free space or restore to another disk",
 		e.Dir, e.Avail>>20, (e.Need+(1<<20)-1)>>20)
 }
 
@@ -49,7 +50,7 @@ func checkSpace(dir string, size int64) error {
 	}
 	avail := int64(st.Bavail) * int64(st.Bsize)
 	if need := spaceNeeded(size); avail < need {
-		return &SpaceError{Dir: dir, Need: need, Avail: avail}
+		return &SpaceError{Dir: filepath.Dir(dir), Need: need, Avail: avail}
 	}
 	return nil
 }
@@ -174,4 +175,13 @@ func decompressCopies(ctx context.Context, files []verify.FileResult) []verify.P
 		}
 	}
 	return ps
+}
+
+// snapshotBytes is the size of the chosen tables' files.
+func (r *restoreRun) snapshotBytes() int64 {
+	var n int64
+	for _, t := range r.tables {
+		n += t.size
+	}
+	return n
 }

@@ -136,7 +136,7 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 	}
 
 	opt := verify.Options{Deep: o.Deep, AllowUnverified: o.AllowUnverified, Key: key, Jobs: o.Jobs}
-	progress := !g.JSON && g.terminal()
+	progress := g.showProgress()
 	doc := verifyJSON{OK: true, Backup: o.Backup, Deep: o.Deep, Snapshots: []verifySnapJSON{}, Skipped: skipped}
 	w := g.out()
 	if !g.JSON {
@@ -146,16 +146,18 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 	}
 	var opErr error
 	for i, s := range targets {
+		var view *progressView
 		if progress {
 			opt.Progress = func(done, total int, f verify.FileResult) {
-				fmt.Fprintf(g.stderr, "\r\033[Kverifying %s: %d/%d files", s.ID, done, total)
+				if view == nil {
+					view = g.newProgressView(ctx, "verify "+s.ID, total, "files")
+				}
+				view.End(f.File, f.Rows, f.Size)
 			}
 		}
 		start := time.Now()
 		res := verify.Snapshot(ctx, folder, s, entries, opt)
-		if progress {
-			fmt.Fprint(g.stderr, "\r\033[K")
-		}
+		view.Close()
 		if err := ctx.Err(); err != nil {
 			return err
 		}

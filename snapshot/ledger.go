@@ -494,7 +494,14 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 // snaps no longer hold are dropped. A stored ledger that is not trusted is
 // replaced. The caller holds the folder's lock.
 func UpdateLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info, delta *Ledger, now time.Time) error {
-	l, _ := TrustedLedger(ctx, f, key, snaps)
+	l, err := TrustedLedger(ctx, f, key, snaps)
+	if err == nil && len(l.Files) == 0 && len(l.Snapshots) == 0 && len(delta.Files) == 0 && len(delta.Snapshots) == 0 {
+		// Nothing to record and nothing recorded (or no ledger at all):
+		// a folder statsnap never checked gets no ledger.
+		if _, err := LoadLedger(ctx, f, l.Folder, key); errors.Is(err, ErrNoLedger) {
+			return nil
+		}
+	}
 	l.Merge(delta)
 	if snaps != nil {
 		l.Forget(snaps)

@@ -81,6 +81,9 @@ type BackupResult struct {
 	ManifestName string // empty with NoMetadata
 	Manifest     *snapshot.Manifest
 	Cleanup      snapshot.Cleanup // leftovers of earlier crashes removed first
+	// LedgerErr is a failure to record the new files in the verification
+	// ledger: the snapshot stands, its first verify only reads more.
+	LedgerErr error
 }
 
 // Errors a caller decides on.
@@ -293,6 +296,9 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		slog.Warn("could not remove backup journal", "journal", jn, "err", err)
 	} else if err := f.Sync(ctx); err != nil {
 		slog.Warn("could not sync backup folder", "err", err)
+	}
+	if !opt.NoMetadata {
+		res.LedgerErr = recordLedger(ctx, f, opt.Key, id, m)
 	}
 	return res, nil
 }

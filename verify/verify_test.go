@@ -17,8 +17,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // testSnapshot backs up a small DuckDB database with backup.Backup and

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openspartan/statsnap/internal/prune"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 

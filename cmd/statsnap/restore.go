@@ -15,8 +15,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/restore"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 

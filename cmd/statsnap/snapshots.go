@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 type snapshotJSON struct {

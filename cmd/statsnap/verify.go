@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // These tests drive Run on a real folder with seed-style (legacy)

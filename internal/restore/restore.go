@@ -26,8 +26,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 

@@ -127,9 +127,9 @@ type pruneJSON struct {
 	DryRun       bool             `json:"dry_run"`
 	Policy       string           `json:"policy"`
 	VerifyMaxAge string           `json:"verify_max_age"`
-	Groups     []pruneGroupJSON `json:"groups"`
-	Failed     []failedJSON     `json:"failed"`
-	FreedBytes int64            `json:"freed_bytes"`
+	Groups       []pruneGroupJSON `json:"groups"`
+	Failed       []failedJSON     `json:"failed"`
+	FreedBytes   int64            `json:"freed_bytes"`
 }
 
 func newPruneCmd(g *globals) *cobra.Command {

@@ -48,6 +48,9 @@ import (
 // LedgerName is the ledger's file name inside a player folder.
 const LedgerName = ".statsnap-ledger.json"
 
+// ledgerTempPrefix names the ledger's temporary files.
+const ledgerTempPrefix = tempPrefix + "ledger-"
+
 // LedgerFormat is the ledger format this build writes and reads.
 const LedgerFormat = 1
 
@@ -442,7 +445,7 @@ func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now tim
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return fmt.Errorf("write ledger: %w", err)
 	}
-	tmp := tempPrefix + "ledger-" + hex.EncodeToString(rnd[:])
+	tmp := ledgerTempPrefix + hex.EncodeToString(rnd[:])
 	if err := f.WriteFile(ctx, tmp, data); err != nil {
 		f.Remove(context.Background(), tmp)
 		return fmt.Errorf("write ledger: %w", err)

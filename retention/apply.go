@@ -21,12 +21,12 @@ type Snapshot struct {
 type State int
 
 const (
-	// Unknown: not checked (the check could not run). Like Bad it never
+	// Unknown is not checked (the check could not run). Like Bad it never
 	// counts and is never removed, but it is not reported as broken.
 	Unknown State = iota
-	// Good: a fresh check, or a recent enough ledger entry, says it verifies.
+	// Good is known to verify: a fresh check, or a recent enough ledger entry, says it verifies.
 	Good
-	// Bad: it fails verification.
+	// Bad fails verification.
 	Bad
 )
 

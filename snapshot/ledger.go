@@ -71,10 +71,14 @@ const macContext = "statsnap ledger v1\x00"
 type Depth int
 
 const (
-	DepthNone    Depth = iota // never checked
-	DepthFooters              // size, footer row count and schema (no hash)
-	DepthHash                 // also every byte against the manifest's BLAKE3
-	DepthDeep                 // also every value decoded
+	// DepthNone is "never checked".
+	DepthNone Depth = iota
+	// DepthFooters checks size, footer row count and schema (no hash).
+	DepthFooters
+	// DepthHash also checks every byte against the manifest's BLAKE3.
+	DepthHash
+	// DepthDeep also decodes every value.
+	DepthDeep
 )
 
 var depthNames = []string{"none", "footers", "hash", "deep"}
@@ -447,15 +451,15 @@ func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now tim
 	}
 	tmp := ledgerTempPrefix + hex.EncodeToString(rnd[:])
 	if err := f.WriteFile(ctx, tmp, data); err != nil {
-		f.Remove(context.Background(), tmp)
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	if err := f.Remove(ctx, LedgerName); err != nil {
-		f.Remove(context.Background(), tmp)
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: replace the old one: %w", err)
 	}
 	if err := f.Publish(ctx, tmp, LedgerName); err != nil {
-		f.Remove(context.Background(), tmp)
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	return nil

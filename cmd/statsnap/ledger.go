@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -167,6 +166,3 @@ func lastVerification(l *snapshot.Ledger, id string) *lastVerificationJSON {
 	}
 	return &lastVerificationJSON{Time: c.Checked.Format(time.RFC3339), Depth: c.Depth.String(), OK: c.OK, Problems: c.Problems}
 }
-
-// isLedgerDistrust reports whether err only says the ledger is ignored.
-func isLedgerDistrust(err error) bool { return errors.Is(err, snapshot.ErrLedgerUntrusted) }

@@ -204,7 +204,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		}
 		return p, fmt.Errorf("cannot verify: %w", err)
 	}
-	defer unlock()
+	defer func() { _ = unlock() }()
 
 	entries, err := folder.List(ctx)
 	if err != nil {

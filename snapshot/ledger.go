@@ -35,8 +35,9 @@ import (
 //   - it names the player folder it belongs to, so a ledger copied in from
 //     another player's folder is ignored;
 //   - a record counts only if its hash and size are the manifest's, the
-//     folder listing still shows that size and a modification time no later
-//     than the check, and the check is recent enough for the caller; a
+//     folder listing still shows that size and the modification time the
+//     file had when it was checked, and the check is recent enough for the
+//     caller; a
 //     ledger with a record whose hash differs from the manifest's is
 //     ignored as a whole (Consistent), because it does not describe this
 //     folder;
@@ -113,8 +114,14 @@ func (d *Depth) UnmarshalText(b []byte) error {
 type Check struct {
 	// BLAKE3 and Size are what the manifest recorded when the file was
 	// checked (what it was checked against), not what was found.
-	BLAKE3  string    `json:"blake3"`
-	Size    int64     `json:"size"`
+	BLAKE3 string `json:"blake3"`
+	Size   int64  `json:"size"`
+	// ModTime is the file's modification time as the folder listed it when
+	// the check began: a file written since has another one, and its
+	// record then stands for nothing. (Comparing with Checked instead
+	// would not do: file systems stamp writes with a coarse clock that can
+	// run a few milliseconds behind the one Checked is read from.)
+	ModTime time.Time `json:"mtime"`
 	Checked time.Time `json:"checked"`
 	Depth   Depth     `json:"depth"`
 	OK      bool      `json:"ok"`
@@ -249,7 +256,7 @@ func (l *Ledger) validate() error {
 		if !hexRe.MatchString(c.BLAKE3) {
 			return fmt.Errorf("file %q: blake3 is not 64 lowercase hex digits", name)
 		}
-		if c.Size < 0 || c.Checked.IsZero() || c.Depth <= DepthNone || c.Depth > DepthDeep {
+		if c.Size < 0 || c.Checked.IsZero() || c.ModTime.IsZero() || c.Depth <= DepthNone || c.Depth > DepthDeep {
 			return fmt.Errorf("file %q: bad size, time or depth", name)
 		}
 		if c.OK != (c.Problem == "") || len(c.Problem) > 64 || len(c.Tool) > 64 {
@@ -349,8 +356,8 @@ func (l *Ledger) Consistent(snaps []Info) error {
 // Vouch returns the ledger's record of file when it stands for reading
 // the file now: it passed a check of at least depth, against the hash and
 // size the manifest entry t gives, no longer than maxAge before now and
-// not after it; and the listing entry e still has that size and was not
-// modified after the check.
+// not after it; and the listing entry e still has that size and the
+// modification time the file had when it was checked.
 func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxAge time.Duration, now time.Time) (Check, bool) {
 	if l == nil || t == nil || t.BLAKE3 == "" {
 		return Check{}, false
@@ -359,7 +366,7 @@ func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxA
 	if !ok || !c.OK || c.Depth < depth || c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes {
 		return c, false
 	}
-	if e.Size != t.FileSizeBytes || e.ModTime.After(c.Checked) {
+	if e.Size != t.FileSizeBytes || !e.ModTime.Equal(c.ModTime) {
 		return c, false
 	}
 	// A check "in the future" is a forged or clock-skewed record: an hour
@@ -370,12 +377,13 @@ func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxA
 	return c, true
 }
 
-// Record stores the result of checking file against manifest entry t.
-func (l *Ledger) Record(file string, t *Table, checked time.Time, depth Depth, problem string) {
-	if t == nil || !hexRe.MatchString(t.BLAKE3) || depth <= DepthNone {
+// Record stores the result of checking file, whose modification time was
+// modTime when the check began, against manifest entry t.
+func (l *Ledger) Record(file string, t *Table, modTime, checked time.Time, depth Depth, problem string) {
+	if t == nil || !hexRe.MatchString(t.BLAKE3) || depth <= DepthNone || modTime.IsZero() {
 		return // only files with a recorded hash are worth a record
 	}
-	l.Files[file] = Check{BLAKE3: t.BLAKE3, Size: t.FileSizeBytes, Checked: checked.UTC(),
+	l.Files[file] = Check{BLAKE3: t.BLAKE3, Size: t.FileSizeBytes, ModTime: modTime.UTC(), Checked: checked.UTC(),
 		Depth: depth, OK: problem == "", Problem: problem, Tool: ToolVersion}
 }
 

@@ -15,6 +15,9 @@ import (
 
 var ledgerNow = time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
 
+// ledgerWritten is when the sample ledger's files were last written.
+var ledgerWritten = ledgerNow.Add(-2 * time.Hour)
+
 func hashOf(c byte) string { return strings.Repeat(string(c), 64) }
 
 func ledgerTable(c byte, size int64) *Table { return &Table{BLAKE3: hashOf(c), FileSizeBytes: size} }
@@ -23,8 +26,8 @@ func ledgerTable(c byte, size int64) *Table { return &Table{BLAKE3: hashOf(c), F
 // ago, one that failed.
 func sampleLedger() *Ledger {
 	l := NewLedger("Chocoboflor")
-	l.Record("match_stats_20260201_100000.parquet", ledgerTable('a', 100), ledgerNow.Add(-time.Hour), DepthHash, "")
-	l.Record("medals_20260201_100000.parquet", ledgerTable('b', 50), ledgerNow.Add(-time.Hour), DepthDeep, "hash_mismatch")
+	l.Record("match_stats_20260201_100000.parquet", ledgerTable('a', 100), ledgerWritten, ledgerNow.Add(-time.Hour), DepthHash, "")
+	l.Record("medals_20260201_100000.parquet", ledgerTable('b', 50), ledgerWritten, ledgerNow.Add(-time.Hour), DepthDeep, "hash_mismatch")
 	l.RecordSnapshot("20260201_100000", ledgerNow.Add(-time.Hour), DepthHash, []string{"hash_mismatch"})
 	return l
 }
@@ -48,7 +51,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Saving again replaces the ledger (Publish alone never replaces).
-		l.Record("x_20260201_100000.parquet", ledgerTable('c', 1), ledgerNow, DepthFooters, "")
+		l.Record("x_20260201_100000.parquet", ledgerTable('c', 1), ledgerWritten, ledgerNow, DepthFooters, "")
 		if err := l.Save(ctx, f, key, ledgerNow); err != nil {
 			t.Fatalf("second save: %v", err)
 		}
@@ -171,8 +174,8 @@ func TestLedgerUntrusted(t *testing.T) {
 func TestLedgerVouch(t *testing.T) {
 	l := sampleLedger()
 	file := "match_stats_20260201_100000.parquet"
-	checked := ledgerNow.Add(-time.Hour)
-	entry := storage.Entry{Name: file, Size: 100, ModTime: checked.Add(-time.Minute)}
+
+	entry := storage.Entry{Name: file, Size: 100, ModTime: ledgerWritten}
 	tests := []struct {
 		name   string
 		file   string
@@ -191,6 +194,9 @@ func TestLedgerVouch(t *testing.T) {
 		{"manifest size differs", file, ledgerTable('a', 101), entry, DepthHash, 2 * time.Hour, ledgerNow, false},
 		{"file size changed", file, ledgerTable('a', 100), storage.Entry{Size: 99, ModTime: entry.ModTime}, DepthHash, 2 * time.Hour, ledgerNow, false},
 		{"file modified after the check", file, ledgerTable('a', 100), storage.Entry{Size: 100, ModTime: ledgerNow}, DepthHash, 2 * time.Hour, ledgerNow, false},
+		// A write within the file system's coarse clock tick of the check
+		// can carry a time before it: only an equal time counts.
+		{"file modified, stamped before the check", file, ledgerTable('a', 100), storage.Entry{Size: 100, ModTime: ledgerWritten.Add(time.Millisecond)}, DepthHash, 2 * time.Hour, ledgerNow, false},
 		{"check far in the future", file, ledgerTable('a', 100), entry, DepthHash, 2 * time.Hour, ledgerNow.Add(-3 * time.Hour), false},
 		{"failed check", "medals_20260201_100000.parquet", ledgerTable('b', 50), storage.Entry{Size: 50}, DepthFooters, 2 * time.Hour, ledgerNow, false},
 		{"no record", "other_20260201_100000.parquet", ledgerTable('a', 100), entry, DepthFooters, 2 * time.Hour, ledgerNow, false},
@@ -237,7 +243,7 @@ func TestUpdateLedgerMergesAndReplacesUntrusted(t *testing.T) {
 		t.Fatal(err)
 	}
 	delta := NewLedger("Chocoboflor")
-	delta.Record("medals_20260201_100000.parquet", ledgerTable('b', 50), ledgerNow, DepthHash, "")
+	delta.Record("medals_20260201_100000.parquet", ledgerTable('b', 50), ledgerWritten, ledgerNow, DepthHash, "")
 	if err := UpdateLedger(ctx, f, nil, nil, delta, ledgerNow); err != nil {
 		t.Fatal(err)
 	}

@@ -346,9 +346,9 @@ feed:
 			(opt.Budget.Duration > 0 && time.Since(start) >= opt.Budget.Duration) {
 			break
 		}
-		// The time the check starts is what the ledger records: a file
-		// modified during or after it is never vouched for (Vouch
-		// compares its modification time).
+		// The ledger records when the check started and the file's
+		// modification time as listed before: a file modified since has
+		// another one, and is never vouched for.
 		u.started = now.Add(time.Since(start))
 		u.source = "read"
 		select {
@@ -371,12 +371,12 @@ func recordUnit(delta *snapshot.Ledger, u *unit, depth snapshot.Depth) {
 	}
 	switch {
 	case u.m == modeComplete:
-		delta.Record(u.j.file, u.j.entry, u.started, depth, problem)
+		delta.Record(u.j.file, u.j.entry, u.entry.ModTime, u.started, depth, problem)
 	case u.fr.BLAKE3 != "":
 		// No hash in the manifest: record what was found, so a budget
 		// can order it; Vouch never trusts such a record (the manifest
 		// gives nothing to compare it with).
-		delta.Record(u.j.file, &snapshot.Table{BLAKE3: u.fr.BLAKE3, FileSizeBytes: u.fr.Size}, u.started, snapshot.DepthDeep, problem)
+		delta.Record(u.j.file, &snapshot.Table{BLAKE3: u.fr.BLAKE3, FileSizeBytes: u.fr.Size}, u.entry.ModTime, u.started, snapshot.DepthDeep, problem)
 	}
 }
 

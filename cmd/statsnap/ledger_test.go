@@ -249,7 +249,11 @@ func TestTamperedLedgerNeverSkipsACorruptFile(t *testing.T) {
 	honest := func(folderName string) *snapshot.Ledger {
 		l := snapshot.NewLedger(folderName)
 		for _, tb := range snaps[0].Manifest.Tables {
-			l.Record(tb.File, tb, checked, snapshot.DepthHash, "")
+			fi, err := os.Stat(filepath.Join(folder, tb.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Record(tb.File, tb, fi.ModTime(), checked, snapshot.DepthHash, "")
 		}
 		return l
 	}

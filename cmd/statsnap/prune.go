@@ -147,7 +147,7 @@ folder of the backup root separately.
 
 Only snapshots that verify count. Before deciding, prune knows each snapshot
 taking part as verified or broken: from the verification ledger when every
-file passed a hash check within --verify-max-age (default 7d), otherwise by
+file passed a hash check within --verify-max-age (default 31d), otherwise by
 checking it now (hashes; seed-made snapshots by their files' presence and
 footer row counts). A broken snapshot never uses up a rule's count and is
 never removed by the policy: it is reported with its problems, and goes only
@@ -172,7 +172,7 @@ When none verifies, prune removes nothing and exits 3.`,
 	f.StringVar(&o.Within, "keep-within", "", "keep every snapshot newer than the newest one minus `DURATION` (\"30d\", \"1y6m\", \"2d12h\")")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVar(&o.RemoveBroken, "remove-broken", false, "also remove the snapshots that fail verification (never when none verifies)")
-	f.StringVar(&o.VerifyMaxAge, "verify-max-age", "7d", "a passing ledger check younger than this `AGE` stands for reading a file again (0: read every file)")
+	f.StringVar(&o.VerifyMaxAge, "verify-max-age", fmt.Sprintf("%dd", int(prune.DefaultVerifyMaxAge/(24*time.Hour))), "a passing ledger check younger than this `AGE` stands for reading a file again (0: read every file)")
 	return cmd
 }
 

@@ -11,15 +11,24 @@ import (
 // recordLedger records every file of the snapshot just committed in the
 // folder's verification ledger, at hash depth: writeTable hashed each
 // file from disk after DuckDB wrote it and read its footer back, which is
-// exactly what verify checks. The check time is taken now, after every
-// file reached its final name, so no file's modification time is later
-// than its record (Vouch refuses such records). The caller holds the
-// exclusive lock.
+// exactly what verify checks. Each record keeps the file's modification
+// time as listed now, so a later write to it voids the record. The caller
+// holds the exclusive lock.
 func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, m *snapshot.Manifest) error {
 	now := time.Now()
+	entries, err := f.List(ctx)
+	if err != nil {
+		return err
+	}
+	mtimes := map[string]time.Time{}
+	for _, e := range entries {
+		mtimes[e.Name] = e.ModTime
+	}
 	delta := snapshot.NewLedger(snapshot.FolderName(f.Location()))
 	for _, t := range m.Tables {
-		delta.Record(t.File, t, now, snapshot.DepthHash, "")
+		// The file's time as listed now: DuckDB's last write, before the
+		// hash that backup compared (the final name is a hard link).
+		delta.Record(t.File, t, mtimes[t.File], now, snapshot.DepthHash, "")
 	}
 	delta.RecordSnapshot(id, now, snapshot.DepthHash, nil)
 	return snapshot.UpdateLedger(context.WithoutCancel(ctx), f, key, nil, delta, now)

@@ -28,9 +28,14 @@ var ErrNoPolicy = errors.New("no retention policy: set at least one keep rule")
 var ErrNoneVerifies = errors.New("no snapshot verifies")
 
 // DefaultVerifyMaxAge is how recent a ledger check must be for prune to
-// take a snapshot as verified without reading it again: a week, the
-// cadence of the weekly job the README describes.
-const DefaultVerifyMaxAge = 7 * 24 * time.Hour
+// take a snapshot as verified without reading it again. The README's
+// weekly job verifies a quarter of the data each week, so every file has
+// a check younger than four weeks; 31 days lets prune rely on those and
+// read only what they do not cover. A file changed since its check (size
+// or modification time) is read regardless; bit rot that keeps both is
+// found by the next verify that reads the file, which is the bound the
+// README states.
+const DefaultVerifyMaxAge = 31 * 24 * time.Hour
 
 // Options describes one prune of one folder.
 type Options struct {

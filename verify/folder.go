@@ -421,3 +421,44 @@ func recordSnapshot(delta, prior *snapshot.Ledger, res Result, units []*unit, de
 	}
 	delta.RecordSnapshot(res.Snapshot, oldest, shallowest, nil)
 }
+
+// Record adds to delta the checks of res, a verification of s by
+// Snapshot (every file read) that started at started with the folder
+// listing entries. An operational failure records nothing: the files were
+// not all judged.
+func Record(delta *snapshot.Ledger, s snapshot.Info, entries []storage.Entry, res Result, opt Options, started time.Time) {
+	if res.Err != nil || s.Manifest == nil || s.Manifest.Legacy() {
+		return
+	}
+	listed := map[string]storage.Entry{}
+	for _, e := range entries {
+		listed[e.Name] = e
+	}
+	first := map[string]string{}
+	for _, p := range res.Problems {
+		if p.File != "" && first[p.File] == "" {
+			first[p.File] = p.Kind
+		}
+	}
+	byFile := map[string]*snapshot.Table{}
+	for _, t := range s.Manifest.Tables {
+		byFile[t.File] = t
+	}
+	depth := opt.Depth()
+	for _, fr := range res.Files {
+		if t := byFile[fr.File]; t != nil && (fr.Source == "" || fr.Source == "read") {
+			delta.Record(fr.File, t, listed[fr.File].ModTime, started, depth, first[fr.File])
+		}
+	}
+	if len(res.Files) == len(s.Manifest.Tables) || len(res.Problems) > 0 {
+		var kinds []string
+		seen := map[string]bool{}
+		for _, p := range res.Problems {
+			if !seen[p.Kind] {
+				seen[p.Kind] = true
+				kinds = append(kinds, p.Kind)
+			}
+		}
+		delta.RecordSnapshot(res.Snapshot, started, depth, kinds)
+	}
+}

@@ -440,3 +440,34 @@ func listingWithoutLedger(t *testing.T, folder string) []string {
 	}
 	return out
 }
+
+// TestRestoreRecordsItsChecks: restore hashes every file it restores,
+// ledger or not, and records what it found in the ledger.
+func TestRestoreRecordsItsChecks(t *testing.T) {
+	dir := pruneFixture(t, "X")
+	folder := filepath.Join(dir, "data", "backups", "X")
+	id := pruneBackups(t, dir, "X", "2026-01-01T10:00:00Z")[0]
+	ledgerPath := filepath.Join(folder, snapshot.LedgerName)
+	os.Remove(ledgerPath)
+	pruneMust(t, dir, "restore", "--gamertag", "X", "--backup", folder, "--db", filepath.Join(dir, "r1.duckdb"))
+	f, err := storage.OpenLocal(folder, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := snapshot.LoadLedger(context.Background(), f, "X", nil)
+	if err != nil {
+		t.Fatalf("restore wrote no ledger: %v", err)
+	}
+	if c, ok := l.Snapshots[id]; !ok || !c.OK || c.Depth != snapshot.DepthHash || len(l.Files) == 0 {
+		t.Fatalf("ledger after restore: %+v", l.Snapshots)
+	}
+	// A fresh ledger does not make restore skip a damaged file.
+	corruptKeepingTimes(t, filepath.Join(folder, "match_stats_"+id+".parquet"))
+	r := pruneCLI(t, dir, "restore", "--gamertag", "X", "--backup", folder, "--db", filepath.Join(dir, "r2.duckdb"))
+	if r.Code != 3 {
+		t.Fatalf("restore of a damaged snapshot with a fresh ledger: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if l, err = snapshot.LoadLedger(context.Background(), f, "X", nil); err != nil || l.Snapshots[id].OK {
+		t.Fatalf("ledger after the refused restore: %+v %v", l, err)
+	}
+}

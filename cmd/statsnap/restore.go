@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -148,6 +149,14 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
 		LockWait:        g.LockWait,
+	}
+	// Restore hashes every file it restores; what it found goes into the
+	// folder's ledger (under the shared lock restore holds then).
+	verifyStarted := time.Now()
+	opt.Verified = func(s snapshot.Info, entries []storage.Entry, res verify.Result) {
+		delta := snapshot.NewLedger(snapshot.FolderName(folder.Location()))
+		verify.Record(delta, s, entries, res, verify.Options{}, verifyStarted)
+		saveChecks(ctx, g, folder, key, nil, delta, time.Now())
 	}
 	if g.terminal() {
 		opt.Progress = func(p restore.Progress) {

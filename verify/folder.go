@@ -367,7 +367,7 @@ feed:
 func recordUnit(delta *snapshot.Ledger, u *unit, depth snapshot.Depth) {
 	problem := ""
 	if len(u.ps) > 0 {
-		problem = u.ps[0].Kind
+		problem = u.ps[0].Kind.String()
 	}
 	switch {
 	case u.m == modeComplete:
@@ -392,9 +392,9 @@ func recordSnapshot(delta, prior *snapshot.Ledger, res Result, units []*unit, de
 		kinds := []string{}
 		seen := map[string]bool{}
 		for _, p := range res.Problems {
-			if !seen[p.Kind] {
-				seen[p.Kind] = true
-				kinds = append(kinds, p.Kind)
+			if !seen[p.Kind.String()] {
+				seen[p.Kind.String()] = true
+				kinds = append(kinds, p.Kind.String())
 			}
 		}
 		delta.RecordSnapshot(res.Snapshot, now, depth, kinds)
@@ -437,7 +437,7 @@ func Record(delta *snapshot.Ledger, s snapshot.Info, entries []storage.Entry, re
 	first := map[string]string{}
 	for _, p := range res.Problems {
 		if p.File != "" && first[p.File] == "" {
-			first[p.File] = p.Kind
+			first[p.File] = p.Kind.String()
 		}
 	}
 	byFile := map[string]*snapshot.Table{}
@@ -454,9 +454,9 @@ func Record(delta *snapshot.Ledger, s snapshot.Info, entries []storage.Entry, re
 		var kinds []string
 		seen := map[string]bool{}
 		for _, p := range res.Problems {
-			if !seen[p.Kind] {
-				seen[p.Kind] = true
-				kinds = append(kinds, p.Kind)
+			if !seen[p.Kind.String()] {
+				seen[p.Kind.String()] = true
+				kinds = append(kinds, p.Kind.String())
 			}
 		}
 		delta.RecordSnapshot(res.Snapshot, started, depth, kinds)

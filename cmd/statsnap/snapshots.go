@@ -42,7 +42,7 @@ func backupFolders(g *globals, gamertag string) ([]string, error) {
 	}
 	des, err := os.ReadDir(g.Output)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list backups: %w; check --output", err)
+		return nil, withHint(fmt.Errorf("cannot list backups: %w", err), "check --output")
 	}
 	var out []string
 	for _, de := range des {
@@ -76,7 +76,7 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 				folder, err := storage.OpenLocal(dir, false)
 				if err != nil {
 					if gamertag != "" && errors.Is(err, os.ErrNotExist) {
-						return fmt.Errorf("cannot list snapshots of %s: %s does not exist; check --output", name, dir)
+						return withHint(notExist("cannot list snapshots of %s: %s does not exist", name, dir), "check --output")
 					}
 					return fmt.Errorf("cannot list snapshots of %s: %w", name, err)
 				}

@@ -12,8 +12,6 @@ import (
 	"github.com/openspartan/statsnap/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newVerifyCmd) }
-
 type verifyOptions struct {
 	Backup          string
 	Snapshot        string
@@ -172,22 +170,23 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 	doc := verifyJSON{OK: p.OK, Backup: o.Backup, Deep: o.Deep, Snapshots: p.Snapshots, Skipped: p.Skipped,
 		Coverage: &cov, LedgerIgnored: p.LedgerIgnored}
 	w := g.out()
-	if g.JSON {
-		if err := g.printJSON(doc); err != nil {
-			return err
-		}
-	} else {
+	if !g.JSON {
 		printVerdict(w, o.Backup, doc)
+	} else if err == nil && doc.OK {
+		return g.printJSON(doc)
 	}
 	switch {
 	case err != nil:
-		if g.JSON {
-			fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
-			return &silentErr{exitError}
-		}
-		return err
+		return withReport(doc, err, false)
 	case !doc.OK:
-		return &silentErr{exitIntegrity}
+		bad := 0
+		for _, s := range doc.Snapshots {
+			if !s.OK {
+				bad++
+			}
+		}
+		// The report said it all, snapshot by snapshot.
+		return withReport(doc, integrityErr("%d of %d snapshot(s) of %s not intact", bad, len(doc.Snapshots), o.Backup), true)
 	}
 	return nil
 }
@@ -261,9 +260,9 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 	}
 	fmt.Fprintln(w, ")")
 	// One line per file, then one sentence per problem.
-	bad := map[string]string{}
+	bad := map[string]verify.Kind{}
 	for _, p := range res.Problems {
-		if p.File != "" && bad[p.File] == "" {
+		if _, seen := bad[p.File]; p.File != "" && !seen {
 			bad[p.File] = p.Kind
 		}
 	}

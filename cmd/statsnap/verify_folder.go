@@ -141,12 +141,11 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 			return ctx.Err()
 		}
 		if err != nil {
-			p.Error = err.Error()
+			p.Error = describe(err).line()
 			p.OK = false
-			opErrs = append(opErrs, err.Error())
-			if !g.JSON {
-				fmt.Fprintf(w, "error: %v\n", err)
-			}
+			opErrs = append(opErrs, n)
+			// One line per folder as it fails: the others go on.
+			fmt.Fprintf(g.stderr, "statsnap: %s\n", p.Error)
 		}
 		doc.OK = doc.OK && p.OK
 		for _, s := range p.Snapshots {
@@ -155,29 +154,27 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 		}
 		doc.Players = append(doc.Players, p)
 	}
-	if g.JSON {
-		if err := g.printJSON(doc); err != nil {
-			return err
+	bad := 0
+	for _, p := range doc.Players {
+		if !p.OK {
+			bad++
 		}
-	} else {
-		bad := 0
-		for _, p := range doc.Players {
-			if !p.OK {
-				bad++
-			}
-		}
+	}
+	if !g.JSON {
 		if bad == 0 {
 			fmt.Fprintf(w, "\nverify: OK: %d player folder(s) of %s, %d snapshot(s) intact\n", len(doc.Players), root, len(doc.Snapshots))
 		} else {
 			fmt.Fprintf(w, "\nverify: FAILED: %d of %d player folder(s) of %s not intact\n", bad, len(doc.Players), root)
 		}
+	} else if len(opErrs) == 0 && doc.OK {
+		return g.printJSON(doc)
 	}
 	if len(opErrs) > 0 {
-		fmt.Fprintf(g.stderr, "statsnap: could not verify every player folder: %s\n", strings.Join(opErrs, "; "))
-		return &silentErr{exitError}
+		return withReport(doc, fmt.Errorf("could not verify %d of %d player folders: %s", len(opErrs), len(names), strings.Join(opErrs, ", ")), false)
 	}
 	if !doc.OK {
-		return &silentErr{exitIntegrity}
+		// The report said it all, folder by folder.
+		return withReport(doc, integrityErr("%d of %d player folder(s) of %s not intact", bad, len(doc.Players), root), true)
 	}
 	return nil
 }
@@ -188,31 +185,33 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name string, share float64) (verifyPlayerJSON, error) {
 	o := r.o
 	p := verifyPlayerJSON{Gamertag: name, Backup: dir, OK: true, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{}}
+	op := &opError{op: "verify " + dir, verb: "verify", folder: dir}
 	folder, err := storage.OpenLocal(dir, false)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return p, fmt.Errorf("cannot verify: backup folder %s does not exist; check --backup", dir)
+			err = withHint(notExist("the folder does not exist"), "check --backup")
 		}
-		return p, fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return p, op
 	}
 	// Shared: other verifies and restores may read beside us, but no
 	// backup or prune can change the folder while we read it.
-	unlock, err := folder.Lock(ctx, false, g.LockWait)
+	unlock, err := lockFolder(ctx, g, folder, false)
 	if err != nil {
-		if errors.Is(err, storage.ErrLocked) {
-			return p, fmt.Errorf("cannot verify %s: a backup or prune is running on it; retry later or pass --lock-wait", dir)
-		}
-		return p, fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return p, op
 	}
-	defer func() { _ = unlock() }()
+	defer unlock()
 
 	entries, err := folder.List(ctx)
 	if err != nil {
-		return p, fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return p, op
 	}
 	snaps, err := snapshot.Scan(ctx, folder)
 	if err != nil {
-		return p, fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return p, op
 	}
 	sel := o
 	sel.Backup = dir

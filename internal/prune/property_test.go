@@ -125,8 +125,8 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 				}
 				switch {
 				case op < 3:
-					if _, err := backup.Backup(ctx, backup.BackupOptions{Source: src, Gamertag: "P", Folder: f,
-						CompressionLevel: 1, Time: at, TimeGiven: true}); err != nil {
+					if _, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: "P", Folder: f,
+						CompressionLevel: 1, Time: at}); err != nil {
 						fatal("backup: %v", err)
 					}
 					steps = append(steps, "backup "+snapshot.FormatID(at))
@@ -144,7 +144,12 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 						maxAge = DefaultVerifyMaxAge
 					}
 					before := verifyingSnapshots(t, f)
+					unlock, err := f.Lock(ctx, true, 0) // the caller's lock, as the CLI takes it
+					if err != nil {
+						fatal("lock: %v", err)
+					}
 					res, err := Run(ctx, f, Options{Policy: p, RemoveBroken: removeBroken, VerifyMaxAge: maxAge})
+					unlock()
 					steps = append(steps, fmt.Sprintf("prune %s remove-broken=%v: %v", Describe(p), removeBroken, err))
 					if err != nil && !errors.Is(err, ErrNoneVerifies) {
 						fatal("prune: %v", err)

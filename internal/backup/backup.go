@@ -89,6 +89,9 @@ type Result struct {
 	ManifestName string // empty with NoMetadata
 	Manifest     *snapshot.Manifest
 	Cleanup      snapshot.Cleanup // leftovers of earlier crashes removed first
+	// LedgerErr is a failure to record the new files in the verification
+	// ledger: the snapshot stands, its first verify only reads more.
+	LedgerErr error
 }
 
 // Errors a caller decides on.
@@ -184,6 +187,9 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	committed = true
 	opt.event(signalled, "after-commit")
 	r.dropJournal(ctx)
+	if !opt.NoMetadata {
+		res.LedgerErr = recordLedger(ctx, r.f, opt.Key, r.id, res.Manifest)
+	}
 	return res, nil
 }
 

@@ -36,7 +36,10 @@ type verifySnapJSON struct {
 	Problems []verify.Problem    `json:"problems"`
 	Warnings []verify.Problem    `json:"warnings"`
 	Files    []verify.FileResult `json:"files"`
-	Error    string              `json:"error,omitempty"`
+	// MAC is "verified", "failed", "not_checked" (the manifest has a MAC
+	// but no key was given) or "none".
+	MAC   verify.MACState `json:"mac"`
+	Error string          `json:"error,omitempty"`
 	// Source is "read", "ledger" (every file vouched for by a recent
 	// check, --max-age), "mixed" or "partial" (--budget left files for a
 	// later run; Deferred counts them).
@@ -322,6 +325,8 @@ func printVerifyResult(w io.Writer, paint painter, s snapshot.Info, res verify.R
 		verdict = "1 PROBLEM"
 	case len(res.Problems) > 1:
 		verdict = fmt.Sprintf("%d PROBLEMS", len(res.Problems))
+	case len(res.Warnings) == 1 && res.MAC == verify.MACNotChecked:
+		verdict = "intact, not authenticated (no key was given to check its MAC)"
 	case len(res.Warnings) > 0:
 		verdict = "intact as far as it can be checked (accepted with --allow-unverified)"
 	case resultSource(res) == "ledger":
@@ -345,11 +350,14 @@ func problemSentence(p verify.Problem) string {
 }
 
 func printVerdict(w io.Writer, paint painter, dir string, doc verifyJSON) {
-	bad, lenient := 0, 0
+	bad, lenient, unkeyed := 0, 0, 0
 	for _, s := range doc.Snapshots {
-		if !s.OK {
+		switch {
+		case !s.OK:
 			bad++
-		} else if len(s.Warnings) > 0 {
+		case len(s.Warnings) == 1 && s.MAC == verify.MACNotChecked:
+			unkeyed++
+		case len(s.Warnings) > 0:
 			lenient++
 		}
 	}
@@ -362,6 +370,9 @@ func printVerdict(w io.Writer, paint painter, dir string, doc verifyJSON) {
 		note := ""
 		if lenient > 0 {
 			note = fmt.Sprintf(" (%d only as far as can be checked: accepted with --allow-unverified)", lenient)
+		}
+		if unkeyed > 0 {
+			note += fmt.Sprintf(" (%d with a MAC that was not checked: give --key-file to authenticate)", unkeyed)
 		}
 		fmt.Fprintf(w, "verify: %s: %d snapshot%s of %s intact%s\n", paint(colourOK, "OK"), n, plural, dir, note)
 		return

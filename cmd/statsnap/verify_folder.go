@@ -270,7 +270,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	for i, res := range fr.Results {
 		s := targets[i]
 		sj := verifySnapJSON{Snapshot: res.Snapshot, Status: string(res.Status), OK: res.OK,
-			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files, Source: resultSource(res)}
+			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files, Source: resultSource(res), MAC: res.MAC}
 		for _, f := range res.Files {
 			if f.Source == "deferred" {
 				sj.Deferred++

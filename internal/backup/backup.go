@@ -690,13 +690,17 @@ func copyAlone(ctx context.Context, db *sql.DB, f storage.Folder, r *run, tables
 		}
 		conn = nil
 	}
-	for _, i := range idx {
+	for n, i := range idx {
 		if conn == nil {
 			if conn, err = readConn(ctx, db); err != nil {
 				return fmt.Errorf("back up table %s: a fresh connection: %w", tables[i].t.Key(), err)
 			}
 		}
 		slog.Info("copying a table again, alone, under DuckDB's default memory limit", "table", tables[i].t.Key())
+		key := tables[i].t.Key()
+		if r.opt.Progress != nil {
+			r.opt.Progress(Progress{Table: key, Index: len(tables) - len(idx) + n + 1, Count: len(tables)})
+		}
 		entry, err := copyTable(ctx, conn, f, r, i, tables[i])
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		conn.Close()
@@ -705,6 +709,9 @@ func copyAlone(ctx context.Context, db *sql.DB, f storage.Folder, r *run, tables
 			return err
 		}
 		entries[i] = entry
+		if r.opt.Progress != nil {
+			r.opt.Progress(Progress{Table: key, Index: len(tables) - len(idx) + n + 1, Count: len(tables), Rows: entry.Rows, Bytes: entry.FileSizeBytes, Done: true})
+		}
 	}
 	if conn != nil {
 		conn.Close()

@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -220,10 +218,11 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	ctx := cmd.Context()
 	start := time.Now()
 	dir := g.playerFolder(j.gamertag)
-	folder, err := storage.OpenLocal(dir, true)
+	folder, err := storage.OpenFolder(ctx, dir, true)
 	if err != nil {
-		return backupSnapJSON{}, fmt.Errorf("cannot back up %s: %w; check --output and its permissions", j.gamertag, err)
+		return backupSnapJSON{}, explainBackupError(j, dir, fmt.Errorf("open %s: %w", dir, err))
 	}
+	defer folder.Close()
 	progress := func(backup.Progress) {}
 	if showProgress && g.terminal() {
 		progress = func(p backup.Progress) {
@@ -261,7 +260,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Seconds:        time.Since(start).Seconds(),
 	}
 	if res.ManifestName != "" {
-		out.Manifest = filepath.Join(dir, res.ManifestName)
+		out.Manifest = storage.Join(dir, res.ManifestName)
 	}
 	for k, t := range res.Manifest.Tables {
 		out.Tables[k] = backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}
@@ -286,11 +285,11 @@ func explainBackupError(j backupJob, dir string, err error) error {
 		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
 	case errors.Is(err, storage.ErrLocked):
 		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)
-	case errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "No space left on device"):
+	case errors.Is(err, storage.ErrNoSpace) || strings.Contains(err.Error(), "No space left on device"):
 		return fmt.Errorf("cannot back up %s: the disk holding %s is full; nothing was committed and existing snapshots are untouched; free space or choose another --output", j.gamertag, dir)
-	case errors.Is(err, syscall.EROFS) || strings.Contains(err.Error(), "read-only file system"):
+	case errors.Is(err, storage.ErrReadOnly) || strings.Contains(err.Error(), "read-only file system"):
 		return fmt.Errorf("cannot back up %s: %s is on a read-only file system; choose a writable --output", j.gamertag, dir)
-	case errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "Permission denied"):
+	case errors.Is(err, storage.ErrPermission) || strings.Contains(err.Error(), "Permission denied"):
 		return fmt.Errorf("cannot back up %s: permission denied (%v); run statsnap as a user who can read %s and write %s", j.gamertag, err, j.source, dir)
 	case errors.Is(err, backup.ErrIDTaken):
 		return fmt.Errorf("cannot back up %s: %w", j.gamertag, err)

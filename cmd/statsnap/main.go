@@ -19,8 +19,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Exit codes of SPEC.
@@ -71,8 +71,10 @@ func (g *globals) playerDB(gamertag string) string {
 	return filepath.Join(g.DataDir, "players", gamertag, "stats.duckdb")
 }
 
+// playerFolder is the location of a player's folder in the backup root:
+// a path, or a URL with the name appended to its path.
 func (g *globals) playerFolder(gamertag string) string {
-	return filepath.Join(g.Output, gamertag)
+	return storage.Join(g.Output, gamertag)
 }
 
 // out is where the human report goes: stdout, or stderr under --json so
@@ -143,7 +145,7 @@ restores them in one transaction; and prunes them with restic's retention rules.
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-			return nil
+			return checkLocations(cmd, g)
 		},
 	}
 	pf := root.PersistentFlags()

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openspartan/statsnap/internal/prune"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/internal/storage"
 )
 
 func init() { extraCommands = append(extraCommands, newPruneCmd) }
@@ -168,7 +168,7 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 	}
 	var names []string
 	if o.All {
-		all, err := backupFolders(g, "")
+		all, err := backupFolders(cmd.Context(), g, "")
 		if err != nil {
 			return err
 		}
@@ -248,16 +248,17 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 // even when some removals failed, with an error that says what went wrong.
 func pruneOne(ctx context.Context, g *globals, o pruneOptions, name string) (*pruneGroupJSON, error) {
 	dir := g.playerFolder(name)
-	local, err := storage.OpenLocal(dir, false)
+	opened, err := storage.OpenFolder(ctx, dir, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("cannot prune %s: %s does not exist; check --gamertag and --output", name, dir)
 		}
 		return nil, fmt.Errorf("cannot prune %s: %w", name, err)
 	}
-	var folder storage.Folder = local
+	defer opened.Close()
+	folder := opened
 	if os.Getenv(crashEnv) == "manifest-removed" {
-		folder = &crashFolder{Folder: local}
+		folder = &crashFolder{Folder: opened}
 	}
 	res, err := prune.Run(ctx, folder, prune.Options{Policy: o.Policy, DryRun: o.DryRun, LockWait: g.LockWait})
 	if res == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/restore"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -113,13 +112,14 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	folder, err := storage.OpenLocal(o.Backup, false)
+	folder, err := storage.OpenFolder(cmd.Context(), o.Backup, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("cannot restore: there is no backup folder at %s; check --backup", o.Backup)
 		}
 		return fmt.Errorf("cannot restore: %w", err)
 	}
+	defer folder.Close()
 
 	if o.List {
 		return runRestoreList(cmd, g, o, folder, key)

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -104,13 +103,14 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		return err
 	}
 	ctx := cmd.Context()
-	folder, err := storage.OpenLocal(o.Backup, false)
+	folder, err := storage.OpenFolder(ctx, o.Backup, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("cannot verify: backup folder %s does not exist; check --backup", o.Backup)
 		}
 		return fmt.Errorf("cannot verify: %w", err)
 	}
+	defer folder.Close()
 	// Shared: other verifies and restores may read beside us, but no
 	// backup or prune can change the folder while we read it.
 	unlock, err := folder.Lock(ctx, false, g.LockWait)

@@ -26,8 +26,9 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -438,6 +439,18 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 	}
 
+	// A dry run reads the published files in place when they are local
+	// files; from an object store it needs a private copy too, in scratch
+	// space of its own that it removes (nothing is written near the target).
+	_, inPlace := storage.LocalPath(opt.Folder, snapshot.ManifestName(info.ID))
+	if opt.DryRun && !inPlace {
+		scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
+		if err != nil {
+			return rep, fmt.Errorf("create scratch space for the dry run: %w", err)
+		}
+		defer os.RemoveAll(scratch)
+		copyTo = scratch
+	}
 	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: copyTo}
 	if opt.Progress != nil {
 		vopt.Progress = func(done, total int, f verify.FileResult) {
@@ -517,11 +530,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 
 	paths := map[string]string{}
 	for _, t := range tables {
-		if opt.DryRun {
-			p, err := opt.Folder.StagePath(t.file)
-			if err != nil {
-				return rep, err
-			}
+		if opt.DryRun && inPlace {
+			p, _ := storage.LocalPath(opt.Folder, t.file)
 			paths[t.key] = p
 		} else {
 			f, found := files[t.key]
@@ -631,7 +641,7 @@ func removeDirs(dirs []string) {
 // syncDirs makes created folders durable: each one's entry lives in its parent.
 func syncDirs(dirs []string) {
 	for _, d := range dirs {
-		storage.SyncPath(filepath.Dir(d))
+		fsutil.SyncPath(filepath.Dir(d))
 	}
 }
 

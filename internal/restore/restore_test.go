@@ -15,8 +15,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/verify"
 )
 
@@ -24,7 +24,7 @@ import (
 type fixture struct {
 	dir    string
 	source string
-	folder *storage.Local
+	folder *local.Folder
 	id     string
 }
 
@@ -53,7 +53,7 @@ func newFixture(t *testing.T) fixture {
 		}
 	}
 	db.Close()
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

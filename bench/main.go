@@ -228,7 +228,7 @@ func (b *bench) run() error {
 				return fmt.Errorf("--matches %d: %w", n, err)
 			}
 			b.sizes = append(b.sizes, r)
-			b.writeReport()
+			b.checkpoint()
 		}
 	}
 	if !b.opts.SkipScale {
@@ -408,8 +408,8 @@ func (b *bench) sampleKey() string {
 			continue
 		}
 		data, _ := os.ReadFile(f)
-		io.WriteString(h, filepath.Base(f))
-		h.Write(data)
+		_, _ = io.WriteString(h, filepath.Base(f)) // hash writes never fail
+		_, _ = h.Write(data)
 	}
 	sampleKeyCache = hex.EncodeToString(h.Sum(nil))[:12]
 	return sampleKeyCache

@@ -51,7 +51,9 @@ func (b *bench) profileAll(r *sizeResult, jobs map[string]job) []*profileResult 
 // for go tool pprof.
 func (b *bench) profileOne(label, name string, j job) *profileResult {
 	dir := filepath.Join(b.work, "profiles")
-	os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &profileResult{Label: label, Err: err.Error()}
+	}
 	perf, _ := exec.LookPath("perf")
 	pr := &profileResult{Label: label}
 	base := filepath.Join(dir, name)
@@ -76,7 +78,9 @@ func (b *bench) profileOne(label, name string, j job) *profileResult {
 		top, terr := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", b.statsnap, pr.Pprof).CombinedOutput()
 		if terr == nil {
 			pr.PprofTo = base + ".pprof.txt"
-			os.WriteFile(pr.PprofTo, top, 0o644)
+			if err := os.WriteFile(pr.PprofTo, top, 0o644); err != nil {
+				pr.Err = "write pprof report: " + err.Error()
+			}
 		}
 	}
 	if perf == "" {
@@ -105,7 +109,10 @@ func (b *bench) profileOne(label, name string, j job) *profileResult {
 		return pr
 	}
 	pr.Perf = base + ".perf.txt"
-	os.WriteFile(pr.Perf, rep, 0o644)
+	if err := os.WriteFile(pr.Perf, rep, 0o644); err != nil {
+		pr.Err = "write perf report: " + err.Error()
+		return pr
+	}
 	pr.Shares, pr.Top, pr.Samples = categorize(string(rep))
 	return pr
 }

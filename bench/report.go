@@ -53,12 +53,24 @@ func resultsFile(quick bool) string {
 // writeReport writes the report with whatever has been measured so far
 // (it is rewritten after each part, so an interrupted run leaves the
 // parts it finished).
+// checkpoint writes the report so far, so that an interrupted run keeps
+// what it measured; a failed write is said and the run goes on.
+func (b *bench) checkpoint() {
+	if err := b.writeReport(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: write report:", err)
+	}
+}
+
 func (b *bench) writeReport() error {
 	if !b.rendering {
 		b.Results = results{Command: b.command, Reps: b.opts.Reps, Finished: b.finished, Elapsed: time.Since(b.started),
 			Machine: b.machine, Sizes: b.sizes, Scale: b.scale, Notes: b.notes, StartA: b.startA, StartB: b.startB}
-		if data, err := json.MarshalIndent(b.Results, "", " "); err == nil {
-			os.WriteFile(filepath.Join(b.work, resultsFile(b.opts.Quick)), data, 0o644)
+		data, err := json.MarshalIndent(b.Results, "", " ")
+		if err != nil {
+			return fmt.Errorf("encode results: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(b.work, resultsFile(b.opts.Quick)), data, 0o644); err != nil {
+			return fmt.Errorf("write results: %w", err)
 		}
 	}
 	b.command, b.opts.Reps, b.finished, b.machine = b.Results.Command, b.Results.Reps, b.Results.Finished, b.Results.Machine

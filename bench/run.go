@@ -120,13 +120,15 @@ func waitCtx(ctx context.Context, c *exec.Cmd) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		c.Process.Signal(os.Interrupt)
+		_ = c.Process.Signal(os.Interrupt) // it may have exited already
 		select {
 		case err := <-done:
 			return fmt.Errorf("%w (%v)", ctx.Err(), err)
 		case <-time.After(10 * time.Second):
-			c.Process.Kill()
-			<-done
+			_ = c.Process.Kill()
+			if err := <-done; err != nil {
+				return fmt.Errorf("%w (killed: %v)", ctx.Err(), err)
+			}
 			return ctx.Err()
 		}
 	}

@@ -114,7 +114,7 @@ func (b *bench) runScale() *scaleResult {
 	s := &scaleResult{}
 	if b.opts.ScalePlayers > 0 {
 		b.scaleAll(s)
-		b.writeReport()
+		b.checkpoint()
 	}
 	if b.opts.Snapshots > 0 {
 		b.scaleMany(s)
@@ -249,7 +249,7 @@ func (b *bench) scaleAll(s *scaleResult) {
 
 	// One broken player among the others.
 	s.Broken = b.brokenAll(s, dataDir)
-	b.writeReport()
+	b.checkpoint()
 }
 
 // brokenAll runs backup --all with one unreadable database in the middle
@@ -409,9 +409,9 @@ func (b *bench) scaleMany(s *scaleResult) {
 			}}))
 	}
 	// The real removal, once (it is destructive).
-	real := &series{Name: "statsnap prune --keep-last 10"}
+	removal := &series{Name: "statsnap prune --keep-last 10"}
 	c := b.statsnapCmd("prune", "--gamertag", gamertag, "--output", root, "--keep-last", "10", "--json")
-	real.Command = b.cmdString(c)
+	removal.Command = b.cmdString(c)
 	m, out, err := runOnce(ctx, c)
 	if err == nil {
 		err = checkPruneCount(n - min(n, 10))(out)
@@ -423,11 +423,11 @@ func (b *bench) scaleMany(s *scaleResult) {
 		}
 	}
 	if err != nil {
-		real.Err = err.Error()
+		removal.Err = err.Error()
 	} else {
-		real.Runs = append(real.Runs, m)
+		removal.Runs = append(removal.Runs, m)
 	}
-	s.PruneReal = real
+	s.PruneReal = removal
 }
 
 // cloneSnapshots writes count copies of snapshot id0 of folder, each step

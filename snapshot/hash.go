@@ -116,7 +116,7 @@ func HashCopy(ctx context.Context, r io.Reader, w io.Writer) (string, int64, err
 			return "", n, ctx.Err()
 		}
 		if c.n > 0 {
-			h.Write((*c.buf)[:c.n])
+			_, _ = h.Write((*c.buf)[:c.n]) // a hash.Hash never fails to write
 			if w != nil {
 				if _, err := w.Write((*c.buf)[:c.n]); err != nil {
 					free <- c.buf

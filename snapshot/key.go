@@ -6,18 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
 // KeySize is the BLAKE3 key length.
 const KeySize = 32
 
-// GenerateKey writes a new random key to path as hex, mode 0600. It never
-// replaces an existing file: losing a key makes its snapshots unprovable.
+// GenerateKey writes a new random key to path as hex, mode 0600, creating
+// missing parent folders with mode 0700 (a key's folder is as private as
+// the key). It never replaces an existing file: losing a key makes its
+// snapshots unprovable; such a call fails with an error that is
+// fs.ErrExist.
 func GenerateKey(path string) error {
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("generate key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create key folder: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

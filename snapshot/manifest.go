@@ -147,7 +147,7 @@ func MAC(key, canonical []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keyed hash: %w", err)
 	}
-	h.Write(canonical)
+	_, _ = h.Write(canonical) // a hash.Hash never fails to write
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

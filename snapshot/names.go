@@ -41,6 +41,7 @@ var (
 // Kind of a file in a player folder.
 type Kind int
 
+// The kinds of file Classify tells apart.
 const (
 	KindOther Kind = iota
 	KindManifest

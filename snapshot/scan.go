@@ -15,6 +15,7 @@ import (
 // Status of a snapshot in a folder.
 type Status string
 
+// The statuses Scan reports (SPEC's list, plus corrupt).
 const (
 	StatusComplete   Status = "complete"   // a statsnap manifest
 	StatusLegacy     Status = "legacy"     // seed metadata, no hashes
@@ -213,5 +214,5 @@ func Find(list []Info, id string) (Info, error) {
 	return Info{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
 }
 
-// ErrNoSnapshot: the folder has no such snapshot.
+// ErrNoSnapshot reports that the folder has no such snapshot.
 var ErrNoSnapshot = errors.New("no such snapshot")

@@ -26,8 +26,8 @@ import (
 	"sync"
 
 	"github.com/openspartan/statsnap/internal/parquetfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Problem kinds, as SPEC names them in verify's JSON.

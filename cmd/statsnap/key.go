@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +18,10 @@ func newKeyCmd(g *globals) *cobra.Command {
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := snapshot.GenerateKey(args[0]); err != nil {
-				return fmt.Errorf("cannot create key: %w; choose a path where no file exists", err)
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("cannot create key: %s already exists and keys are never replaced; choose another path", args[0])
+				}
+				return fmt.Errorf("cannot create key: %w", err)
 			}
 			if g.JSON {
 				return g.printJSON(map[string]any{"key_file": args[0]})

@@ -57,3 +57,28 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Errorf("wrong key: exit %d %s", r.Code, r.Stdout)
 	}
 }
+
+// TestKeyGenerateParents: the README's ~/.config/statsnap/key works on a
+// fresh machine: missing folders are created private (0700), and a second
+// generate names the existing file instead of replacing it.
+func TestKeyGenerateParents(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "home", ".config", "statsnap", "key")
+	mustCLI(t, dir, "key", "generate", path)
+	for _, d := range []string{filepath.Dir(path), filepath.Dir(filepath.Dir(path))} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s mode %o, want 700", d, fi.Mode().Perm())
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key: %v %v", fi, err)
+	}
+	r := cli(t, dir, "key", "generate", path)
+	if r.Code != exitError || !strings.Contains(r.Stderr, "already exists") || !strings.Contains(r.Stderr, "choose another path") {
+		t.Errorf("second generate: exit %d, %q", r.Code, r.Stderr)
+	}
+}

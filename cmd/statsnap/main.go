@@ -155,11 +155,17 @@ restores them in one transaction; and prunes them with restic's retention rules.
 	pf.StringVar(&g.KeyFile, "key-file", "", "key for authenticated snapshots (default $STATSNAP_KEY_FILE)")
 	pf.DurationVar(&g.LockWait, "lock-wait", 0, "how long to wait for another statsnap working on the same player")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log diagnostics to stderr")
+	// --version prints what `statsnap version` prints. The text is built
+	// only when the flag is used: asking DuckDB its version costs an
+	// in-memory database.
+	root.Version = snapshot.ToolVersion
+	root.SetVersionTemplate("{{versionText}}")
+	cobra.AddTemplateFunc("versionText", func() string { return readBuildInfo(context.Background()).String() })
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, cmd.CommandPath())
 	})
 	root.AddCommand(newPlayersCmd(g), newSampleCmd(g), newBackupCmd(g), newSnapshotsCmd(g),
-		newKeyCmd(g))
+		newKeyCmd(g), newVersionCmd(g))
 	for _, add := range extraCommands {
 		root.AddCommand(add(g))
 	}

@@ -28,8 +28,8 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
 

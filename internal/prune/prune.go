@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
-	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // ErrNoPolicy is returned for an empty policy. retention.Apply would keep

@@ -16,9 +16,9 @@ import (
 )
 
 var (
-	// ErrLocked: another process holds the database open for writing.
+	// ErrLocked reports that another process holds the database open for writing.
 	ErrLocked = errors.New("database is in use by another process")
-	// ErrNotExist: there is no database at the path.
+	// ErrNotExist reports that there is no database at the path.
 	ErrNotExist = errors.New("database does not exist")
 )
 

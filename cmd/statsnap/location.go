@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	_ "github.com/openspartan/statsnap/internal/storage/blob"  // s3://, gs://, azblob://, file://
 	_ "github.com/openspartan/statsnap/internal/storage/local" // plain paths
 )
 

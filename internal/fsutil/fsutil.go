@@ -1,3 +1,6 @@
+// Package fsutil holds file-system helpers for files that are not
+// snapshots: the target database, samples. Publishing never replaces a
+// file and every step is fsynced.
 package fsutil
 
 import (

@@ -20,25 +20,25 @@ func (s *sentinel) Error() string { return s.msg }
 func (s *sentinel) Is(target error) bool { return s.also != nil && target == s.also }
 
 var (
-	// ErrNotFound: the file, folder or bucket does not exist.
+	// ErrNotFound means the file, folder or bucket does not exist.
 	ErrNotFound error = &sentinel{"not found", fs.ErrNotExist}
-	// ErrExist: a file is already there and is never replaced.
+	// ErrExist means a file is already there and is never replaced.
 	ErrExist error = &sentinel{"already exists", fs.ErrExist}
-	// ErrLocked: another statsnap process holds the folder's lock.
+	// ErrLocked means another statsnap process holds the folder's lock.
 	ErrLocked error = &sentinel{"locked by another statsnap process", nil}
-	// ErrNoSpace: the disk, quota or bucket is full.
+	// ErrNoSpace means the disk, quota or bucket is full.
 	ErrNoSpace error = &sentinel{"no space left", nil}
-	// ErrPermission: the credentials or file modes do not allow it.
+	// ErrPermission means the credentials or file modes do not allow it.
 	ErrPermission error = &sentinel{"permission denied", fs.ErrPermission}
-	// ErrReadOnly: the place is read-only (a read-only file system).
+	// ErrReadOnly means the place is read-only (a read-only file system).
 	ErrReadOnly error = &sentinel{"read-only", nil}
-	// ErrUnsafeName: a name that is not a plain file name inside the
+	// ErrUnsafeName means a name that is not a plain file name inside the
 	// folder, or a file that is not a regular file (symlink, FIFO…).
 	ErrUnsafeName error = &sentinel{"unsafe file name", nil}
-	// ErrLocation: the location is not a path or a supported URL; a usage
+	// ErrLocation means the location is not a path or a supported URL; a usage
 	// error, never a local folder.
 	ErrLocation error = &sentinel{"unsupported location", nil}
-	// ErrUnsupported: the backend lacks something statsnap needs to keep
+	// ErrUnsupported means the backend lacks something statsnap needs to keep
 	// its guarantees (for example conditional writes for the lease).
 	ErrUnsupported error = &sentinel{"unsupported by this store", nil}
 )

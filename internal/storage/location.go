@@ -77,7 +77,7 @@ func Parse(location string) (scheme string, u *url.URL, err error) {
 	if u.User != nil {
 		return "", nil, fmt.Errorf("%w: credentials do not belong in the URL; use the cloud's standard environment or files", ErrLocation)
 	}
-	if u.Host == "" {
+	if u.Host == "" && scheme != "file" {
 		return "", nil, fmt.Errorf("%w: %q names no bucket", ErrLocation, Redact(location))
 	}
 	return scheme, u, nil
@@ -170,13 +170,17 @@ func Redact(location string) string {
 	}
 	u.User = nil
 	q := u.Query()
+	redacted := false
 	for k := range q {
 		switch strings.ToLower(k) {
 		case "endpoint", "region", "use_path_style", "disable_https", "protocol", "domain", "dualstack", "fips", "accelerate", "storage_account", "localemulator", "anonymous", "awssdk", "hostname":
 		default:
 			q.Set(k, "REDACTED")
+			redacted = true
 		}
 	}
-	u.RawQuery = q.Encode()
+	if redacted {
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }

@@ -30,10 +30,13 @@ type Root struct{ Dir string }
 // OpenRoot returns the root at dir; nothing is touched until it is used.
 func OpenRoot(dir string) *Root { return &Root{Dir: dir} }
 
+// Location implements storage.Root.
 func (r *Root) Location() string { return r.Dir }
 
+// Close implements storage.Root.
 func (r *Root) Close() error { return nil }
 
+// Players implements storage.Root.
 func (r *Root) Players(ctx context.Context) ([]string, error) {
 	des, err := os.ReadDir(r.Dir)
 	if err != nil {
@@ -49,6 +52,7 @@ func (r *Root) Players(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// Folder implements storage.Root.
 func (r *Root) Folder(ctx context.Context, name string, create bool) (storage.Folder, error) {
 	dir := r.Dir
 	if name != "" {
@@ -82,8 +86,10 @@ func OpenFolder(dir string, create bool) (*Folder, error) {
 	return &Folder{Dir: dir}, nil
 }
 
+// Location implements storage.Folder.
 func (l *Folder) Location() string { return l.Dir }
 
+// Close implements storage.Folder.
 func (l *Folder) Close() error { return nil }
 
 func (l *Folder) path(name string) (string, error) {
@@ -93,6 +99,7 @@ func (l *Folder) path(name string) (string, error) {
 	return filepath.Join(l.Dir, name), nil
 }
 
+// List implements storage.Folder.
 func (l *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 	des, err := os.ReadDir(l.Dir)
 	if err != nil {
@@ -123,6 +130,7 @@ type file struct {
 
 func (f file) Size() int64 { return f.size }
 
+// Open implements storage.Folder.
 func (l *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 	p, err := l.path(name)
 	if err != nil {
@@ -143,8 +151,10 @@ func (l *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 // LocalPath is where DuckDB may read a published file in place.
 func (l *Folder) LocalPath(name string) (string, error) { return l.path(name) }
 
+// StagePath implements storage.Folder.
 func (l *Folder) StagePath(name string) (string, error) { return l.path(name) }
 
+// Publish implements storage.Folder.
 func (l *Folder) Publish(ctx context.Context, staged, final string) error {
 	sp, err := l.path(staged)
 	if err != nil {
@@ -164,6 +174,7 @@ func (l *Folder) Publish(ctx context.Context, staged, final string) error {
 	return nil
 }
 
+// WriteFile implements storage.Folder.
 func (l *Folder) WriteFile(ctx context.Context, name string, data []byte) error {
 	p, err := l.path(name)
 	if err != nil {
@@ -186,6 +197,7 @@ func (l *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 	return storage.ClassifyOS(f.Close())
 }
 
+// Remove implements storage.Folder.
 func (l *Folder) Remove(ctx context.Context, name string) error {
 	p, err := l.path(name)
 	if err != nil {
@@ -197,6 +209,7 @@ func (l *Folder) Remove(ctx context.Context, name string) error {
 	return nil
 }
 
+// Sync implements storage.Folder.
 func (l *Folder) Sync(ctx context.Context) error {
 	if err := fsutil.SyncPath(l.Dir); err != nil {
 		return fmt.Errorf("sync folder: %w", storage.ClassifyOS(err))
@@ -204,6 +217,7 @@ func (l *Folder) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Lock implements storage.Folder.
 func (l *Folder) Lock(ctx context.Context, exclusive bool, wait time.Duration) (func() error, error) {
 	lk, err := openLock(filepath.Join(l.Dir, storage.LockName), exclusive)
 	if err != nil {

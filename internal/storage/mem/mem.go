@@ -76,8 +76,10 @@ type Root struct {
 	area   *stage.Area
 }
 
+// Location implements storage.Root.
 func (r *Root) Location() string { return "mem:" + r.prefix }
 
+// Close implements storage.Root.
 func (r *Root) Close() error { return r.area.Close() }
 
 func (r *Root) key(name string) string {
@@ -90,6 +92,7 @@ func (r *Root) key(name string) string {
 	return r.prefix + "/" + name
 }
 
+// Players implements storage.Root.
 func (r *Root) Players(ctx context.Context) ([]string, error) {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
@@ -107,6 +110,7 @@ func (r *Root) Players(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// Folder implements storage.Root.
 func (r *Root) Folder(ctx context.Context, name string, create bool) (storage.Folder, error) {
 	if name != "" {
 		if err := storage.CheckName(name); err != nil {
@@ -132,12 +136,15 @@ type Folder struct {
 	area *stage.Area
 }
 
+// Location implements storage.Folder.
 func (f *Folder) Location() string { return "mem:" + f.key }
 
+// Close implements storage.Folder.
 func (f *Folder) Close() error { return nil }
 
 func (f *Folder) sub() string { return url.PathEscape(f.key) }
 
+// List implements storage.Folder.
 func (f *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
@@ -165,6 +172,7 @@ type osFile struct {
 
 func (f osFile) Size() int64 { return f.size }
 
+// Open implements storage.Folder.
 func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 	if err := storage.CheckName(name); err != nil {
 		return nil, err
@@ -189,6 +197,7 @@ func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 	return file{bytes.NewReader(o.data), int64(len(o.data))}, nil
 }
 
+// StagePath implements storage.Folder.
 func (f *Folder) StagePath(name string) (string, error) {
 	if !strings.HasPrefix(name, storage.TempPrefix) {
 		return "", fmt.Errorf("stage %s: %w: not a staging name", name, storage.ErrUnsafeName)
@@ -210,6 +219,7 @@ func (f *Folder) put(name string, data []byte) error {
 	return nil
 }
 
+// Publish implements storage.Folder.
 func (f *Folder) Publish(ctx context.Context, staged, final string) error {
 	if err := storage.CheckName(final); err != nil {
 		return err
@@ -228,6 +238,7 @@ func (f *Folder) Publish(ctx context.Context, staged, final string) error {
 	return f.area.Remove(f.sub(), staged)
 }
 
+// WriteFile implements storage.Folder.
 func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error {
 	if err := storage.CheckName(name); err != nil {
 		return err
@@ -250,6 +261,7 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 	return f.put(name, bytes.Clone(data))
 }
 
+// Remove implements storage.Folder.
 func (f *Folder) Remove(ctx context.Context, name string) error {
 	if err := storage.CheckName(name); err != nil {
 		return err
@@ -265,8 +277,10 @@ func (f *Folder) Remove(ctx context.Context, name string) error {
 	return nil
 }
 
+// Sync implements storage.Folder.
 func (f *Folder) Sync(ctx context.Context) error { return nil }
 
+// Lock implements storage.Folder.
 func (f *Folder) Lock(ctx context.Context, exclusive bool, wait time.Duration) (func() error, error) {
 	deadline := time.Now().Add(wait)
 	for {

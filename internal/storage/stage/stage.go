@@ -71,7 +71,7 @@ func cleanStale(parent string) {
 			} else {
 				slog.Debug("removed a stale staging folder", "folder", dir)
 			}
-			fl.Unlock()
+			_ = fl.Unlock()
 		}
 	}
 }
@@ -107,6 +107,6 @@ func (a *Area) Remove(sub, name string) error {
 // Close removes the staging folder and everything in it.
 func (a *Area) Close() error {
 	err := os.RemoveAll(a.dir)
-	a.lock.Unlock()
+	_ = a.lock.Unlock()
 	return err
 }

@@ -407,8 +407,12 @@ func testLock(t *testing.T, open Opener, _ Options) {
 	if _, err := b.Lock(c, true, 0); !errors.Is(err, storage.ErrLocked) {
 		t.Fatalf("exclusive lock under shared ones: %v, want ErrLocked", err)
 	}
-	u1()
-	u2()
+	if err := u1(); err != nil {
+		t.Fatal(err)
+	}
+	if err := u2(); err != nil {
+		t.Fatal(err)
+	}
 	// A waiter gets the lock once it is released.
 	unlock, err = a.Lock(c, true, 0)
 	if err != nil {
@@ -418,11 +422,13 @@ func testLock(t *testing.T, open Opener, _ Options) {
 	go func() {
 		u, err := b.Lock(c, true, 2*time.Minute)
 		if err == nil {
-			u()
+			err = u()
 		}
 		got <- err
 	}()
-	unlock()
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
 	if err := <-got; err != nil {
 		t.Fatalf("waiting for a released lock: %v", err)
 	}
@@ -436,7 +442,9 @@ func testLock(t *testing.T, open Opener, _ Options) {
 	if _, err := b.Lock(cc, true, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
-	unlock()
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
 	// The lock is not a file of the folder.
 	if n := names(t, a); len(n) != 0 {
 		t.Fatalf("List() shows %q", n)

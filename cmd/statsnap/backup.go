@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -223,6 +224,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		return backupSnapJSON{}, explainBackupError(j, dir, fmt.Errorf("open %s: %w", dir, err))
 	}
 	defer folder.Close()
+	if os.Getenv(crashEnv) == "publish-1" {
+		folder = &crashPublish{Folder: folder}
+	}
 	progress := func(backup.Progress) {}
 	if showProgress && g.terminal() {
 		progress = func(p backup.Progress) {

@@ -380,6 +380,22 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 // SPEC's removal order exists for. Nothing else reads it.
 const crashEnv = "STATSNAP_TEST_CRASH_AFTER"
 
+// crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a
+// backup with SIGKILL right after its first file was published: mid-upload,
+// with the journal written and the manifest not.
+type crashPublish struct{ storage.Folder }
+
+func (c *crashPublish) Publish(ctx context.Context, staged, final string) error {
+	err := c.Folder.Publish(ctx, staged, final)
+	if err == nil {
+		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
+			_ = p.Kill()
+		}
+		os.Exit(137)
+	}
+	return err
+}
+
 type crashFolder struct {
 	storage.Folder
 	manifestGone bool

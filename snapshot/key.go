@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // KeySize is the BLAKE3 key length.
@@ -46,20 +48,41 @@ func GenerateKey(path string) error {
 // ErrKeyExposed is returned beside a usable key whose file others can read.
 var ErrKeyExposed = errors.New("key file is readable by other users")
 
+// maxKeyFile bounds what LoadKey reads: a key is 64 hex digits and a
+// newline; anything much larger is not a statsnap key.
+const maxKeyFile = 4096
+
 // LoadKey reads a key written by GenerateKey. When the file's mode lets
 // group or others read it, the key is returned with ErrKeyExposed so the
 // caller can warn.
+//
+// The file is opened without blocking and must be a regular file: a FIFO
+// would hang the command before any signal handler could help, and a
+// device such as /dev/zero would be read without end. The read is bounded
+// either way. A symlink is followed (secret mounts are made of them);
+// what it points to is what is checked.
 func LoadKey(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
-	if fi.Size() > 4096 {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read key file %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > maxKeyFile {
 		return nil, fmt.Errorf("read key file %s: too large to be a statsnap key", path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("read key file %s: too large to be a statsnap key", path)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(key) != KeySize {

@@ -541,7 +541,7 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		}
 	}
 
-	info, ierr := parquetfile.Inspect(src)
+	info, ierr := parquetfile.Check(ctx, src)
 	if ierr != nil {
 		add(KindUnreadable, "%s is not a readable Parquet file: %v", j.file, ierr)
 		return fr, ps, nil

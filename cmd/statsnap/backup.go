@@ -94,6 +94,12 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 		if err != nil {
 			return usageErr("--time %q is not an RFC 3339 time (e.g. 2026-02-01T14:30:25+01:00)", o.Time)
 		}
+		// A snapshot id has four digits of year in local time: any other
+		// year writes names that snapshots, verify and prune never see.
+		// (Year 1 is also Go's zero time, which meant "now".)
+		if y := t.Local().Year(); y < 1000 || y > 9999 {
+			return usageErr("--time %q is year %d in local time; a snapshot id needs a year from 1000 to 9999", o.Time, y)
+		}
 		at = t
 	}
 	if o.Gamertag != "" {
@@ -250,6 +256,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Progress:         progress,
 	})
 	if err != nil {
+		if errors.Is(err, storage.ErrLocked) {
+			return backupSnapJSON{}, fmt.Errorf("cannot back up %s: another statsnap process (%s) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, lockHolder(ctx, folder), dir)
+		}
 		return backupSnapJSON{}, explainBackupError(j, dir, err)
 	}
 	if len(res.Cleanup.Removed) > 0 {

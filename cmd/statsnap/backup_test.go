@@ -519,5 +519,8 @@ func TestBackupInterrupted(t *testing.T) {
 		if !strings.Contains(stderr.String(), "interrupted") {
 			t.Errorf("interrupted at %v: stderr %q", delay, stderr.String())
 		}
+		if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+			t.Errorf("interrupted at %v: exit %d, want %d", delay, code, exitInterrupted)
+		}
 	}
 }

@@ -29,6 +29,9 @@ const (
 	exitError     = 1
 	exitUsage     = 2
 	exitIntegrity = 3
+	// exitInterrupted is the shell's code for death by SIGINT (128+2),
+	// returned for SIGTERM too: stopped on request, nothing changed.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code with the message.
@@ -119,6 +122,32 @@ func (g *globals) key() ([]byte, error) {
 	return key, nil
 }
 
+// check refuses global flag values that would put snapshots where nobody
+// looks for them: an empty --output or --data-dir would mean the current
+// folder, and a negative --lock-wait means nothing.
+func (g *globals) check(cmd *cobra.Command) error {
+	for _, name := range []string{"output", "data-dir"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+			return usageErr("--%s is empty; give a folder (the default is %s)", name, f.DefValue)
+		}
+	}
+	if g.LockWait < 0 {
+		return usageErr("--lock-wait must not be negative, got %s", g.LockWait)
+	}
+	return nil
+}
+
+// lockHolder says which kind of statsnap command holds a folder's lock,
+// for a command that wanted it exclusively: if a shared lock can be
+// taken, the holder is a reader (verify or restore).
+func lockHolder(ctx context.Context, f storage.Folder) string {
+	if unlock, err := f.Lock(ctx, false, 0); err == nil {
+		_ = unlock() // a probe's shared lock: nothing was written under it
+		return "verify or restore"
+	}
+	return "backup or prune"
+}
+
 // checkGamertag refuses names that would leave the data or backup folder.
 func checkGamertag(name string) error {
 	if err := storage.CheckName(name); err != nil {
@@ -145,6 +174,9 @@ restores them in one transaction; and prunes them with restic's retention rules.
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
+			if err := g.check(cmd); err != nil {
+				return err
+			}
 			return checkLocations(cmd, g)
 		},
 	}
@@ -209,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "statsnap: interrupted; nothing was changed (any partial work was removed)")
-		return exitError
+		return exitInterrupted
 	}
 	fmt.Fprintf(stderr, "statsnap: %v\n", err)
 	return code

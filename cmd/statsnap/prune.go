@@ -266,7 +266,7 @@ func pruneOne(ctx context.Context, g *globals, o pruneOptions, name string) (*pr
 		case err == nil:
 			return nil, nil
 		case errors.Is(err, storage.ErrLocked):
-			return nil, fmt.Errorf("cannot prune %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", name, dir)
+			return nil, fmt.Errorf("cannot prune %s: another statsnap process (%s) is working on %s; wait for it or pass --lock-wait 5m", name, lockHolder(ctx, opened), dir)
 		case errors.Is(err, context.Canceled):
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -49,6 +50,28 @@ type keepOpen struct{ Source }
 
 // Inspect reads the footer of a Parquet file.
 func Inspect(r Source) (info Info, err error) {
+	return InspectContext(context.Background(), r)
+}
+
+// InspectContext reads the footer of a Parquet file, refusing one whose
+// footer or schema is out of bounds before arrow-go builds anything from
+// it.
+func InspectContext(ctx context.Context, r Source) (info Info, err error) {
+	return inspect(ctx, r, false)
+}
+
+// Check is InspectContext plus a walk of every page header: the
+// structural checks a file passes before any reader decodes it (DuckDB
+// allocates what a page header declares). It returns ErrBounds, wrapped,
+// when the file declares more than the bounds allow.
+func Check(ctx context.Context, r Source) (info Info, err error) {
+	return inspect(ctx, r, true)
+}
+
+func inspect(ctx context.Context, r Source, pages bool) (info Info, err error) {
+	if err := checkFooter(ctx, r); err != nil {
+		return Info{}, err
+	}
 	defer func() {
 		// arrow-go panics on some malformed footers; a tampered file must
 		// be a problem to report, not a crash.
@@ -61,6 +84,14 @@ func Inspect(r Source) (info Info, err error) {
 		return Info{}, fmt.Errorf("read parquet footer: %w", err)
 	}
 	defer pr.Close()
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	if pages {
+		if err := checkPages(ctx, r, pr); err != nil {
+			return Info{}, fmt.Errorf("check parquet pages: %w", err)
+		}
+	}
 	sc, err := pqarrow.FromParquet(pr.MetaData().Schema, &pqarrow.ArrowReadProperties{}, pr.MetaData().KeyValueMetadata())
 	if err != nil {
 		return Info{}, fmt.Errorf("derive arrow schema: %w", err)
@@ -138,25 +169,49 @@ func Equal(a, b []Field) bool {
 	return true
 }
 
-// Describe prints a field list compactly for messages.
+// maxDescribe bounds Describe's output: a message need not list a
+// hostile schema's million fields.
+const maxDescribe = 4096
+
+// Describe prints a field list compactly for messages, cut short (with
+// "…") past a few kilobytes. The work is linear in what it prints.
 func Describe(fs []Field) string {
 	var b bytes.Buffer
+	describe(&b, fs)
+	if b.Len() > maxDescribe {
+		cut := maxDescribe
+		for cut > 0 && !utf8.RuneStart(b.Bytes()[cut]) {
+			cut--
+		}
+		return b.String()[:cut] + "…"
+	}
+	return b.String()
+}
+
+func describe(b *bytes.Buffer, fs []Field) {
 	for i, f := range fs {
+		if b.Len() > maxDescribe {
+			return
+		}
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(f.Name + " " + f.Type)
 		if len(f.Children) > 0 {
-			b.WriteString("<" + Describe(f.Children) + ">")
+			b.WriteString("<")
+			describe(b, f.Children)
+			b.WriteString(">")
 		}
 	}
-	return b.String()
 }
 
 // DecodeAll decodes every value of every column, row group by row group,
 // and returns the number of rows it decoded. Memory stays bounded by one
 // batch, whatever the footer claims.
 func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
+	if err := checkFooter(ctx, r); err != nil {
+		return 0, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("decode parquet: malformed file: %v", p)
@@ -167,6 +222,9 @@ func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
 		return 0, fmt.Errorf("read parquet footer: %w", err)
 	}
 	defer pr.Close()
+	if err := checkPages(ctx, r, pr); err != nil {
+		return 0, fmt.Errorf("check parquet pages: %w", err)
+	}
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024, Parallel: false}, memory.DefaultAllocator)
 	if err != nil {
 		return 0, fmt.Errorf("open parquet: %w", err)

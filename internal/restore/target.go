@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,30 +107,7 @@ func storageVersion(s string) string {
 // openDB opens a DuckDB file for restore. version, when set, is the
 // storage version a new file is created with.
 func openDB(ctx context.Context, path string, readOnly bool, version string) (*sql.DB, error) {
-	if strings.ContainsAny(path, "?#") {
-		// DuckDB reads the DSN as a URL: options would be taken from the name.
-		return nil, fmt.Errorf("open %s: paths containing '?' or '#' are not supported", path)
-	}
-	if readOnly {
-		return dbfile.Open(ctx, path, true)
-	}
-	q := url.Values{}
-	if version != "" {
-		q.Set("storage_compatibility_version", version)
-	}
-	dsn := path
-	if len(q) > 0 {
-		dsn += "?" + q.Encode()
-	}
-	db, err := sql.Open("duckdb", dsn)
-	if err != nil {
-		return nil, dbfile.Classify(path, err)
-	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, dbfile.Classify(path, err)
-	}
-	return db, nil
+	return dbfile.OpenWith(ctx, path, dbfile.Options{ReadOnly: readOnly, StorageVersion: version})
 }
 
 // confine limits what SQL on conn can read to the folder of verified

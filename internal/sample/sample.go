@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/fsutil"
 )
 
@@ -82,11 +82,10 @@ func Generate(ctx context.Context, path string, opt Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	// The driver parses its DSN as a URL and reads options after a '?': a
-	// folder with a '?' would silently open another file, and one with a
-	// stray '%' would not open at all.
-	if _, err := url.Parse(tmp); err != nil || strings.Contains(tmp, "?") {
-		return Summary{}, fmt.Errorf("sample: %s: folder name not usable as a DuckDB path (no '?' or stray '%%')", dir)
+	// The same names as backup: dbfile takes any character but '?', which
+	// DuckDB cannot keep a WAL beside.
+	if strings.Contains(path, "?") {
+		return Summary{}, fmt.Errorf("sample: %s: %w", path, dbfile.ErrQuestionMark)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("sample: create folder: %w", err)
@@ -183,9 +182,9 @@ var (
 
 // build creates and fills the database at file and returns its row counts.
 func build(ctx context.Context, file string, opt Options) (tables map[string]int64, err error) {
-	db, err := sql.Open("duckdb", file)
+	db, err := dbfile.Open(ctx, file, false)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", file, err)
+		return nil, err
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil && err == nil {

@@ -287,7 +287,14 @@ func TestAwkwardPaths(t *testing.T) {
 	generate(t, path, Options{Gamertag: "Chocobo Flör#1234", Matches: 5})
 	assertOnlyFile(t, filepath.Dir(path), "stats.duckdb")
 
-	for _, folder := range []string{"what?", "100%zz"} {
+	// Every character backup accepts in a path, sample accepts too.
+	for _, folder := range []string{"100%zz", "a&b=c;d", "c:x", "Jöhn 名前"} {
+		path := filepath.Join(t.TempDir(), folder, "stats.duckdb")
+		generate(t, path, Options{Gamertag: "a", Matches: 5})
+		assertOnlyFile(t, filepath.Dir(path), "stats.duckdb")
+	}
+	// '?' is the one DuckDB cannot keep a WAL beside; backup refuses it too.
+	for _, folder := range []string{"what?"} {
 		root := t.TempDir()
 		path := filepath.Join(root, folder, "stats.duckdb")
 		if _, err := Generate(context.Background(), path, Options{Gamertag: "a", Matches: 5}); err == nil {

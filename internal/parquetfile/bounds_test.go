@@ -1,0 +1,339 @@
+package parquetfile
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// forgedFooter builds a Parquet file of no data whose footer lists
+// schema elements as elems says: each entry is one element's num_children
+// (0 for a leaf).
+func forgedFooter(t testing.TB, elems func(yield func(children int32))) []byte {
+	t.Helper()
+	ctx := context.Background()
+	var footer []int32
+	elems(func(c int32) { footer = append(footer, c) })
+	buf := thrift.NewTMemoryBuffer()
+	p := thrift.NewTCompactProtocolConf(buf, &thrift.TConfiguration{})
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(p.WriteStructBegin(ctx, "FileMetaData"))
+	must(p.WriteFieldBegin(ctx, "version", thrift.I32, 1))
+	must(p.WriteI32(ctx, 1))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldBegin(ctx, "schema", thrift.LIST, 2))
+	must(p.WriteListBegin(ctx, thrift.STRUCT, len(footer)))
+	for i, c := range footer {
+		must(p.WriteStructBegin(ctx, "SchemaElement"))
+		if c == 0 {
+			must(p.WriteFieldBegin(ctx, "type", thrift.I32, 1))
+			must(p.WriteI32(ctx, 1)) // INT32
+			must(p.WriteFieldEnd(ctx))
+		}
+		must(p.WriteFieldBegin(ctx, "repetition_type", thrift.I32, 3))
+		must(p.WriteI32(ctx, 1)) // OPTIONAL
+		must(p.WriteFieldEnd(ctx))
+		must(p.WriteFieldBegin(ctx, "name", thrift.STRING, 4))
+		must(p.WriteString(ctx, fmt.Sprintf("c%d", i)))
+		must(p.WriteFieldEnd(ctx))
+		if c > 0 {
+			must(p.WriteFieldBegin(ctx, "num_children", thrift.I32, 5))
+			must(p.WriteI32(ctx, c))
+			must(p.WriteFieldEnd(ctx))
+		}
+		must(p.WriteFieldStop(ctx))
+		must(p.WriteStructEnd(ctx))
+	}
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldBegin(ctx, "num_rows", thrift.I64, 3))
+	must(p.WriteI64(ctx, 0))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldBegin(ctx, "row_groups", thrift.LIST, 4))
+	must(p.WriteListBegin(ctx, thrift.STRUCT, 0))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.Flush(ctx))
+	var out bytes.Buffer
+	out.WriteString("PAR1")
+	out.Write(buf.Bytes())
+	binary.Write(&out, binary.LittleEndian, uint32(buf.Len()))
+	out.WriteString("PAR1")
+	return out.Bytes()
+}
+
+// deep is a root and a chain of depth groups ending in one leaf.
+func deep(depth int) func(func(int32)) {
+	return func(yield func(int32)) {
+		yield(1)
+		for i := 0; i < depth-1; i++ {
+			yield(1)
+		}
+		yield(0)
+	}
+}
+
+// wide is a root with n leaves.
+func wide(n int) func(func(int32)) {
+	return func(yield func(int32)) {
+		yield(int32(n))
+		for i := 0; i < n; i++ {
+			yield(0)
+		}
+	}
+}
+
+// bounded runs f, failing the test if it does not return within a
+// minute (a hang, not a speed check) or allocates more than maxAlloc.
+func bounded(t *testing.T, maxAlloc uint64, f func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("did not return")
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > maxAlloc {
+		t.Errorf("allocated %d bytes, bound %d", got, maxAlloc)
+	}
+}
+
+// TestHostileSchemasRefused: the 60,000-deep schema that made verify and
+// restore spin for 90 s, and 10⁶ columns that took 2.5 GB, are refused by
+// a linear pass over the footer, before arrow-go builds anything, with
+// allocation bounded by the footer's size.
+func TestHostileSchemasRefused(t *testing.T) {
+	ctx := context.Background()
+	for name, elems := range map[string]func(func(int32)){
+		"60000 deep": deep(60000), "1e6 wide": wide(1_000_000),
+		"one level too deep": deep(MaxDepth + 1), "one column too many": wide(MaxSchemaNodes + 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := forgedFooter(t, elems)
+			for fn, call := range map[string]func() error{
+				"Inspect":   func() error { _, err := Inspect(bytes.NewReader(data)); return err },
+				"Check":     func() error { _, err := Check(ctx, bytes.NewReader(data)); return err },
+				"DecodeAll": func() error { _, err := DecodeAll(ctx, bytes.NewReader(data)); return err },
+			} {
+				var err error
+				bounded(t, uint64(4*len(data))+1<<20, func() { err = call() })
+				if !errors.Is(err, ErrBounds) {
+					t.Errorf("%s: %v, want ErrBounds", fn, err)
+				}
+			}
+		})
+	}
+	// At the bounds, the footer check lets the schema through.
+	for name, elems := range map[string]func(func(int32)){"max depth": deep(MaxDepth), "max width": wide(MaxSchemaNodes)} {
+		data := forgedFooter(t, elems)
+		if err := checkFooter(ctx, bytes.NewReader(data)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestMalformedSchemaLists: counts that do not add up are refused, never
+// looped on.
+func TestMalformedSchemaLists(t *testing.T) {
+	ctx := context.Background()
+	for name, elems := range map[string]func(func(int32)){
+		"children past the end": func(y func(int32)) { y(5); y(0) },
+		"negative children":     func(y func(int32)) { y(-1); y(0) },
+		"elements after root":   func(y func(int32)) { y(1); y(0); y(0) },
+		"unclosed group":        func(y func(int32)) { y(2); y(1); y(0) },
+	} {
+		data := forgedFooter(t, elems)
+		if err := checkFooter(ctx, bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "malformed") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestCancelledCheck: a cancelled context stops the footer walk.
+func TestCancelledCheck(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := forgedFooter(t, wide(50_000))
+	if _, err := Check(ctx, bytes.NewReader(data)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Check on a cancelled context: %v", err)
+	}
+}
+
+// TestDescribeLinear: a 60,000-deep field chain is described in bounded
+// output (the old recursion copied every level's text into its parent:
+// quadratic).
+func TestDescribeLinear(t *testing.T) {
+	f := Field{Name: "leaf", Type: "int32"}
+	for i := 0; i < 60000; i++ {
+		f = Field{Name: "g", Type: "struct", Children: []Field{f}}
+	}
+	var s string
+	bounded(t, 1<<20, func() { s = Describe([]Field{f}) })
+	if len(s) > maxDescribe+len("…") || !strings.HasSuffix(s, "…") || !strings.HasPrefix(s, "g struct<g struct<") {
+		t.Errorf("Describe: %d bytes, %.40q…", len(s), s)
+	}
+	short := []Field{{Name: "a", Type: "int64"}, {Name: "s", Type: "struct", Children: []Field{{Name: "x", Type: "utf8"}}}}
+	if got := Describe(short); got != "a int64, s struct<x utf8>" {
+		t.Errorf("Describe = %q", got)
+	}
+}
+
+// forgedPageFile builds a one-column INT32 file whose only page header
+// declares uncompressed bytes, followed by junk of compressed bytes.
+func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	i32 := func(p thrift.TProtocol, id int16, v int32) {
+		must(p.WriteFieldBegin(ctx, "", thrift.I32, id))
+		must(p.WriteI32(ctx, v))
+		must(p.WriteFieldEnd(ctx))
+	}
+	i64 := func(p thrift.TProtocol, id int16, v int64) {
+		must(p.WriteFieldBegin(ctx, "", thrift.I64, id))
+		must(p.WriteI64(ctx, v))
+		must(p.WriteFieldEnd(ctx))
+	}
+	hb := thrift.NewTMemoryBuffer()
+	hp := thrift.NewTCompactProtocolConf(hb, &thrift.TConfiguration{})
+	must(hp.WriteStructBegin(ctx, ""))
+	i32(hp, 1, 0) // DATA_PAGE
+	i32(hp, 2, uncompressed)
+	i32(hp, 3, compressed)
+	must(hp.WriteFieldBegin(ctx, "", thrift.STRUCT, 5))
+	must(hp.WriteStructBegin(ctx, ""))
+	i32(hp, 1, 1) // num_values
+	i32(hp, 2, 0) // PLAIN
+	i32(hp, 3, 3) // RLE
+	i32(hp, 4, 3)
+	must(hp.WriteFieldStop(ctx))
+	must(hp.WriteStructEnd(ctx))
+	must(hp.WriteFieldEnd(ctx))
+	must(hp.WriteFieldStop(ctx))
+	must(hp.WriteStructEnd(ctx))
+	must(hp.Flush(ctx))
+	chunk := int64(hb.Len()) + int64(compressed)
+
+	fb := thrift.NewTMemoryBuffer()
+	p := thrift.NewTCompactProtocolConf(fb, &thrift.TConfiguration{})
+	must(p.WriteStructBegin(ctx, ""))
+	i32(p, 1, 1)
+	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 2))
+	must(p.WriteListBegin(ctx, thrift.STRUCT, 2))
+	must(p.WriteStructBegin(ctx, ""))
+	must(p.WriteFieldBegin(ctx, "", thrift.STRING, 4))
+	must(p.WriteString(ctx, "schema"))
+	must(p.WriteFieldEnd(ctx))
+	i32(p, 5, 1)
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.WriteStructBegin(ctx, ""))
+	i32(p, 1, 1) // INT32
+	i32(p, 3, 1) // OPTIONAL
+	must(p.WriteFieldBegin(ctx, "", thrift.STRING, 4))
+	must(p.WriteString(ctx, "x"))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	i64(p, 3, 1)
+	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 4))
+	must(p.WriteListBegin(ctx, thrift.STRUCT, 1))
+	must(p.WriteStructBegin(ctx, "")) // RowGroup
+	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 1))
+	must(p.WriteListBegin(ctx, thrift.STRUCT, 1))
+	must(p.WriteStructBegin(ctx, "")) // ColumnChunk
+	i64(p, 2, 4)
+	must(p.WriteFieldBegin(ctx, "", thrift.STRUCT, 3))
+	must(p.WriteStructBegin(ctx, "")) // ColumnMetaData
+	i32(p, 1, 1)
+	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 2))
+	must(p.WriteListBegin(ctx, thrift.I32, 1))
+	must(p.WriteI32(ctx, 0))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 3))
+	must(p.WriteListBegin(ctx, thrift.STRING, 1))
+	must(p.WriteString(ctx, "x"))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	i32(p, 4, 0) // UNCOMPRESSED
+	i64(p, 5, 1)
+	i64(p, 6, int64(hb.Len())+int64(uncompressed))
+	i64(p, 7, chunk)
+	i64(p, 9, 4)
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	i64(p, 2, int64(uncompressed))
+	i64(p, 3, 1)
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.WriteListEnd(ctx))
+	must(p.WriteFieldEnd(ctx))
+	must(p.WriteFieldStop(ctx))
+	must(p.WriteStructEnd(ctx))
+	must(p.Flush(ctx))
+
+	var out bytes.Buffer
+	out.WriteString("PAR1")
+	out.Write(hb.Bytes())
+	out.Write(make([]byte, compressed))
+	out.Write(fb.Bytes())
+	binary.Write(&out, binary.LittleEndian, uint32(fb.Len()))
+	out.WriteString("PAR1")
+	return out.Bytes()
+}
+
+// TestPageBombRefused: a page header declaring more than MaxPageBytes
+// (readers allocate what it declares) is refused by Check and DecodeAll
+// with a few reads of headers; a sane forged page passes the walk.
+func TestPageBombRefused(t *testing.T) {
+	ctx := context.Background()
+	bomb := forgedPageFile(t, MaxPageBytes+1, 16)
+	for fn, call := range map[string]func() error{
+		"Check":     func() error { _, err := Check(ctx, bytes.NewReader(bomb)); return err },
+		"DecodeAll": func() error { _, err := DecodeAll(ctx, bytes.NewReader(bomb)); return err },
+	} {
+		var err error
+		bounded(t, 8<<20, func() { err = call() })
+		if !errors.Is(err, ErrBounds) {
+			t.Errorf("%s: %v, want ErrBounds", fn, err)
+		}
+	}
+	if _, err := Inspect(bytes.NewReader(bomb)); err != nil {
+		t.Errorf("Inspect reads only the footer, which is sane: %v", err)
+	}
+	sane := forgedPageFile(t, 16, 16)
+	if _, err := Check(ctx, bytes.NewReader(sane)); err != nil {
+		t.Errorf("Check on a sane page: %v", err)
+	}
+}

@@ -58,6 +58,12 @@ type Options struct {
 	// Deep also decodes every value of every file and counts the rows
 	// decoded, catching a file that was already bad when it was written.
 	Deep bool
+	// Quick checks only what ranged reads can: the manifest, every file's
+	// presence and size, and its footer's row count and Arrow schema. It
+	// reads no data page and hashes nothing, so it cannot see a flipped
+	// byte inside the data; it does see a missing, truncated, extended or
+	// replaced file whose footer differs. Deep and CopyTo are ignored.
+	Quick bool
 	// AllowUnverified turns the problems that only say "this cannot be
 	// proven" (unverifiable, unauthenticated) into warnings. Everything
 	// that was checked and found wrong stays a problem.
@@ -71,6 +77,10 @@ type Options struct {
 	// copy. Restore uses it so that DuckDB reads exactly the bytes that
 	// were verified, not a file someone could change in between.
 	CopyTo string
+	// DropCopies removes each copy under CopyTo once its file is checked:
+	// verify of a remote folder copies only so that the footer and page
+	// checks read local bytes instead of making a request per page.
+	DropCopies bool
 	// Progress, when set, is called once per file as it is finished, from
 	// one goroutine at a time.
 	Progress func(done, total int, f FileResult)
@@ -470,6 +480,14 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		ps = append(ps, Problem{Table: j.table, File: j.file, Kind: kind, Detail: fmt.Sprintf(format, a...)})
 	}
 	defer func() { fr.OK = len(ps) == 0 && err == nil }()
+	if opt.DropCopies {
+		defer func() {
+			if fr.Copy != "" {
+				os.Remove(fr.Copy)
+				fr.Copy = ""
+			}
+		}()
+	}
 
 	r, oerr := f.Open(ctx, j.file)
 	switch {
@@ -498,7 +516,11 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 	// The source every footer and decode check reads: the open file, or
 	// the copy that was written from exactly the bytes hashed.
 	var src parquetfile.Source = r
-	if j.entry != nil && fr.Size != j.entry.FileSizeBytes {
+	if opt.Quick {
+		if j.entry != nil && fr.Size != j.entry.FileSizeBytes {
+			add(KindSizeMismatch, "%s is %d bytes; the manifest says %d, so its content changed since backup", j.file, fr.Size, j.entry.FileSizeBytes)
+		}
+	} else if j.entry != nil && fr.Size != j.entry.FileSizeBytes {
 		// The content changed: no need to read it all (it could be
 		// huge) to know the hash differs, and no copy either, since a
 		// caller restoring from it will refuse. The footer checks still
@@ -541,7 +563,12 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		}
 	}
 
-	info, ierr := parquetfile.Check(ctx, src)
+	check := parquetfile.Check
+	if opt.Quick {
+		// The footer alone: the page walk would read every page header.
+		check = parquetfile.InspectContext
+	}
+	info, ierr := check(ctx, src)
 	if ierr != nil {
 		add(KindUnreadable, "%s is not a readable Parquet file: %v", j.file, ierr)
 		return fr, ps, nil
@@ -559,7 +586,7 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 
 	// Without hashes, decoding everything is the only way to catch
 	// damaged data pages, so legacy and bare snapshots are always decoded.
-	if opt.Deep || m != modeComplete {
+	if !opt.Quick && (opt.Deep || m != modeComplete) {
 		rows, derr := parquetfile.DecodeAll(ctx, src)
 		if derr != nil {
 			if ctx.Err() != nil {

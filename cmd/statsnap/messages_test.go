@@ -29,7 +29,7 @@ func TestMessagesAudit(t *testing.T) {
 		{[]string{"prune", "--gamertag", "x", "--keep-within", "3w"}, exitUsage, []string{"unknown unit", "1y6m"}},
 		{[]string{"prune", "--gamertag", "x", "--keep-last", "2"}, exitError, []string{"cannot prune x", "check --gamertag and --output"}},
 		{[]string{"key", "generate"}, exitUsage, []string{"accepts 1 arg", "--help"}},
-		{[]string{"key", "generate", "exists.key"}, exitError, []string{"cannot create key", "choose a path"}},
+		{[]string{"key", "generate", "exists.key"}, exitError, []string{"cannot create key", "choose another path"}},
 		{[]string{"sample"}, exitUsage, []string{"needs --gamertag"}},
 		{[]string{"sample", "--gamertag", "p", "--matches", "0"}, exitUsage, []string{"at least 1"}},
 		{[]string{"frobnicate"}, exitUsage, []string{"unknown command", "statsnap --help"}},

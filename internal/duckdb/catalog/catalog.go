@@ -7,6 +7,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -382,36 +383,78 @@ func readViews(ctx context.Context, q Querier, c *Catalog) error {
 
 func readMacros(ctx context.Context, q Querier, c *Catalog) error {
 	// duckdb_functions() lists every built-in function and is the slowest
-	// catalog view, so macros and their comments come from one scan.
+	// catalog view, so macros and their comments come from one scan. It
+	// lists each overload of a macro as its own row, under one oid.
 	rows, err := q.QueryContext(ctx, `SELECT schema_name, function_name, function_type, CAST(parameters AS VARCHAR[]), macro_definition, comment FROM duckdb_functions() WHERE `+inDB+` AND NOT internal AND function_type IN ('macro', 'table_macro') ORDER BY function_oid`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	type macro struct {
+		key     macroKey
+		table   bool
+		comment sql.NullString
+	}
+	var order []*macro
+	byKey := map[macroKey]*macro{}
+	known := map[macroKey][]*overload{}
 	for rows.Next() {
-		o := Object{Kind: "macro"}
-		var kind string
+		var schema, name, kind string
 		var params []any
 		var def, comment sql.NullString
-		if err := rows.Scan(&o.Schema, &o.Name, &kind, &params, &def, &comment); err != nil {
+		if err := rows.Scan(&schema, &name, &kind, &params, &def, &comment); err != nil {
 			return err
 		}
-		ps := make([]string, len(params))
+		key := macroKey{schema, name}
+		m := byKey[key]
+		if m == nil {
+			m = &macro{key: key, table: kind == "table_macro", comment: comment}
+			byKey[key] = m
+			order = append(order, m)
+		}
+		ov := &overload{params: make([]string, len(params)), def: def.String}
 		for i, p := range params {
-			ps[i] = fmt.Sprint(p)
+			ov.params[i] = fmt.Sprint(p)
 		}
-		table := ""
-		if kind == "table_macro" {
-			table = "TABLE "
+		known[key] = append(known[key], ov)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if len(order) > 0 {
+		ex, ok := q.(Execer)
+		if !ok {
+			return errors.New("reading macro defaults needs a connection that can execute statements")
 		}
-		o.SQL = fmt.Sprintf("CREATE MACRO %s.%s(%s) AS %s%s;", Ident(o.Schema), Ident(o.Name), strings.Join(ps, ", "), table, def.String)
-		c.Macros = append(c.Macros, o)
-		if comment.Valid {
-			c.macroComments = append(c.macroComments, Object{Kind: "comment", Schema: o.Schema, Name: o.Name,
-				SQL: "COMMENT ON MACRO " + table + Ident(o.Schema) + "." + Ident(o.Name) + " IS " + Literal(comment.String) + ";"})
+		if err := exportMacroDefaults(ctx, ex, known); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Failing the whole backup over defaults would lose every
+			// table's data; the macros are kept without their defaults,
+			// and the user is told which part is missing.
+			slog.Warn("macro parameter defaults could not be read; macros are backed up without them, so calls that rely on a default fail after a restore", "err", err)
+			for _, ovs := range known {
+				for _, ov := range ovs {
+					ov.defaults = nil
+				}
+			}
 		}
 	}
-	return rows.Err()
+	for _, m := range order {
+		o := Object{Kind: "macro", Schema: m.key.schema, Name: m.key.name, SQL: macroSQL(m.key, m.table, known[m.key])}
+		c.Macros = append(c.Macros, o)
+		if m.comment.Valid {
+			table := ""
+			if m.table {
+				table = "TABLE "
+			}
+			c.macroComments = append(c.macroComments, Object{Kind: "comment", Schema: o.Schema, Name: o.Name,
+				SQL: "COMMENT ON MACRO " + table + Ident(o.Schema) + "." + Ident(o.Name) + " IS " + Literal(m.comment.String) + ";"})
+		}
+	}
+	return nil
 }
 
 func readComments(ctx context.Context, q Querier, c *Catalog) error {

@@ -73,6 +73,10 @@ type Root struct {
 	mu     sync.Mutex
 	probed error // result of the conditional-create probe, once run
 	done   bool
+
+	// unconditional makes uploads plain writes, standing for a store that
+	// ignores If-None-Match; only tests set it.
+	unconditional bool
 }
 
 // OpenRoot opens the bucket named by u; u's path is the root's prefix.
@@ -276,7 +280,7 @@ func (f *Folder) upload(ctx context.Context, key string, r io.Reader, size int64
 	}()
 	opts := &gcblob.WriterOptions{
 		ContentType: "application/octet-stream",
-		IfNotExist:  true,
+		IfNotExist:  !f.root.unconditional,
 		BufferSize:  partSize,
 	}
 	if err := f.root.bucket.Upload(ctx, key, r, opts); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // sqlList is a repeatable -exec-sql flag.
@@ -84,7 +86,7 @@ func abbrev(q string) string {
 }
 
 // sqlString quotes s as a SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func sqlString(s string) string { return sqlq.Literal(s) }
 
 // helperMain runs the -exec-sql mode and exits. With syncDir it then
 // fsyncs every file under syncDir and the folders, as a backup that must

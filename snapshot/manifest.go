@@ -11,10 +11,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/openspartan/statsnap/internal/duckdb/catalog"
-	"github.com/openspartan/statsnap/internal/parquetfile"
-	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/zeebo/blake3"
+
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // FormatVersion is the manifest format this build writes and reads.
@@ -29,6 +28,14 @@ const maxDepth = 64
 
 // Manifest is backup_metadata_{ts}.json: the seed's metadata, field for
 // field, plus what makes the snapshot provable and restorable.
+//
+// The types of this file are the on-disk format, version FormatVersion,
+// and nothing else: they import no reader of databases or Parquet files,
+// so a change there cannot change the format unnoticed. Backup maps its
+// readers' types onto them field by field; the golden test
+// (testdata/manifest.golden.json) fails on any change to the JSON. A new
+// member is a decision: add it here, to the golden file, and, if older
+// builds must refuse it, raise FormatVersion.
 type Manifest struct {
 	Gamertag         string            `json:"gamertag"`
 	BackupTimestamp  string            `json:"backup_timestamp"`
@@ -47,14 +54,14 @@ type Manifest struct {
 	HashAlgorithm  string `json:"hash_algorithm,omitempty"`
 	// TableOrder is the order restore creates tables in: foreign-key
 	// parents before children.
-	TableOrder []string           `json:"table_order,omitempty"`
-	Schemas    []catalog.Object   `json:"schemas,omitempty"`
-	Types      []catalog.Object   `json:"types,omitempty"`
-	Sequences  []catalog.Sequence `json:"sequences,omitempty"`
-	Indexes    []catalog.Object   `json:"indexes,omitempty"`
-	Views      []catalog.Object   `json:"views,omitempty"`
-	Macros     []catalog.Object   `json:"macros,omitempty"`
-	Comments   []catalog.Object   `json:"comments,omitempty"`
+	TableOrder []string   `json:"table_order,omitempty"`
+	Schemas    []Object   `json:"schemas,omitempty"`
+	Types      []Object   `json:"types,omitempty"`
+	Sequences  []Sequence `json:"sequences,omitempty"`
+	Indexes    []Object   `json:"indexes,omitempty"`
+	Views      []Object   `json:"views,omitempty"`
+	Macros     []Object   `json:"macros,omitempty"`
+	Comments   []Object   `json:"comments,omitempty"`
 
 	// Checksum is the BLAKE3 of the canonical manifest (see Canonical);
 	// MAC the keyed BLAKE3 of the same bytes, when backup had a key.
@@ -89,8 +96,46 @@ type Column struct {
 // ArrowSchema is the schema arrow-go derives from the written file: a
 // readable field list (compared by verify) and the exact IPC form.
 type ArrowSchema struct {
-	Fields []parquetfile.Field `json:"fields"`
-	IPC    string              `json:"ipc_base64"`
+	Fields []Field `json:"fields"`
+	IPC    string  `json:"ipc_base64"`
+}
+
+// Field is one field of an Arrow schema, as recorded: its name, Arrow
+// type name, nullability and, for nested types, its children.
+type Field struct {
+	Name     string  `json:"name"`
+	Type     string  `json:"type"`
+	Nullable bool    `json:"nullable"`
+	Children []Field `json:"children,omitempty"`
+}
+
+// Object is a database object other than a table, kept as the DDL that
+// recreates it: a schema, type, index, view, macro or comment.
+type Object struct {
+	Kind   string `json:"kind"`
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	Table  string `json:"table,omitempty"` // the table an index belongs to
+	SQL    string `json:"sql"`
+}
+
+// Sequence is a sequence's DDL with the value its next nextval must
+// return once restored.
+type Sequence struct {
+	Schema    string `json:"schema"`
+	Name      string `json:"name"`
+	SQL       string `json:"sql"`
+	Next      int64  `json:"next_value"`
+	Increment int64  `json:"increment_by"`
+}
+
+// TableKey names a table the way the manifest's tables member does:
+// "name" in schema main, "schema.name" elsewhere.
+func TableKey(schema, name string) string {
+	if schema == "main" {
+		return name
+	}
+	return schema + "." + name
 }
 
 // Legacy reports whether m was written by the seed's script (no format
@@ -254,7 +299,7 @@ func validate(m *Manifest) error {
 		if m.Legacy() {
 			continue
 		}
-		if t.Name == "" || t.Schema == "" || catalog.Key(t.Schema, t.Name) != key {
+		if t.Name == "" || t.Schema == "" || TableKey(t.Schema, t.Name) != key {
 			return fmt.Errorf("table %q: schema %q and name %q do not match its key", key, t.Schema, t.Name)
 		}
 		if !hexRe.MatchString(t.BLAKE3) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/internal/storage/local"
 )
 
@@ -25,9 +24,9 @@ func BenchmarkScan1000(b *testing.B) {
 		m.TableOrder = nil
 		for k := 0; k < 15; k++ {
 			name := fmt.Sprintf("table_%d", k)
-			var fields []parquetfile.Field
+			var fields []Field
 			for c := 0; c < 20; c++ {
-				fields = append(fields, parquetfile.Field{Name: fmt.Sprintf("column_%d", c), Type: "INT64", Nullable: true})
+				fields = append(fields, Field{Name: fmt.Sprintf("column_%d", c), Type: "INT64", Nullable: true})
 			}
 			m.Tables[name] = &Table{Rows: 1000, FileSizeBytes: 5000, File: name + "_" + id + ".parquet", Schema: "main", Name: name,
 				BLAKE3: strings.Repeat("ab", 32), CreateSQL: "CREATE TABLE " + name + "(" + strings.Repeat("c INTEGER, ", 20) + ");",

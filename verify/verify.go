@@ -25,31 +25,61 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/openspartan/statsnap/internal/enum"
 	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
-// Problem kinds, as SPEC names them in verify's JSON.
+// Kind is what sort of problem a Problem is. In JSON and text it is the
+// name SPEC gives it in verify's output.
+type Kind int
+
+// Problem kinds. The zero value is no kind: a Problem always has one.
 const (
-	KindMissing         = "missing"
-	KindSizeMismatch    = "size_mismatch"
-	KindHashMismatch    = "hash_mismatch"
-	KindRowsMismatch    = "rows_mismatch"
-	KindSchemaMismatch  = "schema_mismatch"
-	KindUnreadable      = "unreadable"
-	KindManifestCorrupt = "manifest_corrupt"
-	KindUnverifiable    = "unverifiable"
-	KindUnauthenticated = "unauthenticated"
-	KindUnexpectedFile  = "unexpected_file"
+	KindMissing Kind = iota + 1
+	KindSizeMismatch
+	KindHashMismatch
+	KindRowsMismatch
+	KindSchemaMismatch
+	KindUnreadable
+	KindManifestCorrupt
+	KindUnverifiable
+	KindUnauthenticated
+	KindUnexpectedFile
 )
+
+var kindNames = []string{
+	KindMissing:         "missing",
+	KindSizeMismatch:    "size_mismatch",
+	KindHashMismatch:    "hash_mismatch",
+	KindRowsMismatch:    "rows_mismatch",
+	KindSchemaMismatch:  "schema_mismatch",
+	KindUnreadable:      "unreadable",
+	KindManifestCorrupt: "manifest_corrupt",
+	KindUnverifiable:    "unverifiable",
+	KindUnauthenticated: "unauthenticated",
+	KindUnexpectedFile:  "unexpected_file",
+}
+
+func (k Kind) String() string { return enum.String("verify.Kind", kindNames, int(k)) }
+
+// MarshalText returns SPEC's name of the kind.
+func (k Kind) MarshalText() ([]byte, error) { return enum.Marshal("verify.Kind", kindNames, int(k)) }
+
+// UnmarshalText reads SPEC's name of a kind.
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, err := enum.Unmarshal("problem kind", kindNames, b)
+	*k = Kind(v)
+	return err
+}
 
 // Problem is one thing wrong with a snapshot. Detail is one sentence
 // that gives the expected and the actual value.
 type Problem struct {
 	Table  string `json:"table"`
 	File   string `json:"file"`
-	Kind   string `json:"kind"`
+	Kind   Kind   `json:"kind"`
 	Detail string `json:"detail"`
 }
 
@@ -476,7 +506,7 @@ feed:
 // same bytes even if someone replaces the file meanwhile.
 func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options) (fr FileResult, ps []Problem, err error) {
 	fr = FileResult{Table: j.table, File: j.file}
-	add := func(kind, format string, a ...any) {
+	add := func(kind Kind, format string, a ...any) {
 		ps = append(ps, Problem{Table: j.table, File: j.file, Kind: kind, Detail: fmt.Sprintf(format, a...)})
 	}
 	defer func() { fr.OK = len(ps) == 0 && err == nil }()
@@ -577,11 +607,12 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 	if j.entry != nil && info.Rows != j.entry.Rows {
 		add(KindRowsMismatch, "the Parquet footer of %s says %d rows; the manifest says %d", j.file, info.Rows, j.entry.Rows)
 	}
-	if m == modeComplete && j.entry.ArrowSchema != nil && len(j.entry.ArrowSchema.Fields) > 0 &&
-		!parquetfile.Equal(j.entry.ArrowSchema.Fields, info.Fields) {
-		add(KindSchemaMismatch, "the Arrow schema of %s differs from the manifest's: %s; expected (%s), actual (%s)",
-			j.file, firstDifference(j.entry.ArrowSchema.Fields, info.Fields),
-			parquetfile.Describe(j.entry.ArrowSchema.Fields), parquetfile.Describe(info.Fields))
+	if m == modeComplete && j.entry.ArrowSchema != nil && len(j.entry.ArrowSchema.Fields) > 0 {
+		if want := recordedFields(j.entry.ArrowSchema.Fields); !parquetfile.Equal(want, info.Fields) {
+			add(KindSchemaMismatch, "the Arrow schema of %s differs from the manifest's: %s; expected (%s), actual (%s)",
+				j.file, firstDifference(want, info.Fields),
+				parquetfile.Describe(want), parquetfile.Describe(info.Fields))
+		}
 	}
 
 	// Without hashes, decoding everything is the only way to catch
@@ -622,6 +653,19 @@ func hashCopy(ctx context.Context, r io.ReadSeeker, w io.Writer) (string, int64,
 		return "", n, fmt.Errorf("%w: %v", errCopy, we.Err)
 	}
 	return sum, n, err
+}
+
+// recordedFields maps the manifest's record of a schema onto the Parquet
+// reader's type, to compare it with what the file's footer says.
+func recordedFields(fs []snapshot.Field) []parquetfile.Field {
+	if fs == nil {
+		return nil
+	}
+	out := make([]parquetfile.Field, len(fs))
+	for i, f := range fs {
+		out[i] = parquetfile.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable, Children: recordedFields(f.Children)}
+	}
+	return out
 }
 
 // firstDifference names the first field where two schemas differ.

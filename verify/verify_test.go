@@ -49,8 +49,8 @@ func testSnapshot(t *testing.T) (*local.Folder, snapshot.Info) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.Backup(ctx, backup.BackupOptions{Source: src, Gamertag: "p", Folder: folder,
-		CompressionLevel: 3, Time: time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC), TimeGiven: true}); err != nil {
+	if _, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: "p", Folder: folder,
+		CompressionLevel: 3, Time: time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 	return folder, scanOne(t, folder)
@@ -68,7 +68,7 @@ func scanOne(t *testing.T, folder storage.Folder) snapshot.Info {
 func kinds(ps []Problem) string {
 	var out []string
 	for _, p := range ps {
-		out = append(out, p.Kind)
+		out = append(out, p.Kind.String())
 	}
 	return strings.Join(out, ",")
 }
@@ -143,7 +143,7 @@ func TestVerifyCopyTo(t *testing.T) {
 	os.WriteFile(p, b, 0o644)
 	dst2 := t.TempDir()
 	res = Snapshot(context.Background(), folder, s, nil, Options{CopyTo: dst2})
-	if res.OK || kinds(res.Problems) != KindHashMismatch {
+	if res.OK || kinds(res.Problems) != KindHashMismatch.String() {
 		t.Fatalf("want one hash_mismatch, got %+v", res.Problems)
 	}
 	if cp, _ := os.ReadFile(filepath.Join(dst2, s.Manifest.Tables["big"].File)); !bytes.Equal(cp, b) {
@@ -186,7 +186,7 @@ func TestVerifyHostileFooter(t *testing.T) {
 		t.Fatalf("want problems, got %+v", res)
 	}
 	got := kinds(res.Problems)
-	if !strings.Contains(got, KindRowsMismatch) {
+	if !strings.Contains(got, KindRowsMismatch.String()) {
 		t.Fatalf("want rows_mismatch among %s", got)
 	}
 	for _, pr := range res.Problems {

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 )
 
@@ -123,7 +121,7 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 			return err
 		}
 		if len(ps) == 0 {
-			return fmt.Errorf("cannot back up: no players under %s; check --data-dir", filepath.Join(g.DataDir, "players"))
+			return withHint(fmt.Errorf("cannot back up: no players under %s", filepath.Join(g.DataDir, "players")), "check --data-dir")
 		}
 		for _, p := range ps {
 			jobs = append(jobs, backupJob{p.Gamertag, p.DB})
@@ -154,9 +152,10 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 			defer wg.Done()
 			for i := range next {
 				snaps[i], errs[i] = backupOne(cmd, g, o, jobs[i], at, key, o.Jobs == 1)
-				if errs[i] != nil && cmd.Context().Err() == nil {
+				if errs[i] != nil && len(jobs) > 1 && cmd.Context().Err() == nil {
+					// One line per player as it fails: the others go on.
 					mu.Lock()
-					fmt.Fprintf(g.stderr, "statsnap: %v\n", errs[i])
+					fmt.Fprintf(g.stderr, "statsnap: %s\n", describe(errs[i]).line())
 					mu.Unlock()
 				}
 			}
@@ -173,36 +172,28 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 	if err := cmd.Context().Err(); err != nil {
 		return err
 	}
-	var done []backupSnapJSON
-	var failed []failedJSON
+	done := []backupSnapJSON{}
+	failed := []failedJSON{}
 	for i, j := range jobs {
 		if errs[i] != nil {
-			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: errs[i].Error()})
+			failed = append(failed, failedJSON{Gamertag: j.gamertag, Error: describe(errs[i]).line()})
 		} else if snaps[i].Snapshot != "" {
 			done = append(done, snaps[i])
 		}
 	}
-	if g.JSON {
-		if done == nil {
-			done = []backupSnapJSON{}
-		}
-		if failed == nil {
-			failed = []failedJSON{}
-		}
-		if err := g.printJSON(map[string]any{"snapshots": done, "failed": failed}); err != nil {
-			return err
-		}
-	}
-	if len(failed) > 0 {
-		if len(jobs) == 1 {
-			return &silentErr{exitError}
-		}
+	doc := map[string]any{"snapshots": done, "failed": failed}
+	switch {
+	case len(failed) == 1 && len(jobs) == 1:
+		return withReport(doc, errs[0], false)
+	case len(failed) > 0:
 		var who []string
 		for _, f := range failed {
 			who = append(who, f.Gamertag)
 		}
-		fmt.Fprintf(g.stderr, "statsnap: %d of %d backups failed: %s\n", len(failed), len(jobs), strings.Join(who, ", "))
-		return &silentErr{exitError}
+		return withReport(doc, fmt.Errorf("%d of %d backups failed: %s", len(failed), len(jobs), strings.Join(who, ", ")), false)
+	}
+	if g.JSON {
+		return g.printJSON(doc)
 	}
 	return nil
 }
@@ -225,14 +216,15 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	ctx := cmd.Context()
 	start := time.Now()
 	dir := g.playerFolder(j.gamertag)
-	folder, err := storage.OpenFolder(ctx, dir, true)
+	op := &opError{op: "back up " + j.gamertag, verb: "backup", folder: dir, source: j.source, disk: dir, place: "--output",
+		safe: "nothing was committed and existing snapshots are untouched"}
+	opened, err := storage.OpenFolder(ctx, dir, true)
 	if err != nil {
-		return backupSnapJSON{}, explainBackupError(j, dir, fmt.Errorf("open %s: %w", dir, err))
+		op.err = withHint(err, "check --output and its permissions")
+		return backupSnapJSON{}, op
 	}
-	defer folder.Close()
-	if os.Getenv(crashEnv) == "publish-1" {
-		folder = &crashPublish{Folder: folder}
-	}
+	defer opened.Close()
+	folder := faultFolder(opened)
 	progress := func(backup.Progress) {}
 	if showProgress && g.terminal() {
 		progress = func(p backup.Progress) {
@@ -243,23 +235,29 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 			}
 		}
 	}
-	res, err := backup.Backup(ctx, backup.BackupOptions{
+	unlock, err := lockFolder(ctx, g, folder, true)
+	if err != nil {
+		op.err = err
+		return backupSnapJSON{}, op
+	}
+	defer unlock()
+	res, err := backup.Backup(ctx, backup.Options{
 		Source:           j.source,
 		Gamertag:         j.gamertag,
 		Folder:           folder,
 		CompressionLevel: o.CompressionLevel,
 		NoMetadata:       o.NoMetadata,
 		Time:             at,
-		TimeGiven:        !at.IsZero(),
 		Key:              key,
-		LockWait:         g.LockWait,
 		Progress:         progress,
 	})
 	if err != nil {
-		if errors.Is(err, storage.ErrLocked) {
-			return backupSnapJSON{}, fmt.Errorf("cannot back up %s: another statsnap process (%s) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, lockHolder(ctx, folder), dir)
+		if errors.Is(err, backup.ErrIDTaken) {
+			// Its message already says what to do.
+			op.safe = ""
 		}
-		return backupSnapJSON{}, explainBackupError(j, dir, err)
+		op.err = err
+		return backupSnapJSON{}, op
 	}
 	if len(res.Cleanup.Removed) > 0 {
 		fmt.Fprintf(g.stderr, "removed %d leftover file(s) of an interrupted run in %s\n", len(res.Cleanup.Removed), dir)
@@ -287,25 +285,4 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 			len(res.Manifest.Tables), res.Manifest.Rows(), humanBytes(res.Manifest.TotalSizeBytes), dir, out.Seconds)
 	}
 	return out, nil
-}
-
-func explainBackupError(j backupJob, dir string, err error) error {
-	var le *dbfile.LockedError
-	switch {
-	case errors.As(err, &le):
-		return fmt.Errorf("cannot back up %s: %v; close OpenSpartan Graph (or whatever holds it) and run the backup again", j.gamertag, le)
-	case backup.SourceMissing(err):
-		return fmt.Errorf("cannot back up %s: no database at %s; check --data-dir or --db (statsnap players lists what is there)", j.gamertag, j.source)
-	case errors.Is(err, storage.ErrLocked):
-		return fmt.Errorf("cannot back up %s: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m", j.gamertag, dir)
-	case errors.Is(err, storage.ErrNoSpace) || strings.Contains(err.Error(), "No space left on device"):
-		return fmt.Errorf("cannot back up %s: the disk holding %s is full; nothing was committed and existing snapshots are untouched; free space or choose another --output", j.gamertag, dir)
-	case errors.Is(err, storage.ErrReadOnly) || strings.Contains(err.Error(), "read-only file system"):
-		return fmt.Errorf("cannot back up %s: %s is on a read-only file system; choose a writable --output", j.gamertag, dir)
-	case errors.Is(err, storage.ErrPermission) || strings.Contains(err.Error(), "Permission denied"):
-		return fmt.Errorf("cannot back up %s: permission denied (%v); run statsnap as a user who can read %s and write %s", j.gamertag, err, j.source, dir)
-	case errors.Is(err, backup.ErrIDTaken):
-		return fmt.Errorf("cannot back up %s: %w", j.gamertag, err)
-	}
-	return fmt.Errorf("cannot back up %s: %w; nothing was committed, existing snapshots are untouched", j.gamertag, err)
 }

@@ -411,7 +411,6 @@ func TestBackupKilled(t *testing.T) {
 	samplePlayer(t, dir, "big", 8000)
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
 	folder := filepath.Join(dir, "data", "backups", "big")
-	before := folderState(t, folder)
 	start := time.Now()
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-02T00:00:00Z")
 	full := time.Since(start)
@@ -419,7 +418,7 @@ func TestBackupKilled(t *testing.T) {
 	os.RemoveAll(folder)
 	os.MkdirAll(folder, 0o755)
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
-	before = folderState(t, folder)
+	before := folderState(t, folder)
 	killed := 0
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9

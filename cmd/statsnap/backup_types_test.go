@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -39,7 +40,7 @@ func TestBackupTypeZoo(t *testing.T) {
 	}
 	defer check.Close()
 	check.SetMaxOpenConns(1)
-	if _, err := check.Exec("ATTACH " + codec.QuoteLiteral(src) + " AS src (READ_ONLY)"); err != nil {
+	if _, err := check.Exec("ATTACH " + sqlq.Literal(src) + " AS src (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}
 	encoded := 0
@@ -52,7 +53,7 @@ func TestBackupTypeZoo(t *testing.T) {
 				encoded++
 			}
 			if !c.Generated {
-				names = append(names, codec.QuoteIdent(c.Name))
+				names = append(names, sqlq.Ident(c.Name))
 			}
 		}
 		if len(plans) == 0 {
@@ -64,8 +65,8 @@ func TestBackupTypeZoo(t *testing.T) {
 			t.Fatalf("%s: %v", key, err)
 		}
 		_ = cols
-		file := codec.QuoteLiteral(filepath.Join(folder, e.File))
-		srcTable := "src." + codec.QuoteIdent(e.Schema) + "." + codec.QuoteIdent(e.Name)
+		file := sqlq.Literal(filepath.Join(folder, e.File))
+		srcTable := "src." + sqlq.Ident(e.Schema) + "." + sqlq.Ident(e.Name)
 		// Compare as text too: = treats 1 month and 30 days, or -0.0 and
 		// 0.0, as equal, and VARIANT's hash is not stable.
 		var asText []string

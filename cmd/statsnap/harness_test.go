@@ -12,11 +12,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
 // binPath is the statsnap binary built by TestMain.
 var binPath string
+
+// faultBin is the binary built with -tags faultinject, which has the
+// fault-injection hook (fault_on.go), built the first time a test asks.
+var faultBin = sync.OnceValues(func() (string, error) {
+	path := binPath + "-faultinject"
+	out, err := exec.Command("go", "build", "-tags", "faultinject", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build statsnap -tags faultinject: %v\n%s", err, out)
+	}
+	return path, nil
+})
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "statsnap-bin-")
@@ -27,6 +39,8 @@ func TestMain(m *testing.M) {
 	// Readable by all: fault tests run the binary as an unprivileged user.
 	os.Chmod(dir, 0o755)
 	binPath = filepath.Join(dir, "statsnap")
+	// The plain build, as users get it: no fault-injection hook (faults_test.go
+	// builds the binary that has one).
 	build := exec.Command("go", "build", "-o", binPath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -53,7 +67,22 @@ func cli(t testing.TB, dir string, args ...string) result {
 // cliEnv is cli with extra environment variables ("K=V").
 func cliEnv(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	return runBinary(t, binPath, dir, env, args...)
+}
+
+// faultCLI runs the fault-injection build (see faultBin).
+func faultCLI(t testing.TB, dir string, env []string, args ...string) result {
+	t.Helper()
+	bin, err := faultBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runBinary(t, bin, dir, env, args...)
+}
+
+func runBinary(t testing.TB, bin, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer

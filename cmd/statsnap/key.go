@@ -19,7 +19,7 @@ func newKeyCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := snapshot.GenerateKey(args[0]); err != nil {
 				if errors.Is(err, fs.ErrExist) {
-					return fmt.Errorf("cannot create key: %s already exists and keys are never replaced; choose another path", args[0])
+					return withHint(fmt.Errorf("cannot create key: %s already exists and keys are never replaced", args[0]), "choose another path")
 				}
 				return fmt.Errorf("cannot create key: %w", err)
 			}

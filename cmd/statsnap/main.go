@@ -23,40 +23,6 @@ import (
 	"github.com/openspartan/statsnap/snapshot"
 )
 
-// Exit codes of SPEC.
-const (
-	exitOK        = 0
-	exitError     = 1
-	exitUsage     = 2
-	exitIntegrity = 3
-	// exitInterrupted is the shell's code for death by SIGINT (128+2),
-	// returned for SIGTERM too: stopped on request, nothing changed.
-	exitInterrupted = 130
-)
-
-// exitError carries an exit code with the message.
-type codedError struct {
-	code int
-	err  error
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() error { return e.err }
-
-func usageErr(format string, a ...any) error {
-	return &codedError{exitUsage, fmt.Errorf(format, a...)}
-}
-
-func integrityErr(format string, a ...any) error {
-	return &codedError{exitIntegrity, fmt.Errorf(format, a...)}
-}
-
-// silentErr exits with a code without printing: the command already
-// reported everything (a JSON document, or a verify report).
-type silentErr struct{ code int }
-
-func (e *silentErr) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
 // globals are the flags every command accepts.
 type globals struct {
 	JSON     bool
@@ -117,10 +83,50 @@ func (g *globals) key() ([]byte, error) {
 		return key, nil
 	}
 	if err != nil {
-		return nil, &codedError{exitError, fmt.Errorf("cannot use key: %w; check --key-file or STATSNAP_KEY_FILE", err)}
+		return nil, withHint(fmt.Errorf("cannot use key: %w", err), "check --key-file or STATSNAP_KEY_FILE")
 	}
 	return key, nil
 }
+
+// lockFolder takes a player folder's lock for the rest of the command:
+// exclusive for backup and prune, shared for verify, restore and a dry-run
+// prune. Locking is the commands' job, never the use cases' (backup.Backup,
+// restore.Run and prune.Run expect the caller to hold it): a command's lock
+// spans everything it does to one folder (verify's several snapshots,
+// restore's verification and its transaction, prune's plan and removals),
+// --lock-wait belongs to the command line, and a lease on an object store
+// is held and renewed for as long as the command runs.
+//
+// When the lock is held, the error names the kind of command holding it.
+func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive bool) (func(), error) {
+	unlock, err := f.Lock(ctx, exclusive, g.LockWait)
+	if errors.Is(err, storage.ErrLocked) {
+		holder := "backup or prune" // only a writer keeps a reader out
+		if exclusive {
+			holder = lockHolder(ctx, f)
+		}
+		return nil, &lockHeldError{holder: holder, err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		// The kernel drops the lock when the process ends anyway.
+		if err := unlock(); err != nil {
+			slog.Warn("could not release the folder's lock", "folder", f.Location(), "err", err)
+		}
+	}, nil
+}
+
+// lockHeldError is storage.ErrLocked with the kind of command holding
+// the lock.
+type lockHeldError struct {
+	holder string
+	err    error
+}
+
+func (e *lockHeldError) Error() string { return e.err.Error() }
+func (e *lockHeldError) Unwrap() error { return e.err }
 
 // check refuses global flag values that would put snapshots where nobody
 // looks for them: an empty --output or --data-dir would mean the current
@@ -168,6 +174,15 @@ holding each file's BLAKE3 hash, row count, schema and DDL; verifies them;
 restores them in one transaction; and prunes them with restic's retention rules.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Without this, cobra would report an unknown command in an error
+		// only its text tells apart.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q for %q (see 'statsnap --help')", args[0], cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelWarn
 			if g.Verbose {
@@ -196,16 +211,20 @@ restores them in one transaction; and prunes them with restic's retention rules.
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, cmd.CommandPath())
 	})
-	root.AddCommand(newPlayersCmd(g), newSampleCmd(g), newBackupCmd(g), newSnapshotsCmd(g),
-		newKeyCmd(g), newVersionCmd(g))
-	for _, add := range extraCommands {
-		root.AddCommand(add(g))
-	}
+	// Every command, in one list, in the order help shows them.
+	root.AddCommand(
+		newPlayersCmd(g),
+		newSampleCmd(g),
+		newBackupCmd(g),
+		newSnapshotsCmd(g),
+		newVerifyCmd(g),
+		newRestoreCmd(g),
+		newPruneCmd(g),
+		newKeyCmd(g),
+		newVersionCmd(g),
+	)
 	return root
 }
-
-// extraCommands lets command files register themselves.
-var extraCommands []func(*globals) *cobra.Command
 
 // usageArgs wraps cobra's argument checks as usage errors.
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
@@ -217,6 +236,8 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// run runs statsnap with args and returns its exit code. Every failure
+// is reported here, once (see report).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
@@ -227,24 +248,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var se *silentErr
-	if errors.As(err, &se) {
-		return se.code
+	// A flag error may stop cobra before it parsed --json.
+	return report(err, g.JSON || jsonWanted(args), stdout, stderr)
+}
+
+// jsonWanted reports whether args ask for --json, read without cobra: a
+// bad flag before it stops cobra's parsing, and the error must still be a
+// JSON document.
+func jsonWanted(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
+		}
 	}
-	code := exitError
-	var ce *codedError
-	if errors.As(err, &ce) {
-		code = ce.code
-	} else if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
-		code = exitUsage
-		err = fmt.Errorf("%v (see 'statsnap --help')", err)
-	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "statsnap: interrupted; nothing was changed (any partial work was removed)")
-		return exitInterrupted
-	}
-	fmt.Fprintf(stderr, "statsnap: %v\n", err)
-	return code
+	return false
 }
 
 func main() {

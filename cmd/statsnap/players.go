@@ -20,7 +20,7 @@ func findPlayers(dataDir string) ([]player, error) {
 	dir := filepath.Join(dataDir, "players")
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list players: %w; check --data-dir (it must hold players/{gamertag}/stats.duckdb)", err)
+		return nil, withHint(fmt.Errorf("cannot list players: %w", err), "check --data-dir (it must hold players/{gamertag}/stats.duckdb)")
 	}
 	var out []player
 	for _, de := range des {

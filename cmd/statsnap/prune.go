@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +16,6 @@ import (
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
 )
-
-func init() { extraCommands = append(extraCommands, newPruneCmd) }
 
 type pruneOptions struct {
 	Gamertag string
@@ -180,7 +177,7 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 			}
 		}
 		if len(names) == 0 {
-			return fmt.Errorf("cannot prune: no player folders under %s; check --output", g.Output)
+			return withHint(fmt.Errorf("cannot prune: no player folders under %s", g.Output), "check --output")
 		}
 	} else {
 		if err := checkGamertag(o.Gamertag); err != nil {
@@ -194,7 +191,7 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 	if !g.JSON {
 		fmt.Fprintf(w, "applying policy: %s\n", doc.Policy)
 	}
-	failed := false
+	var failed []string
 	for _, name := range names {
 		group, err := pruneOne(cmd.Context(), g, o, name)
 		if group != nil {
@@ -206,24 +203,27 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
-				// main's generic "nothing was changed" would be wrong here:
+				// The generic "nothing was changed" would be wrong here:
 				// removals before the signal stand.
-				if g.JSON {
-					g.printJSON(doc)
-				}
-				fmt.Fprintln(g.stderr, "statsnap: prune interrupted; each snapshot is either fully removed or untouched (an interrupted removal is finished by the next run); run it again to finish")
-				return &silentErr{exitError}
+				return withReport(doc, &interruptedError{"prune interrupted; each snapshot is either fully removed or untouched (an interrupted removal is finished by the next run); run it again to finish"}, false)
 			}
-			failed = true
-			doc.Failed = append(doc.Failed, failedJSON{Gamertag: name, Error: err.Error()})
-			fmt.Fprintf(g.stderr, "statsnap: %v\n", err)
+			if len(names) == 1 {
+				doc.Failed = append(doc.Failed, failedJSON{Gamertag: name, Error: describe(err).line()})
+				return withReport(doc, err, false)
+			}
+			failed = append(failed, name)
+			doc.Failed = append(doc.Failed, failedJSON{Gamertag: name, Error: describe(err).line()})
+			// One line per folder as it fails: the others go on.
+			fmt.Fprintf(g.stderr, "statsnap: %s\n", describe(err).line())
 		}
 	}
+	if len(failed) > 0 {
+		return withReport(doc, fmt.Errorf("%d of %d player folders could not be pruned completely: %s", len(failed), len(names), strings.Join(failed, ", ")), false)
+	}
 	if g.JSON {
-		if err := g.printJSON(doc); err != nil {
-			return err
-		}
-	} else if len(names) > 1 {
+		return g.printJSON(doc)
+	}
+	if len(names) > 1 {
 		removed := 0
 		for _, gr := range doc.Groups {
 			for _, r := range gr.Remove {
@@ -238,9 +238,6 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 		}
 		fmt.Fprintf(w, "total: %s %d snapshot(s) in %d player folder(s), %s %s\n", verb, removed, len(doc.Groups), freed, humanBytes(doc.FreedBytes))
 	}
-	if failed {
-		return &silentErr{exitError}
-	}
 	return nil
 }
 
@@ -248,29 +245,31 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 // even when some removals failed, with an error that says what went wrong.
 func pruneOne(ctx context.Context, g *globals, o pruneOptions, name string) (*pruneGroupJSON, error) {
 	dir := g.playerFolder(name)
-	opened, err := storage.OpenFolder(ctx, dir, false)
+	op := &opError{op: "prune " + name, verb: "prune", folder: dir, disk: dir, place: "--output"}
+	local, err := storage.OpenFolder(ctx, dir, false)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("cannot prune %s: %s does not exist; check --gamertag and --output", name, dir)
+			err = withHint(notExist("%s does not exist", dir), "check --gamertag and --output")
 		}
-		return nil, fmt.Errorf("cannot prune %s: %w", name, err)
+		op.err = err
+		return nil, op
 	}
-	defer opened.Close()
-	folder := opened
-	if os.Getenv(crashEnv) == "manifest-removed" {
-		folder = &crashFolder{Folder: opened}
+	defer local.Close()
+	// A dry run only reads, so a shared lock is enough; it still waits for
+	// a backup in progress so that the plan does not see half a snapshot.
+	unlock, err := lockFolder(ctx, g, local, !o.DryRun)
+	if err != nil {
+		op.err = err
+		return nil, op
 	}
-	res, err := prune.Run(ctx, folder, prune.Options{Policy: o.Policy, DryRun: o.DryRun, LockWait: g.LockWait})
+	defer unlock()
+	res, err := prune.Run(ctx, faultFolder(local), prune.Options{Policy: o.Policy, DryRun: o.DryRun})
 	if res == nil {
-		switch {
-		case err == nil:
-			return nil, nil
-		case errors.Is(err, storage.ErrLocked):
-			return nil, fmt.Errorf("cannot prune %s: another statsnap process (%s) is working on %s; wait for it or pass --lock-wait 5m", name, lockHolder(ctx, opened), dir)
-		case errors.Is(err, context.Canceled):
+		if err == nil || errors.Is(err, context.Canceled) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("cannot prune %s: %w", name, err)
+		op.err = err
+		return nil, op
 	}
 	group := groupJSON(name, dir, res)
 	if err != nil {
@@ -371,51 +370,4 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 		return
 	}
 	fmt.Fprintf(w, "removed %d snapshot(s), freed %s\n", removed, humanBytes(gr.FreedBytes))
-}
-
-// crashEnv is a fault-injection point for the end-to-end tests only:
-// with STATSNAP_TEST_CRASH_AFTER=manifest-removed, prune kills its own
-// process with SIGKILL right after a removal has deleted a manifest and
-// synced the folder, before any of the snapshot's files go: the moment
-// SPEC's removal order exists for. Nothing else reads it.
-const crashEnv = "STATSNAP_TEST_CRASH_AFTER"
-
-// crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a
-// backup with SIGKILL right after its first file was published: mid-upload,
-// with the journal written and the manifest not.
-type crashPublish struct{ storage.Folder }
-
-func (c *crashPublish) Publish(ctx context.Context, staged, final string) error {
-	err := c.Folder.Publish(ctx, staged, final)
-	if err == nil {
-		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
-			_ = p.Kill()
-		}
-		os.Exit(137)
-	}
-	return err
-}
-
-type crashFolder struct {
-	storage.Folder
-	manifestGone bool
-}
-
-func (c *crashFolder) Remove(ctx context.Context, name string) error {
-	err := c.Folder.Remove(ctx, name)
-	if k, _ := snapshot.Classify(name); err == nil && k == snapshot.KindManifest {
-		c.manifestGone = true
-	}
-	return err
-}
-
-func (c *crashFolder) Sync(ctx context.Context) error {
-	err := c.Folder.Sync(ctx)
-	if err == nil && c.manifestGone {
-		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
-			p.Kill() // SIGKILL: no deferred function or exit handler runs
-		}
-		os.Exit(137)
-	}
-	return err
 }

@@ -5,6 +5,7 @@ package main
 // by the binary as a subprocess, then checked file by file.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -634,6 +635,30 @@ func TestPruneFinishesInterruptedRemoval(t *testing.T) {
 	wantEqual(t, "complete", pruneStatuses(t, dir, "X")["complete"], []string{ids[1]})
 }
 
+// TestPlainBuildHasNoFaultHook: the binary users build does not even
+// contain the name of the fault-injection variable; the tests' build does.
+func TestPlainBuildHasNoFaultHook(t *testing.T) {
+	const name = "STATSNAP_TEST_CRASH_AFTER"
+	plain, err := os.ReadFile(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain, []byte(name)) {
+		t.Errorf("the plain build contains %s", name)
+	}
+	bin, err := faultBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(fault, []byte(name)) {
+		t.Errorf("the faultinject build lacks %s", name)
+	}
+}
+
 func TestPruneKilledAfterManifestRemoved(t *testing.T) {
 	dir := pruneFixture(t)
 	folder := filepath.Join(dir, "data", "backups", "X")
@@ -643,7 +668,7 @@ func TestPruneKilledAfterManifestRemoved(t *testing.T) {
 
 	// The process SIGKILLs itself right after the first removal (the
 	// oldest snapshot) deleted its manifest and synced the folder.
-	r := cliEnv(t, dir, append(slices.Clone(pruneEnv), "STATSNAP_TEST_CRASH_AFTER=manifest-removed"),
+	r := faultCLI(t, dir, append(slices.Clone(pruneEnv), "STATSNAP_TEST_CRASH_AFTER=manifest-removed"),
 		"prune", "--gamertag", "X", "--keep-last", "1")
 	if r.Code != -1 { // -1: ended by a signal
 		t.Fatalf("prune was not killed: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)

@@ -1,25 +1,20 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode"
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/restore"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
-
-func init() { extraCommands = append(extraCommands, newRestoreCmd) }
 
 type restoreOptions struct {
 	Gamertag        string
@@ -38,7 +33,6 @@ type restoreOptions struct {
 type restoreJSON struct {
 	*restore.Report
 	OK             bool             `json:"ok"`
-	Error          string           `json:"error,omitempty"`
 	Problems       []verify.Problem `json:"problems,omitempty"`
 	NewestVerified string           `json:"newest_verified,omitempty"`
 }
@@ -115,11 +109,18 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	folder, err := storage.OpenFolder(cmd.Context(), o.Backup, false)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("cannot restore: there is no backup folder at %s; check --backup", o.Backup)
+			err = withHint(notExist("there is no backup folder at %s", o.Backup), "check --backup")
 		}
-		return fmt.Errorf("cannot restore: %w", err)
+		return &opError{op: "restore", verb: "restore", folder: o.Backup, err: err}
 	}
 	defer folder.Close()
+	// Shared: verifies and other restores may read beside us, but no
+	// backup or prune can change the snapshot while it is restored.
+	unlock, err := lockFolder(ctx, g, folder, false)
+	if err != nil {
+		return &opError{op: "restore", verb: "restore", folder: o.Backup, err: err}
+	}
+	defer unlock()
 
 	if o.List {
 		return runRestoreList(cmd, g, o, folder, key)
@@ -135,6 +136,10 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		return usageErr("choose where to restore: --gamertag G (data/players/G/stats.duckdb) or --db PATH")
 	}
 
+	mode := restore.ModeAppend
+	if o.Replace {
+		mode = restore.ModeReplace
+	}
 	opt := restore.Options{
 		Folder:          folder,
 		Snapshot:        o.Snapshot,
@@ -143,16 +148,15 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		Gamertag:        o.Gamertag,
 		Force:           o.Force,
 		Tables:          tables,
-		Replace:         o.Replace,
+		Mode:            mode,
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
-		LockWait:        g.LockWait,
 	}
 	if g.terminal() {
 		opt.Progress = func(p restore.Progress) {
 			switch {
-			case p.Stage == "verify":
+			case p.Stage == restore.StageVerify:
 				fmt.Fprintf(g.stderr, "\r\033[Kverifying [%d/%d] %s", p.Index, p.Count, p.Table)
 				if p.Index == p.Count {
 					fmt.Fprint(g.stderr, "\r\033[K")
@@ -164,16 +168,9 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 			}
 		}
 	}
-	mode := "append"
-	if o.Replace {
-		mode = "replace"
-	}
 	rep, err := restore.Run(ctx, opt)
 	if err != nil {
-		if rep == nil {
-			rep = &restore.Report{Snapshot: o.Snapshot, Target: target, Mode: mode, DryRun: o.DryRun, Tables: []restore.TableReport{}}
-		}
-		return restoreFailed(g, err, rep, o, target)
+		return restoreFailed(g, err, rep, o, target, mode)
 	}
 	if g.JSON {
 		if err := g.printJSON(restoreJSON{Report: rep, OK: true}); err != nil {
@@ -195,24 +192,23 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// restoreFailed explains err in one sentence, prints the JSON document
-// when asked, and picks the exit code.
-func restoreFailed(g *globals, err error, rep *restore.Report, o restoreOptions, target string) error {
-	code := exitError
-	msg := err.Error()
+// restoreFailed fills the document of a failed restore and prints the
+// problems of a snapshot that did not verify; the error table says the
+// rest.
+func restoreFailed(g *globals, err error, rep *restore.Report, o restoreOptions, target string, mode restore.Mode) error {
+	if rep == nil {
+		rep = &restore.Report{Snapshot: o.Snapshot, Target: target, Mode: mode, DryRun: o.DryRun, Tables: []restore.TableReport{}}
+	}
+	doc := restoreJSON{Report: rep}
 	var (
 		ie *restore.IntegrityError
-		ue *restore.UnknownTablesError
-		le *dbfile.LockedError
+		ge *restore.GamertagError
 	)
-	doc := restoreJSON{Report: rep}
 	switch {
 	case errors.As(err, &ie):
-		code = exitIntegrity
 		rep.Snapshot = ie.Snapshot
 		doc.Problems = ie.Problems
 		doc.NewestVerified = ie.NewestGood
-		msg = "cannot restore: " + msg
 		if !g.JSON {
 			for _, p := range ie.Problems {
 				where := p.File
@@ -225,52 +221,11 @@ func restoreFailed(g *globals, err error, rep *restore.Report, o restoreOptions,
 				fmt.Fprintf(g.stderr, "  %s: %s%s\n", p.Kind, where, p.Detail)
 			}
 		}
-		for _, p := range ie.Problems {
-			if p.Kind == verify.KindUnverifiable || p.Kind == verify.KindUnauthenticated {
-				msg += "; pass --allow-unverified to restore it anyway (every file is then fully decoded first)"
-				break
-			}
-		}
-	case errors.As(err, &ue):
-		code = exitUsage
-		msg = "--tables: " + msg
-	case errors.As(err, &le):
-		who := "another process"
-		if le.PID != "" {
-			who = "process " + le.PID
-		}
-		msg = fmt.Sprintf("cannot restore into %s: it is open in %s; close OpenSpartan Graph (or whatever holds it) and run the restore again (nothing was changed)", target, who)
-	case errors.Is(err, syscall.ENOSPC) || strings.Contains(strings.ToLower(msg), "no space left on device"):
-		// The cause may reach here as text only (DuckDB's errors, the
-		// verified copy's), hence the second test.
-		msg = fmt.Sprintf("cannot restore into %s: the disk holding %s is full (a restore needs room there for a verified copy of the snapshot's files and for the tables it writes); nothing was changed; free space or choose another --db", target, filepath.Dir(target))
-	case errors.Is(err, storage.ErrLocked):
-		msg = fmt.Sprintf("cannot restore: another statsnap process (backup or prune) is working on %s; wait for it or pass --lock-wait 5m (nothing was changed)", o.Backup)
-	case errors.Is(err, snapshot.ErrNoSnapshot):
-		msg = "cannot restore: " + msg + "; check --backup and --snapshot ('statsnap snapshots' lists them)"
-	case errors.Is(err, dbfile.ErrNotExist):
-		msg = "cannot restore: " + msg
-	default:
-		var ge *restore.GamertagError
-		if errors.As(err, &ge) {
-			rep.Snapshot = ge.Snapshot
-		}
-		if !strings.HasPrefix(msg, "cannot ") {
-			msg = "cannot restore: " + msg
-		}
+	case errors.As(err, &ge):
+		rep.Snapshot = ge.Snapshot
 	}
-	if g.JSON {
-		doc.Error = msg
-		if err := g.printJSON(doc); err != nil {
-			return err
-		}
-	}
-	if errors.Is(err, context.Canceled) {
-		// The root says "interrupted; nothing was changed".
-		return err
-	}
-	fmt.Fprintf(g.stderr, "statsnap: %s\n", msg)
-	return &silentErr{code}
+	return withReport(doc, &opError{op: "restore into " + target, verb: "restore", folder: o.Backup,
+		disk: filepath.Dir(target), place: "--db", safe: "nothing was changed", err: err}, false)
 }
 
 // printable keeps a hostile table name on one line of a report.
@@ -327,19 +282,13 @@ func printRestore(g *globals, rep *restore.Report) {
 
 func runRestoreList(cmd *cobra.Command, g *globals, o restoreOptions, folder storage.Folder, key []byte) error {
 	l, err := restore.List(cmd.Context(), restore.ListOptions{Folder: folder, Snapshot: o.Snapshot,
-		AllowUnverified: o.AllowUnverified, Key: key, LockWait: g.LockWait})
+		AllowUnverified: o.AllowUnverified, Key: key})
 	if err != nil {
-		switch {
-		case errors.Is(err, snapshot.ErrNoSnapshot):
-			return fmt.Errorf("cannot list: %w; check --backup and --snapshot", err)
-		case errors.Is(err, storage.ErrLocked):
-			return fmt.Errorf("cannot list: another statsnap process is working on %s; wait for it or pass --lock-wait 5m", o.Backup)
-		}
-		return fmt.Errorf("cannot list: %w", err)
+		return &opError{op: "list", verb: "restore --list", folder: o.Backup, err: err}
 	}
 	if g.JSON {
-		if err := g.printJSON(l); err != nil {
-			return err
+		if l.OK {
+			return g.printJSON(l)
 		}
 	} else {
 		w := g.out()
@@ -372,7 +321,8 @@ func runRestoreList(cmd *cobra.Command, g *globals, o restoreOptions, folder sto
 		}
 	}
 	if !l.OK {
-		return &silentErr{exitIntegrity}
+		// The listing said it.
+		return withReport(l, integrityErr("snapshot %s does not verify", l.Snapshot), true)
 	}
 	return nil
 }

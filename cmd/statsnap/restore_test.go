@@ -40,8 +40,13 @@ type rsDoc struct {
 		RowsAfter  int64  `json:"rows_after"`
 		Checked    bool   `json:"rows_checked"`
 	} `json:"tables"`
-	OK             bool   `json:"ok"`
-	Error          string `json:"error"`
+	OK    bool `json:"ok"`
+	Error *struct {
+		ExitCode int    `json:"exit_code"`
+		Kind     string `json:"kind"`
+		Message  string `json:"message"`
+		Hint     string `json:"hint"`
+	} `json:"error"`
 	NewDatabase    bool   `json:"new_database"`
 	StorageVersion string `json:"storage_version"`
 	NewestVerified string `json:"newest_verified"`

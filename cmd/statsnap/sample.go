@@ -38,7 +38,7 @@ func newSampleCmd(g *globals) *cobra.Command {
 			sum, err := sample.Generate(cmd.Context(), path, sample.Options{Gamertag: o.Gamertag, Matches: o.Matches, Seed: o.Seed})
 			if err != nil {
 				if errors.Is(err, fs.ErrExist) {
-					return fmt.Errorf("cannot create sample: %s already exists; choose another --gamertag or remove it", path)
+					return withHint(fmt.Errorf("cannot create sample: %s already exists", path), "choose another --gamertag or remove it")
 				}
 				return fmt.Errorf("cannot create sample at %s: %w", path, err)
 			}

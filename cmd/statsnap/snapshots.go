@@ -39,7 +39,7 @@ func backupFolders(ctx context.Context, g *globals, gamertag string) ([]string, 
 	defer root.Close()
 	out, err := root.Players(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list backups: %w; check --output", err)
+		return nil, withHint(fmt.Errorf("cannot list backups: %w", err), "check --output")
 	}
 	return out, nil
 }
@@ -61,7 +61,7 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 				folder, err := storage.OpenFolder(cmd.Context(), dir, false)
 				if err != nil {
 					if gamertag != "" && errors.Is(err, storage.ErrNotFound) {
-						return fmt.Errorf("cannot list snapshots of %s: %s does not exist; check --output", name, dir)
+						return withHint(notExist("cannot list snapshots of %s: %s does not exist", name, dir), "check --output")
 					}
 					return fmt.Errorf("cannot list snapshots of %s: %w", name, err)
 				}

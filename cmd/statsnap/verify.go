@@ -15,8 +15,6 @@ import (
 	"github.com/openspartan/statsnap/verify"
 )
 
-func init() { extraCommands = append(extraCommands, newVerifyCmd) }
-
 type verifyOptions struct {
 	Backup          string
 	Snapshot        string
@@ -107,32 +105,34 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		return err
 	}
 	ctx := cmd.Context()
+	op := &opError{op: "verify " + o.Backup, verb: "verify", folder: o.Backup}
 	folder, err := storage.OpenFolder(ctx, o.Backup, false)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("cannot verify: backup folder %s does not exist; check --backup", o.Backup)
+			err = withHint(notExist("the folder does not exist"), "check --backup")
 		}
-		return fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return op
 	}
 	defer folder.Close()
 	// Shared: other verifies and restores may read beside us, but no
 	// backup or prune can change the folder while we read it.
-	unlock, err := folder.Lock(ctx, false, g.LockWait)
+	unlock, err := lockFolder(ctx, g, folder, false)
 	if err != nil {
-		if errors.Is(err, storage.ErrLocked) {
-			return fmt.Errorf("cannot verify %s: a backup or prune is running on it; retry later or pass --lock-wait", o.Backup)
-		}
-		return fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return op
 	}
 	defer unlock()
 
 	entries, err := folder.List(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return op
 	}
 	snaps, err := snapshot.Scan(ctx, folder)
 	if err != nil {
-		return fmt.Errorf("cannot verify: %w", err)
+		op.err = err
+		return op
 	}
 	targets, skipped, err := verifyTargets(snaps, o)
 	if err != nil {
@@ -174,8 +174,8 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		if progress {
 			fmt.Fprint(g.stderr, "\r\033[K")
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		sj := verifySnapJSON{Snapshot: res.Snapshot, Status: string(res.Status), OK: res.OK,
 			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files}
@@ -196,22 +196,23 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		}
 	}
 
-	if g.JSON {
-		if err := g.printJSON(doc); err != nil {
-			return err
-		}
-	} else {
+	if !g.JSON {
 		printVerdict(w, o.Backup, doc)
+	} else if opErr == nil && doc.OK {
+		return g.printJSON(doc)
 	}
 	switch {
 	case opErr != nil:
-		if g.JSON {
-			fmt.Fprintf(g.stderr, "statsnap: %v\n", opErr)
-			return &silentErr{exitError}
-		}
-		return opErr
+		return withReport(doc, opErr, false)
 	case !doc.OK:
-		return &silentErr{exitIntegrity}
+		bad := 0
+		for _, s := range doc.Snapshots {
+			if !s.OK {
+				bad++
+			}
+		}
+		// The report said it all, snapshot by snapshot.
+		return withReport(doc, integrityErr("%d of %d snapshot(s) of %s not intact", bad, len(doc.Snapshots), o.Backup), true)
 	}
 	return nil
 }
@@ -285,9 +286,9 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 	}
 	fmt.Fprintln(w, ")")
 	// One line per file, then one sentence per problem.
-	bad := map[string]string{}
+	bad := map[string]verify.Kind{}
 	for _, p := range res.Problems {
-		if p.File != "" && bad[p.File] == "" {
+		if _, seen := bad[p.File]; p.File != "" && !seen {
 			bad[p.File] = p.Kind
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -131,22 +131,22 @@ func vVerify(t *testing.T, dir string, env []string, args ...string) (result, vD
 }
 
 // vKinds is the sorted set of problem kinds of a document's snapshots.
-func vKinds(doc vDoc) []string {
-	set := map[string]bool{}
+func vKinds(doc vDoc) []verify.Kind {
+	set := map[verify.Kind]bool{}
 	for _, s := range doc.Snapshots {
 		for _, p := range s.Problems {
 			set[p.Kind] = true
 		}
 	}
-	out := []string{}
+	out := []verify.Kind{}
 	for k := range set {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
-func vProblems(doc vDoc, kind string) []verify.Problem {
+func vProblems(doc vDoc, kind verify.Kind) []verify.Problem {
 	var out []verify.Problem
 	for _, s := range doc.Snapshots {
 		for _, p := range s.Problems {
@@ -159,14 +159,14 @@ func vProblems(doc vDoc, kind string) []verify.Problem {
 }
 
 // vExpect checks the exit code and the exact set of problem kinds.
-func vExpect(t *testing.T, r result, doc vDoc, code int, kinds ...string) {
+func vExpect(t *testing.T, r result, doc vDoc, code int, kinds ...verify.Kind) {
 	t.Helper()
-	sort.Strings(kinds)
+	kinds = slices.Sorted(slices.Values(kinds))
 	if kinds == nil {
-		kinds = []string{}
+		kinds = []verify.Kind{}
 	}
 	got := vKinds(doc)
-	if r.Code != code || strings.Join(got, ",") != strings.Join(kinds, ",") {
+	if r.Code != code || !slices.Equal(got, kinds) {
 		t.Fatalf("want exit %d with problems %v, got exit %d with %v\nstdout: %s\nstderr: %s", code, kinds, r.Code, got, r.Stdout, r.Stderr)
 	}
 	if (code == 0) != doc.OK {
@@ -341,7 +341,7 @@ func TestVerify(t *testing.T) {
 	fileFaults := []struct {
 		name  string
 		fault func(t *testing.T, folder string)
-		kinds []string
+		kinds []verify.Kind
 		check func(t *testing.T, doc vDoc)
 	}{
 		{"flip one byte", func(t *testing.T, folder string) {
@@ -352,7 +352,7 @@ func TestVerify(t *testing.T) {
 			footer := len(b) - 8 - int(binary.LittleEndian.Uint32(b[len(b)-8:]))
 			b[footer/2] ^= 0x01
 			vWrite(t, p, b)
-		}, []string{verify.KindHashMismatch}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindHashMismatch}, func(t *testing.T, doc vDoc) {
 			p := vProblems(doc, verify.KindHashMismatch)[0]
 			if p.Table != "highlight_events" || !strings.Contains(p.Detail, fx.tables["highlight_events"].BLAKE3) {
 				t.Errorf("hash_mismatch should name the table and the expected hash: %+v", p)
@@ -363,7 +363,7 @@ func TestVerify(t *testing.T) {
 			if err := os.Truncate(p, fx.tables["match_stats"].FileSizeBytes/2); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{verify.KindSizeMismatch, verify.KindUnreadable}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindSizeMismatch, verify.KindUnreadable}, func(t *testing.T, doc vDoc) {
 			p := vProblems(doc, verify.KindSizeMismatch)[0]
 			want := fx.tables["match_stats"].FileSizeBytes
 			if !strings.Contains(p.Detail, fmt.Sprint(want/2)) || !strings.Contains(p.Detail, fmt.Sprint(want)) {
@@ -374,7 +374,7 @@ func TestVerify(t *testing.T) {
 			if err := os.Remove(fx.file(folder, "medals_earned")); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{verify.KindMissing}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindMissing}, func(t *testing.T, doc vDoc) {
 			p := vProblems(doc, verify.KindMissing)[0]
 			if p.Table != "medals_earned" || p.File != fx.tables["medals_earned"].File {
 				t.Errorf("missing names the wrong file: %+v", p)
@@ -385,7 +385,7 @@ func TestVerify(t *testing.T) {
 			// A file of another snapshot, and one that is not Parquet, are not this snapshot's business.
 			copyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
 			vWrite(t, filepath.Join(folder, "notes.txt"), []byte("hello"))
-		}, []string{verify.KindUnexpectedFile}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindUnexpectedFile}, func(t *testing.T, doc vDoc) {
 			ps := vProblems(doc, verify.KindUnexpectedFile)
 			if len(ps) != 1 || ps[0].File != "stray_"+id+".parquet" {
 				t.Errorf("want exactly the stray file, got %+v", ps)
@@ -399,8 +399,8 @@ func TestVerify(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		}, []string{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
-			for _, kind := range []string{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch} {
+		}, []verify.Kind{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
+			for _, kind := range []verify.Kind{verify.KindSizeMismatch, verify.KindRowsMismatch, verify.KindSchemaMismatch} {
 				tables := map[string]bool{}
 				for _, p := range vProblems(doc, kind) {
 					tables[p.Table] = true
@@ -412,7 +412,7 @@ func TestVerify(t *testing.T) {
 		}},
 		{"replace with fewer rows of the same table", func(t *testing.T, folder string) {
 			vRewrite(t, fx.file(folder, "highlight_events"), "SELECT * FROM orig LIMIT 100")
-		}, []string{verify.KindSizeMismatch, verify.KindRowsMismatch}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindSizeMismatch, verify.KindRowsMismatch}, func(t *testing.T, doc vDoc) {
 			p := vProblems(doc, verify.KindRowsMismatch)[0]
 			if !strings.Contains(p.Detail, "says 100 rows") || !strings.Contains(p.Detail, fmt.Sprint(fx.tables["highlight_events"].Rows)) {
 				t.Errorf("rows_mismatch should give both counts: %s", p.Detail)
@@ -432,7 +432,7 @@ func TestVerify(t *testing.T) {
 		{"change a column type", func(t *testing.T, folder string) {
 			col := vIntColumn(t, fx.tables["match_stats"])
 			vRewrite(t, fx.file(folder, "match_stats"), fmt.Sprintf(`SELECT * REPLACE (CAST(%q AS VARCHAR) AS %q) FROM orig`, col, col))
-		}, []string{verify.KindSizeMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
+		}, []verify.Kind{verify.KindSizeMismatch, verify.KindSchemaMismatch}, func(t *testing.T, doc vDoc) {
 			col := vIntColumn(t, fx.tables["match_stats"])
 			p := vProblems(doc, verify.KindSchemaMismatch)[0]
 			if !strings.Contains(p.Detail, col+" INT") || !strings.Contains(p.Detail, col+" STRING") {
@@ -451,14 +451,14 @@ func TestVerify(t *testing.T) {
 			if err := os.Symlink(fifo, p); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{verify.KindManifestCorrupt}, nil},
+		}, []verify.Kind{verify.KindManifestCorrupt}, nil},
 		{"hostile footer", func(t *testing.T, folder string) {
 			// A footer length pointing before the start of the file.
 			p := fx.file(folder, "antagonists")
 			b := vReadFile(t, p)
 			binary.LittleEndian.PutUint32(b[len(b)-8:], math.MaxUint32)
 			vWrite(t, p, b)
-		}, []string{verify.KindHashMismatch, verify.KindUnreadable}, nil},
+		}, []verify.Kind{verify.KindHashMismatch, verify.KindUnreadable}, nil},
 	}
 	for _, tc := range fileFaults {
 		t.Run(tc.name, func(t *testing.T) {
@@ -482,41 +482,41 @@ func TestVerify(t *testing.T) {
 	manifestEdits := []struct {
 		name  string
 		edit  func(t *testing.T, m string) string
-		kinds []string
+		kinds []verify.Kind
 	}{
 		{"rows", func(t *testing.T, m string) string {
 			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(fx.tables["match_stats"].Rows+1))
-		}, []string{verify.KindManifestCorrupt, verify.KindRowsMismatch}},
+		}, []verify.Kind{verify.KindManifestCorrupt, verify.KindRowsMismatch}},
 		{"blake3", func(t *testing.T, m string) string {
 			return vSetTableField(t, m, "match_stats", "blake3", strconv.Quote(strings.Repeat("ab", 32)))
-		}, []string{verify.KindManifestCorrupt, verify.KindHashMismatch}},
+		}, []verify.Kind{verify.KindManifestCorrupt, verify.KindHashMismatch}},
 		{"file_size_bytes", func(t *testing.T, m string) string {
 			return vSetTableField(t, m, "match_stats", "file_size_bytes", "12")
-		}, []string{verify.KindManifestCorrupt, verify.KindSizeMismatch}},
+		}, []verify.Kind{verify.KindManifestCorrupt, verify.KindSizeMismatch}},
 		{"source_db", func(t *testing.T, m string) string {
 			return vSetTop(t, m, "source_db", `"data/players/someone_else/stats.duckdb"`)
-		}, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"backup_datetime", func(t *testing.T, m string) string {
 			return strings.Replace(m, `"backup_datetime": "2026-02-01T`, `"backup_datetime": "2026-02-02T`, 1)
-		}, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"gamertag", func(t *testing.T, m string) string {
 			return vSetTop(t, m, "gamertag", `"Mallory"`)
-		}, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"format_version removed", func(t *testing.T, m string) string {
 			// Passing off a statsnap manifest as a seed one would skip
 			// every hash check.
 			return strings.Replace(m, "\n  \"format_version\": 1,", "", 1)
-		}, []string{verify.KindManifestCorrupt, verify.KindUnverifiable}},
+		}, []verify.Kind{verify.KindManifestCorrupt, verify.KindUnverifiable}},
 		{"unknown format_version", func(t *testing.T, m string) string {
 			return vSetTop(t, m, "format_version", "2")
-		}, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"path traversal", func(t *testing.T, m string) string {
 			return vSetTableField(t, m, "match_stats", "file", `"../../etc/passwd"`)
-		}, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"duplicate key", func(t *testing.T, m string) string {
 			return strings.Replace(m, "\n  \"gamertag\": ", "\n  \"gamertag\": \"Mallory\",\n  \"gamertag\": ", 1)
-		}, []string{verify.KindManifestCorrupt}},
-		{"truncated manifest", func(t *testing.T, m string) string { return m[:len(m)/2] }, []string{verify.KindManifestCorrupt}},
+		}, []verify.Kind{verify.KindManifestCorrupt}},
+		{"truncated manifest", func(t *testing.T, m string) string { return m[:len(m)/2] }, []verify.Kind{verify.KindManifestCorrupt}},
 	}
 	for _, tc := range manifestEdits {
 		t.Run("manifest "+tc.name, func(t *testing.T) {
@@ -846,8 +846,10 @@ func TestVerify(t *testing.T) {
 			if r.Code != 1 || !strings.Contains(r.Stderr, "statsnap: ") {
 				t.Errorf("%v: want exit 1 with a message, got %d %q", args, r.Code, r.Stderr)
 			}
-			if r2 := cli(t, work, append(args, "--json")...); r2.Code != 1 || r2.Stdout != "" {
-				t.Errorf("%v --json: want exit 1 and nothing on stdout, got %d %q", args, r2.Code, r2.Stdout)
+			if r2 := cli(t, work, append(args, "--json")...); r2.Code != 1 {
+				t.Errorf("%v --json: want exit 1, got %d %q", args, r2.Code, r2.Stdout)
+			} else {
+				oneJSONError(t, r2)
 			}
 		}
 		// A backup or prune holds the folder: verify does not read under it.
@@ -856,7 +858,7 @@ func TestVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := cli(t, work, "verify", "--backup", folder)
-		if r.Code != 1 || !strings.Contains(r.Stderr, "backup or prune is running") {
+		if r.Code != 1 || !strings.Contains(r.Stderr, "another statsnap process (backup or prune) is working on") {
 			t.Errorf("under an exclusive lock: want exit 1, got %d %q", r.Code, r.Stderr)
 		}
 		lock.Unlock()

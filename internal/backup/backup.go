@@ -8,28 +8,27 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
-	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
-
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
-// MemoryLimit caps DuckDB's buffers during a backup (BackupOptions can
-// set another). A table whose row groups do not fit is retried with
-// DuckDB's own default (80% of RAM).
+// MemoryLimit caps DuckDB's buffers during a backup (Options can set
+// another). A table whose row groups do not fit is retried with DuckDB's
+// own default (80% of RAM).
 const MemoryLimit = "512MB"
 
 // Compression levels zstd accepts.
@@ -39,28 +38,24 @@ const (
 	DefaultCompressionLevel = 9
 )
 
-// BackupOptions describes one backup.
-type BackupOptions struct {
+// Options describe one backup. Backup only reads them.
+type Options struct {
 	Source           string // DuckDB file, opened read-only
 	Gamertag         string
 	Folder           storage.Folder
 	CompressionLevel int
-	NoMetadata       bool      // the seed's bare export: Parquet files only
-	Time             time.Time // zero: now
-	// TimeGiven says Time came from the user: an id that is taken is then
-	// an error instead of a reason to wait for the next second.
-	TimeGiven bool
-	Key       []byte // non-nil: add a MAC
+	NoMetadata       bool // the seed's bare export: Parquet files only
+	// Time, when set, is when the snapshot counts as taken (its id and
+	// backup_datetime), and an id that is taken is then an error. Zero
+	// means now, waiting for the next second when this one's id is taken.
+	Time time.Time
+	Key  []byte // non-nil: add a MAC
 	// Jobs is how many tables are written at once, each on its own
 	// connection (0: two, or one on a single CPU).
 	Jobs int
 	// MemoryLimit is DuckDB's memory_limit for the backup (empty:
 	// MemoryLimit). It must be a size DuckDB accepts, such as "512MB".
 	MemoryLimit string
-	LockWait    time.Duration
-	// defaultLimit is DuckDB's own memory_limit, read before ours is set:
-	// the limit a table that does not fit is retried with.
-	defaultLimit string
 	// Progress, when set, is called before and after each table.
 	Progress func(Progress)
 }
@@ -75,8 +70,8 @@ type Progress struct {
 	Done  bool
 }
 
-// BackupResult is a committed snapshot.
-type BackupResult struct {
+// Result is a committed snapshot.
+type Result struct {
 	ID           string
 	ManifestName string // empty with NoMetadata
 	Manifest     *snapshot.Manifest
@@ -88,45 +83,108 @@ var (
 	ErrIDTaken       = errors.New("snapshot id already used")
 	ErrRowsDisagree  = errors.New("row count of the written file disagrees with DuckDB")
 	ErrBadCompressor = errors.New("compression level out of range")
+	// ErrSourceMissing: there is no database at Options.Source.
+	ErrSourceMissing = errors.New("source database does not exist")
 )
+
+// run is one backup in progress: what each step found, for the next.
+type run struct {
+	opt Options
+	f   storage.Folder
+
+	db           *sql.DB
+	conn         *sql.Conn // the first connection, inside its transaction
+	release      func()    // closes the source, once
+	defaultLimit string    // DuckDB's own memory_limit, to retry a table with
+	cat          *catalog.Catalog
+	tables       []plannedTable
+
+	id      string
+	taken   time.Time
+	finals  []string // every final name the journal lists
+	journal string
+}
 
 // Backup writes one snapshot of opt.Source into opt.Folder, committing in
 // SPEC's order so that a crash at any point leaves either no snapshot
-// (and a journal naming the leftovers) or a complete one.
-func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
+// (and a journal naming the leftovers) or a complete one. The caller
+// holds the folder's exclusive lock (the command takes it: see
+// cmd/statsnap's lockFolder).
+func Backup(ctx context.Context, opt Options) (*Result, error) {
+	res, err := backup(ctx, opt)
+	return res, dberr.Classify(err)
+}
+
+func backup(ctx context.Context, opt Options) (*Result, error) {
 	if opt.CompressionLevel < MinCompressionLevel || opt.CompressionLevel > MaxCompressionLevel {
 		return nil, fmt.Errorf("%w: %d (zstd levels are %d to %d)", ErrBadCompressor, opt.CompressionLevel, MinCompressionLevel, MaxCompressionLevel)
 	}
-	f := opt.Folder
-	unlock, err := f.Lock(ctx, true, opt.LockWait)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+	r := &run{opt: opt, f: opt.Folder, release: func() {}}
+	defer func() { r.release() }()
 	now := time.Now()
-	res := &BackupResult{}
-	if res.Cleanup, err = snapshot.Recover(ctx, f, now); err != nil {
+	res := &Result{}
+	var err error
+	if res.Cleanup, err = snapshot.Recover(ctx, r.f, now); err != nil {
 		return nil, fmt.Errorf("clean up an earlier interrupted run: %w", err)
 	}
-
-	db, err := dbfile.Open(ctx, opt.Source, true)
+	if err := r.openSource(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.planTables(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.chooseID(ctx, now); err != nil {
+		return nil, err
+	}
+	res.ID = r.id
+	if err := r.writeJournal(ctx); err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			r.undo(ctx)
+		}
+	}()
+	entries, err := r.copyTables(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var conn *sql.Conn
 	// Closing DuckDB takes about 30 ms (it frees its buffers): once the
 	// tables are copied it runs alongside the manifest's commit.
-	release := sync.OnceFunc(func() {
-		if conn != nil {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			conn.Close()
+	go r.release()
+	res.Manifest = r.manifest(entries)
+	if res.ManifestName, err = r.commit(ctx, res.Manifest); err != nil {
+		return nil, err
+	}
+	committed = true
+	r.dropJournal(ctx)
+	return res, nil
+}
+
+// openSource opens the source read-only on a first connection, sets the
+// backup's memory limit and starts the transaction the catalog and the
+// first tables are read in.
+func (r *run) openSource(ctx context.Context) error {
+	db, err := dbfile.Open(ctx, r.opt.Source, true)
+	if errors.Is(err, dbfile.ErrNotExist) {
+		return fmt.Errorf("%w: %w", ErrSourceMissing, err)
+	}
+	if err != nil {
+		return err
+	}
+	r.db = db
+	r.release = sync.OnceFunc(func() {
+		if r.conn != nil {
+			// Cleanup must run even when ctx was cancelled.
+			// Best effort: a connection that cannot roll back is closed.
+			_, _ = r.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			r.conn.Close()
 		}
 		db.Close()
 	})
-	defer release()
-	conn, err = db.Conn(ctx)
-	if err != nil {
-		return nil, dbfile.Classify(opt.Source, err)
+	if r.conn, err = db.Conn(ctx); err != nil {
+		return dbfile.Classify(r.opt.Source, err)
 	}
 	// DuckDB's default memory limit (80% of RAM) lets a COPY of 12 million
 	// rows hold 1.1-1.4 GB. The limit is shared by the connections that copy
@@ -136,33 +194,37 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 	// again under DuckDB's default (copyTable). (Dropping
 	// preserve_insertion_order saves as much but makes files differ from
 	// one backup of the same data to the next.)
-	limit := opt.MemoryLimit
+	limit := r.opt.MemoryLimit
 	if limit == "" {
 		limit = MemoryLimit
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&opt.defaultLimit); err != nil {
-		return nil, fmt.Errorf("read memory limit: %w", err)
+	if err := r.conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&r.defaultLimit); err != nil {
+		return fmt.Errorf("read memory limit: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+catalog.Literal(limit)); err != nil {
-		return nil, fmt.Errorf("set memory limit: %w", err)
+	if _, err := r.conn.ExecContext(ctx, "SET memory_limit = "+sqlq.Literal(limit)); err != nil {
+		return fmt.Errorf("set memory limit: %w", err)
 	}
 	// The read-only open already keeps writers out of the file; the
 	// transaction also pins this connection's view of it.
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
+	if _, err := r.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
 	}
+	return nil
+}
 
+// planTables reads the tables and decides each column's encoding.
+func (r *run) planTables(ctx context.Context) error {
 	started := time.Now()
-	cat, err := catalog.ReadTables(ctx, conn)
+	cat, err := catalog.ReadTables(ctx, r.conn)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	r.cat = cat
 	slog.Debug("read tables", "tables", len(cat.Tables), "took", time.Since(started))
-	var tables []plannedTable
 	seen := map[string]catalog.Table{}
 	for _, t := range cat.Tables {
 		if other, ok := seen[t.Key()]; ok {
-			return nil, fmt.Errorf("tables %s.%s and %s.%s have the same manifest key %q; rename one", other.Schema, other.Name, t.Schema, t.Name, t.Key())
+			return fmt.Errorf("tables %s.%s and %s.%s have the same manifest key %q; rename one", other.Schema, other.Name, t.Schema, t.Name, t.Key())
 		}
 		seen[t.Key()] = t
 		cols := make([]codec.ColumnPlan, len(t.Columns))
@@ -171,130 +233,207 @@ func Backup(ctx context.Context, opt BackupOptions) (*BackupResult, error) {
 		}
 		plans, err := codec.Plan(t.Key(), t.CreateSQL, cols)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		tables = append(tables, plannedTable{t: t, plans: plans})
+		r.tables = append(r.tables, plannedTable{t: t, plans: plans})
 	}
-
 	slog.Debug("planned encodings", "took", time.Since(started))
-	taken := opt.Time
-	if taken.IsZero() {
+	return nil
+}
+
+// chooseID picks the snapshot's id and the time it records.
+func (r *run) chooseID(ctx context.Context, now time.Time) error {
+	given := !r.opt.Time.IsZero()
+	taken := r.opt.Time
+	if !given {
 		taken = now
 	}
-	id, err := chooseID(ctx, f, taken, opt.TimeGiven)
+	id, err := chooseID(ctx, r.f, taken, given)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !opt.TimeGiven {
+	if !given {
+		// The id may have waited for a later second: record a time of it.
 		taken = time.Now()
 		if snapshot.FormatID(taken) != id {
 			taken, _ = snapshot.IDTime(id)
 		}
 	}
-	res.ID = id
+	r.id, r.taken = id, taken
+	return nil
+}
 
+// writeJournal names every table's file and writes the pending journal
+// listing them, before the first final name appears.
+func (r *run) writeJournal(ctx context.Context) error {
 	names := map[string]bool{}
-	var finals []string
-	for i := range tables {
-		tables[i].file = snapshot.TableFileName(tables[i].t.Key(), id, names)
-		finals = append(finals, tables[i].file)
+	for i := range r.tables {
+		r.tables[i].file = snapshot.TableFileName(r.tables[i].t.Key(), r.id, names)
+		r.finals = append(r.finals, r.tables[i].file)
 	}
-	manifestName := snapshot.ManifestName(id)
-	if !opt.NoMetadata {
-		finals = append(finals, manifestName)
+	if !r.opt.NoMetadata {
+		r.finals = append(r.finals, snapshot.ManifestName(r.id))
 	}
-	jn := snapshot.PendingName(id)
-	if err := snapshot.WritePending(ctx, f, id, finals); err != nil {
+	r.journal = snapshot.PendingName(r.id)
+	return snapshot.WritePending(ctx, r.f, r.id, r.finals)
+}
+
+// undo removes what an uncommitted backup wrote, journal last.
+func (r *run) undo(ctx context.Context) {
+	// A Ctrl-C must still clean up.
+	ctx = context.WithoutCancel(ctx)
+	f := r.f
+	// What cannot be removed now is listed by the journal (or is a
+	// temporary), so the next run removes it.
+	remove := func(name string) {
+		if err := f.Remove(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			slog.Warn("could not remove a file of the interrupted backup", "file", name, "err", err)
+		}
+	}
+	sync := func() {
+		if err := f.Sync(ctx); err != nil {
+			slog.Warn("could not sync the backup folder", "err", err)
+		}
+	}
+	for i := range r.tables {
+		remove(snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i)))
+	}
+	remove(snapshot.TempName(r.id, "manifest.json"))
+	for _, n := range r.finals {
+		remove(n)
+	}
+	sync()
+	remove(r.journal)
+	sync()
+}
+
+// copyTables copies every table; the rest of the catalog is read on the
+// first connection while the others start on the largest tables.
+func (r *run) copyTables(ctx context.Context) ([]*snapshot.Table, error) {
+	copyStart := time.Now()
+	readObjects := func() error {
+		if err := r.cat.ReadObjects(ctx, r.conn); err != nil {
+			return err
+		}
+		slog.Debug("read catalog", "took", time.Since(copyStart))
+		return nil
+	}
+	entries, err := copyTables(ctx, r.db, r.conn, readObjects, r.f, r, r.tables)
+	if err != nil {
 		return nil, err
 	}
-	committed := false
-	defer func() {
-		if committed {
-			return
-		}
-		// Undo with a fresh context: a Ctrl-C must still clean up.
-		cctx := context.Background()
-		for i := range tables {
-			f.Remove(cctx, snapshot.TempName(id, fmt.Sprintf("%d.parquet", i)))
-		}
-		f.Remove(cctx, snapshot.TempName(id, "manifest.json"))
-		for _, n := range finals {
-			f.Remove(cctx, n)
-		}
-		f.Sync(cctx)
-		f.Remove(cctx, jn)
-		f.Sync(cctx)
-	}()
+	slog.Debug("copied tables", "took", time.Since(copyStart))
+	return entries, nil
+}
 
+// manifest builds the snapshot's manifest from the copied tables and the
+// catalog.
+func (r *run) manifest(entries []*snapshot.Table) *snapshot.Manifest {
+	cat := r.cat
 	m := &snapshot.Manifest{
-		Gamertag:         opt.Gamertag,
-		BackupTimestamp:  id,
-		BackupDatetime:   taken.Format(snapshot.DatetimeLayout),
-		SourceDB:         opt.Source,
+		Gamertag:         r.opt.Gamertag,
+		BackupTimestamp:  r.id,
+		BackupDatetime:   r.taken.Format(snapshot.DatetimeLayout),
+		SourceDB:         r.opt.Source,
 		Compression:      "zstd",
-		CompressionLevel: opt.CompressionLevel,
+		CompressionLevel: r.opt.CompressionLevel,
 		Tables:           map[string]*snapshot.Table{},
 		FormatVersion:    snapshot.FormatVersion,
 		ToolVersion:      snapshot.ToolVersion,
 		DuckDBVersion:    cat.DuckDBVersion,
 		StorageVersion:   cat.StorageVersion,
 		HashAlgorithm:    "blake3",
+		Schemas:          manifestObjects(cat.Schemas),
+		Types:            manifestObjects(cat.Types),
+		Sequences:        manifestSequences(cat.Sequences),
+		Indexes:          manifestObjects(cat.Indexes),
+		Views:            manifestObjects(cat.Views),
+		Macros:           manifestObjects(cat.Macros),
+		Comments:         manifestObjects(cat.Comments),
 	}
-	copyStart := time.Now()
-	// The rest of the catalog is read on this connection while the others
-	// start on the largest tables.
-	readObjects := func() error {
-		if err := cat.ReadObjects(ctx, conn); err != nil {
-			return err
-		}
-		slog.Debug("read catalog", "took", time.Since(copyStart))
-		return nil
-	}
-	entries, err := copyTables(ctx, db, conn, readObjects, f, opt, id, tables)
-	if err != nil {
-		return nil, err
-	}
-	slog.Debug("copied tables", "took", time.Since(copyStart))
-	go release()
-	m.Schemas, m.Types, m.Sequences = cat.Schemas, cat.Types, cat.Sequences
-	m.Indexes, m.Views, m.Macros, m.Comments = cat.Indexes, cat.Views, cat.Macros, cat.Comments
-	for i, pt := range tables {
+	for i, pt := range r.tables {
 		key := pt.t.Key()
 		m.Tables[key] = entries[i]
 		m.TableOrder = append(m.TableOrder, key)
 		m.TotalSizeBytes += entries[i].FileSizeBytes
 	}
-	if err := f.Sync(ctx); err != nil {
-		return nil, err
-	}
 	m.TotalSizeMB = math.Round(float64(m.TotalSizeBytes)/(1<<20)*100) / 100
-	res.Manifest = m
-	if !opt.NoMetadata {
-		data, err := snapshot.Marshal(m, opt.Key)
-		if err != nil {
-			return nil, fmt.Errorf("encode manifest: %w", err)
-		}
-		tmp := snapshot.TempName(id, "manifest.json")
-		if err := f.WriteFile(ctx, tmp, data); err != nil {
-			return nil, fmt.Errorf("write manifest: %w", err)
-		}
-		if err := f.Publish(ctx, tmp, manifestName); err != nil {
-			return nil, fmt.Errorf("write manifest: %w", err)
-		}
-		if err := f.Sync(ctx); err != nil {
-			return nil, err
-		}
-		res.ManifestName = manifestName
+	return m
+}
+
+// commit makes the table files durable and then, unless NoMetadata,
+// writes the manifest: the snapshot's commit point. It returns the
+// manifest's name.
+func (r *run) commit(ctx context.Context, m *snapshot.Manifest) (string, error) {
+	if err := r.f.Sync(ctx); err != nil {
+		return "", err
 	}
-	committed = true
-	// From here the snapshot exists; a failure to drop the journal only
-	// leaves work for the next run, which sees the manifest and keeps it.
-	if err := f.Remove(ctx, jn); err != nil {
-		slog.Warn("could not remove backup journal", "journal", jn, "err", err)
-	} else if err := f.Sync(ctx); err != nil {
+	if r.opt.NoMetadata {
+		return "", nil
+	}
+	data, err := snapshot.Marshal(m, r.opt.Key)
+	if err != nil {
+		return "", fmt.Errorf("encode manifest: %w", err)
+	}
+	name := snapshot.ManifestName(r.id)
+	tmp := snapshot.TempName(r.id, "manifest.json")
+	if err := r.f.WriteFile(ctx, tmp, data); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := r.f.Publish(ctx, tmp, name); err != nil {
+		return "", fmt.Errorf("write manifest: %w", err)
+	}
+	if err := r.f.Sync(ctx); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// dropJournal removes the pending journal once the snapshot exists. A
+// failure only leaves work for the next run, which sees the manifest and
+// keeps the snapshot.
+func (r *run) dropJournal(ctx context.Context) {
+	if err := r.f.Remove(ctx, r.journal); err != nil {
+		slog.Warn("could not remove backup journal", "journal", r.journal, "err", err)
+	} else if err := r.f.Sync(ctx); err != nil {
 		slog.Warn("could not sync backup folder", "err", err)
 	}
-	return res, nil
+}
+
+// manifestObjects maps the catalog's objects onto the manifest's format.
+func manifestObjects(objs []catalog.Object) []snapshot.Object {
+	if objs == nil {
+		return nil
+	}
+	out := make([]snapshot.Object, len(objs))
+	for i, o := range objs {
+		out[i] = snapshot.Object{Kind: o.Kind, Schema: o.Schema, Name: o.Name, Table: o.Table, SQL: o.SQL}
+	}
+	return out
+}
+
+// manifestSequences maps the catalog's sequences onto the manifest's format.
+func manifestSequences(seqs []catalog.Sequence) []snapshot.Sequence {
+	if seqs == nil {
+		return nil
+	}
+	out := make([]snapshot.Sequence, len(seqs))
+	for i, s := range seqs {
+		out[i] = snapshot.Sequence{Schema: s.Schema, Name: s.Name, SQL: s.SQL, Next: s.Next, Increment: s.Increment}
+	}
+	return out
+}
+
+// manifestFields maps the Parquet reader's schema onto the manifest's format.
+func manifestFields(fs []parquetfile.Field) []snapshot.Field {
+	if fs == nil {
+		return nil
+	}
+	out := make([]snapshot.Field, len(fs))
+	for i, f := range fs {
+		out[i] = snapshot.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable, Children: manifestFields(f.Children)}
+	}
+	return out
 }
 
 type plannedTable struct {
@@ -310,7 +449,8 @@ type plannedTable struct {
 // is open read-only, which keeps writers out of the file until we close it.
 //
 // before runs on the first connection, while the others already copy.
-func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() error, f storage.Folder, opt BackupOptions, id string, tables []plannedTable) ([]*snapshot.Table, error) {
+func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() error, f storage.Folder, r *run, tables []plannedTable) ([]*snapshot.Table, error) {
+	opt := r.opt
 	jobs := opt.Jobs
 	if jobs <= 0 {
 		// Two is what was measured (time and peak memory, BENCHMARKS.md);
@@ -354,7 +494,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 			report(Progress{Table: key, Index: index, Count: len(tables)})
 			mu.Unlock()
 
-			entry, err := copyTable(ctx, conn, f, opt, id, i, tables[i])
+			entry, err := copyTable(ctx, conn, f, r, i, tables[i])
 			mu.Lock()
 			if err != nil {
 				if failed == nil {
@@ -382,7 +522,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 		go func() {
 			defer wg.Done()
 			defer conn.Close()
-			defer conn.ExecContext(context.Background(), "ROLLBACK")
+			defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
 			work(conn)
 		}()
 	}
@@ -419,8 +559,9 @@ func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 
 // copyTable writes table i to its staged file and publishes it under its
 // final name.
-func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt BackupOptions, id string, i int, pt plannedTable) (*snapshot.Table, error) {
-	staged := snapshot.TempName(id, fmt.Sprintf("%d.parquet", i))
+func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i int, pt plannedTable) (*snapshot.Table, error) {
+	opt := r.opt
+	staged := snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i))
 	entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
 	if err != nil && outOfMemory(err) && ctx.Err() == nil {
 		// The limit keeps a backup of narrow tables under 1 GiB, but a row
@@ -430,8 +571,8 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt Backup
 		// 512 MB.)
 		slog.Info("a table needs more memory than the backup's limit; copying it again with DuckDB's default limit",
 			"table", pt.t.Key(), "err", err)
-		f.Remove(ctx, staged)
-		if lerr := liftMemoryLimit(ctx, conn, opt.defaultLimit); lerr != nil {
+		_ = f.Remove(ctx, staged) // the retry writes it again
+		if lerr := liftMemoryLimit(ctx, conn, r.defaultLimit); lerr != nil {
 			return nil, fmt.Errorf("back up table %s: %w (lifting the memory limit to retry failed: %v)", pt.t.Key(), err, lerr)
 		}
 		entry, err = writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
@@ -449,11 +590,7 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, opt Backup
 // outOfMemory reports whether err is DuckDB running out of its memory
 // limit.
 func outOfMemory(err error) bool {
-	var de *duckdb.Error
-	if errors.As(err, &de) {
-		return de.Type == duckdb.ErrorTypeOutOfMemory
-	}
-	return strings.Contains(err.Error(), "Out of Memory Error")
+	return dberr.Is(err, dberr.ErrOutOfMemory)
 }
 
 // liftMemoryLimit puts DuckDB's memory limit back to its default for
@@ -462,7 +599,7 @@ func outOfMemory(err error) bool {
 // same data. (RESET memory_limit changes the setting but, in DuckDB
 // 1.5.6, not the buffer pool's limit; SET does both.)
 func liftMemoryLimit(ctx context.Context, conn *sql.Conn, limit string) error {
-	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + catalog.Literal(limit), "BEGIN TRANSACTION"} {
+	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + sqlq.Literal(limit), "BEGIN TRANSACTION"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
@@ -516,7 +653,7 @@ func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
 // file back: BLAKE3 of its bytes, row count and schema from its footer.
 func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*snapshot.Table, error) {
 	begun := time.Now()
-	from := catalog.Ident(t.Schema) + "." + catalog.Ident(t.Name)
+	from := sqlq.Ident(t.Schema) + "." + sqlq.Ident(t.Name)
 	var counted int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)
@@ -526,7 +663,7 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 		return nil, err
 	}
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL %d, RETURN_STATS)",
-		codec.SelectList(plans), from, catalog.Literal(path), level)
+		codec.SelectList(plans), from, sqlq.Literal(path), level)
 	var written int64
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
@@ -581,7 +718,7 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 		Name:          t.Name,
 		BLAKE3:        sum,
 		CreateSQL:     t.CreateSQL,
-		ArrowSchema:   &snapshot.ArrowSchema{Fields: info.Fields, IPC: info.IPC},
+		ArrowSchema:   &snapshot.ArrowSchema{Fields: manifestFields(info.Fields), IPC: info.IPC},
 	}
 	for _, p := range plans {
 		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
@@ -601,9 +738,4 @@ func toInt64(v any) int64 {
 		return int64(n)
 	}
 	return 0
-}
-
-// SourceMissing reports whether err means the source database is missing.
-func SourceMissing(err error) bool {
-	return errors.Is(err, dbfile.ErrNotExist) || errors.Is(err, os.ErrNotExist)
 }

@@ -64,7 +64,7 @@ func TestWritersLockedOut(t *testing.T) {
 	var once sync.Once
 	var writeErr error
 	var writeOut []byte
-	res, err := backup.Backup(context.Background(), backup.BackupOptions{
+	res, err := backup.Backup(context.Background(), backup.Options{
 		Source: src, Gamertag: "tester", Folder: folder, CompressionLevel: 3, Jobs: 2,
 		Progress: func(p backup.Progress) {
 			if p.Done {
@@ -118,7 +118,7 @@ func TestWideRowsOverMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	opt := backup.BackupOptions{Source: src, Gamertag: "tester", CompressionLevel: 3, MemoryLimit: "16MB"}
+	opt := backup.Options{Source: src, Gamertag: "tester", CompressionLevel: 3, MemoryLimit: "16MB"}
 
 	// The same copy under the small limit alone fails: the retry is what
 	// makes the backup below pass.

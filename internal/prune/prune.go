@@ -26,12 +26,11 @@ var ErrNoPolicy = errors.New("no retention policy: set at least one keep rule")
 type Options struct {
 	Policy retention.Policy
 	// DryRun plans without changing anything: no recovery of crashed
-	// runs, no removal, and only a shared lock.
+	// runs and no removal, so the caller's shared lock is enough.
 	DryRun bool
 	// Now decides which snapshots are "in the future" for --keep-within;
 	// the zero value means time.Now().
-	Now      time.Time
-	LockWait time.Duration
+	Now time.Time
 }
 
 // Keep is a snapshot the policy keeps, with every rule that kept it.
@@ -177,12 +176,13 @@ func claimedSize(s snapshot.Info) int64 {
 	return n
 }
 
-// Run prunes one folder: it takes the folder's lock (exclusive, or shared
-// on a dry run), finishes or rolls back what crashed runs left (not on a
-// dry run), scans, plans and removes the snapshots the policy drops,
-// oldest first. A snapshot that cannot be removed does not stop the
+// Run prunes one folder: it finishes or rolls back what crashed runs left
+// (not on a dry run), scans, plans and removes the snapshots the policy
+// drops, oldest first. A snapshot that cannot be removed does not stop the
 // others; Run then returns the partial Result and an error naming them.
-// A lock held by another process is reported as storage.ErrLocked.
+// The caller holds the folder's lock: exclusive, or shared on a dry run
+// (which still waits for a backup in progress, so that the plan does not
+// see half a snapshot).
 func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 	if opt.Policy.Empty() {
 		return nil, ErrNoPolicy
@@ -195,15 +195,8 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 		now = time.Now()
 	}
 
-	// A dry run only reads, so a shared lock is enough; it still waits for
-	// a backup in progress so that the plan does not see half a snapshot.
-	unlock, err := f.Lock(ctx, !opt.DryRun, opt.LockWait)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
 	res := &Result{DryRun: opt.DryRun}
+	var err error
 	if !opt.DryRun {
 		// Before planning: a removal cut short must be finished (its
 		// manifest is gone already) and a crashed backup's files must not

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/retention"
@@ -331,22 +329,6 @@ func TestRunFinishesInterruptedRemoval(t *testing.T) {
 	want := []string{snapshot.ManifestName(keep), "match_stats_" + keep + ".parquet", "medals_earned_" + keep + ".parquet"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("folder %v, want %v", got, want)
-	}
-}
-
-func TestRunLocked(t *testing.T) {
-	f, dir := folder(t)
-	snap(t, dir, "2025-06-01T10:00:00Z")
-	fl := flock.New(filepath.Join(dir, storage.LockName))
-	if err := fl.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	defer fl.Unlock()
-	for _, dry := range []bool{false, true} {
-		_, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 1}, DryRun: dry, LockWait: 150 * time.Millisecond})
-		if !errors.Is(err, storage.ErrLocked) {
-			t.Errorf("dry=%v: err = %v, want ErrLocked", dry, err)
-		}
 	}
 }
 

@@ -9,12 +9,13 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // job is one restore once the snapshot verified and its DDL checked.
@@ -34,7 +35,7 @@ type job struct {
 type tablePlan struct {
 	src    srcTable
 	vt     *vtable
-	action string
+	action Action
 	before int64
 	path   string
 }
@@ -49,8 +50,8 @@ func (p *tablePlan) expected() int64 {
 // seqAction is what happens to one sequence of the snapshot.
 type seqAction struct {
 	def     seqDef
-	action  string // create, recreate, advance
-	current int64  // the target's next value before, for advance
+	action  SequenceAction // create, recreate or advance
+	current int64          // the target's next value before, for advance
 }
 
 // plan decides each table's action against the target's state and
@@ -69,7 +70,7 @@ func (j *job) plan(ctx context.Context, q querier, st *state) error {
 		switch {
 		case !exists:
 			p.action = ActionCreate
-		case j.opt.Replace:
+		case j.opt.Mode == ModeReplace:
 			p.action = ActionReplace
 			p.before = ts.rows
 			replaced[t.key] = true
@@ -129,11 +130,11 @@ func (j *job) plan(ctx context.Context, q querier, st *state) error {
 		cur, has := st.sequences[k]
 		switch {
 		case !has:
-			j.seqs = append(j.seqs, seqAction{def: d, action: "create"})
-		case j.opt.Replace && j.full && allIn(st.seqDeps[k], replaced):
-			j.seqs = append(j.seqs, seqAction{def: d, action: "recreate", current: cur})
+			j.seqs = append(j.seqs, seqAction{def: d, action: SequenceCreate})
+		case j.opt.Mode == ModeReplace && j.full && allIn(st.seqDeps[k], replaced):
+			j.seqs = append(j.seqs, seqAction{def: d, action: SequenceRecreate, current: cur})
 		default:
-			j.seqs = append(j.seqs, seqAction{def: d, action: "advance", current: cur})
+			j.seqs = append(j.seqs, seqAction{def: d, action: SequenceAdvance, current: cur})
 		}
 	}
 	return nil
@@ -154,7 +155,7 @@ func (j *job) compat(ctx context.Context, q querier, ts *tstate, p *tablePlan) (
 	type col struct{ name, typ string }
 	var src []col
 	if p.vt.legacy {
-		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+catalog.Literal(p.path)+"))")
+		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+sqlq.Literal(p.path)+"))")
 		if err != nil {
 			return nil, fmt.Errorf("read the columns of %s: %w", p.src.file, err)
 		}
@@ -225,12 +226,10 @@ func toEnum(from, to string) bool {
 	return strings.HasPrefix(to, "ENUM(") && (from == "VARCHAR" || strings.HasPrefix(from, "ENUM("))
 }
 
-var dupKeyRe = regexp.MustCompile(`(?s)Duplicate key "(.*?)" violates (primary key|unique) constraint`)
-
 // insert loads one table's rows from its verified copy.
 func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
-	from := " FROM read_parquet(" + catalog.Literal(p.path) + ")"
-	target := qualified(p.vt.schema, p.vt.name)
+	from := " FROM read_parquet(" + sqlq.Literal(p.path) + ")"
+	target := sqlq.Qualified(p.vt.schema, p.vt.name)
 	var q string
 	switch {
 	case p.vt.legacy && p.action == ActionCreate:
@@ -254,10 +253,10 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 	started := time.Now()
 	defer func() { slog.Debug("loaded table", "table", p.src.key, "took", time.Since(started)) }()
 	if _, err := conn.ExecContext(ctx, q); err != nil {
-		if m := dupKeyRe.FindStringSubmatch(err.Error()); m != nil {
-			return &ConflictError{Table: p.src.key, Key: m[1], Err: err}
+		if key := dberr.DuplicateKey(err); key != "" {
+			return &ConflictError{Table: p.src.key, Key: key, Err: err}
 		}
-		if strings.Contains(err.Error(), "Constraint Error") && p.action == ActionAppend {
+		if dberr.Is(err, dberr.ErrConstraint) && p.action == ActionAppend {
 			return &ConflictError{Table: p.src.key, Err: err}
 		}
 		return fmt.Errorf("load table %s: %w", p.src.key, err)
@@ -265,218 +264,307 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 	return nil
 }
 
-// apply does the restore inside the open transaction.
+// apply does the restore inside the open transaction, in the order
+// DuckDB's dependencies need: schemas and types, replaced tables dropped
+// (children first), sequences, tables, rows, indexes, macros, views,
+// comments; then the checks that can still roll everything back; and the
+// sequences' values last, as nextval is not transactional.
 func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
-	exec := func(what, q string) error {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+	a := &applier{job: j, conn: conn, st: st, touched: map[string]bool{}, built: map[string]bool{}}
+	for _, step := range []func(context.Context) error{
+		a.createSchemas,
+		a.createTypes,
+		a.dropReplaced,
+		a.createSequences,
+		a.createTables,
+		a.loadRows,
+		a.createIndexes,
+		a.createMacros,
+		a.createViews,
+		a.addComments,
+		a.checkObjects,
+		a.checkRows,
+		a.advanceSequences,
+	} {
+		if err := step(ctx); err != nil {
+			return err
 		}
-		return nil
 	}
-	var expect expectations
-	touched := map[string]bool{}
-	object := func(kind, schema, name, action string) {
-		touched[objKey(kind, schema, name)] = true
-		j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: kind, Name: catalog.Key(schema, name), Action: action})
-	}
+	return nil
+}
 
-	// Schemas: every schema of the snapshot in a full restore, else those
-	// of the chosen tables; never dropped.
-	var schemas []string
-	if j.full {
-		schemas = append(schemas, j.v.schemas...)
+// applier is the state apply's steps share.
+type applier struct {
+	*job
+	conn    *sql.Conn
+	st      *state
+	expect  expectations    // objects whose DDL ran, checked to exist
+	touched map[string]bool // objects this restore made (objKey), for their comments
+	built   map[string]bool // tables this restore built (manifest keys)
+}
+
+func (a *applier) exec(ctx context.Context, what, q string) error {
+	if _, err := a.conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	for _, p := range j.plans {
+	return nil
+}
+
+// object records an object made or replaced.
+func (a *applier) object(kind, schema, name string, action Action) {
+	a.touched[objKey(kind, schema, name)] = true
+	a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: kind, Name: catalog.Key(schema, name), Action: action})
+}
+
+// createSchemas: every schema of the snapshot in a full restore, else
+// those of the chosen tables; never dropped.
+func (a *applier) createSchemas(ctx context.Context) error {
+	var schemas []string
+	if a.full {
+		schemas = append(schemas, a.v.schemas...)
+	}
+	for _, p := range a.plans {
 		schemas = append(schemas, p.vt.schema)
 	}
 	for _, s := range schemas {
-		if st.schemas[s] {
+		if a.st.schemas[s] {
 			continue
 		}
-		if err := exec("create schema "+s, "CREATE SCHEMA "+catalog.Ident(s)); err != nil {
+		if err := a.exec(ctx, "create schema "+s, "CREATE SCHEMA "+sqlq.Ident(s)); err != nil {
 			return err
 		}
-		st.schemas[s] = true
-		object("schema", s, s, ActionCreate)
+		a.st.schemas[s] = true
+		a.object("schema", s, s, ActionCreate)
 	}
+	return nil
+}
 
-	// Named types (used by views and macros; tables carry their ENUMs
-	// inline). One in use cannot be dropped, so an existing one is kept.
-	if j.full {
-		for _, t := range j.v.types {
-			if st.types[catalog.Key(t.Schema, t.Name)] {
-				continue
-			}
-			if err := exec("create type "+catalog.Key(t.Schema, t.Name), t.SQL); err != nil {
-				return err
-			}
-			expect.add("type", t.Schema, t.Name, "")
-			object("type", t.Schema, t.Name, ActionCreate)
+// createTypes makes the named types (used by views and macros; tables
+// carry their ENUMs inline). One in use cannot be dropped, so an existing
+// one is kept.
+func (a *applier) createTypes(ctx context.Context) error {
+	if !a.full {
+		return nil
+	}
+	for _, t := range a.v.types {
+		if a.st.types[catalog.Key(t.Schema, t.Name)] {
+			continue
 		}
+		if err := a.exec(ctx, "create type "+catalog.Key(t.Schema, t.Name), t.SQL); err != nil {
+			return err
+		}
+		a.expect.add("type", t.Schema, t.Name, "")
+		a.object("type", t.Schema, t.Name, ActionCreate)
 	}
+	return nil
+}
 
-	// Drop replaced tables, children before the parents they reference.
-	for i := len(j.plans) - 1; i >= 0; i-- {
-		p := j.plans[i]
+// dropReplaced drops the replaced tables, children before the parents
+// they reference.
+func (a *applier) dropReplaced(ctx context.Context) error {
+	for i := len(a.plans) - 1; i >= 0; i-- {
+		p := a.plans[i]
 		if p.action == ActionReplace && !p.vt.legacy {
-			if err := exec("drop table "+p.src.key, "DROP TABLE "+qualified(p.vt.schema, p.vt.name)); err != nil {
+			if err := a.exec(ctx, "drop table "+p.src.key, "DROP TABLE "+sqlq.Qualified(p.vt.schema, p.vt.name)); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
 
-	for _, s := range j.seqs {
+// createSequences creates the missing sequences and recreates those
+// whose every table is replaced, before the tables whose DEFAULTs use them.
+func (a *applier) createSequences(ctx context.Context) error {
+	for _, s := range a.seqs {
 		d := s.def
 		switch s.action {
-		case "recreate":
-			if err := exec("drop sequence "+d.key(), "DROP SEQUENCE "+d.qualified()); err != nil {
+		case SequenceRecreate:
+			if err := a.exec(ctx, "drop sequence "+d.key(), "DROP SEQUENCE "+d.qualified()); err != nil {
 				return err
 			}
 			fallthrough
-		case "create":
-			if err := exec("create sequence "+d.key(), d.createSQL()); err != nil {
+		case SequenceCreate:
+			if err := a.exec(ctx, "create sequence "+d.key(), d.createSQL()); err != nil {
 				return err
 			}
-			touched[objKey("sequence", d.Schema, d.Name)] = true
+			a.touched[objKey("sequence", d.Schema, d.Name)] = true
 		}
 	}
+	return nil
+}
 
-	for _, p := range j.plans {
+// createTables creates the tables that are created or replaced, from
+// DuckDB's rendering of the DDL the sandbox checked.
+func (a *applier) createTables(ctx context.Context) error {
+	for _, p := range a.plans {
 		if p.action == ActionAppend || p.vt.legacy {
 			continue
 		}
-		if err := exec("create table "+p.src.key, p.vt.ddl); err != nil {
+		if err := a.exec(ctx, "create table "+p.src.key, p.vt.ddl); err != nil {
 			return err
 		}
-		expect.add("table", p.vt.schema, p.vt.name, "")
+		a.expect.add("table", p.vt.schema, p.vt.name, "")
 	}
+	return nil
+}
 
-	built := map[string]bool{}
-	for i, p := range j.plans {
+// loadRows loads every table's rows from its verified copy.
+func (a *applier) loadRows(ctx context.Context) error {
+	for i, p := range a.plans {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if j.opt.Progress != nil {
-			j.opt.Progress(Progress{Stage: "restore", Table: p.src.key, Index: i + 1, Count: len(j.plans)})
+		if a.opt.Progress != nil {
+			a.opt.Progress(Progress{Stage: StageRestore, Table: p.src.key, Index: i + 1, Count: len(a.plans)})
 		}
-		if err := j.insert(ctx, conn, p); err != nil {
+		if err := a.insert(ctx, a.conn, p); err != nil {
 			return err
 		}
 		if p.action != ActionAppend {
-			built[p.src.key] = true
-			touched[objKey("table", p.vt.schema, p.vt.name)] = true
+			a.built[p.src.key] = true
+			a.touched[objKey("table", p.vt.schema, p.vt.name)] = true
 		}
-		if j.opt.Progress != nil {
-			j.opt.Progress(Progress{Stage: "restore", Table: p.src.key, Index: i + 1, Count: len(j.plans), Rows: p.src.rows, Done: true})
+		if a.opt.Progress != nil {
+			a.opt.Progress(Progress{Stage: StageRestore, Table: p.src.key, Index: i + 1, Count: len(a.plans), Rows: p.src.rows, Done: true})
 		}
 	}
+	return nil
+}
 
-	// Indexes after the rows: building one index is faster than updating
-	// it row by row. Only on tables this restore built.
-	for _, ix := range j.v.indexes {
-		if !built[catalog.Key(ix.Schema, ix.Table)] {
+// createIndexes builds the indexes after the rows (building one index is
+// faster than updating it row by row), only on tables this restore built.
+func (a *applier) createIndexes(ctx context.Context) error {
+	for _, ix := range a.v.indexes {
+		if !a.built[catalog.Key(ix.Schema, ix.Table)] {
 			continue
 		}
-		if err := exec("create index "+catalog.Key(ix.Schema, ix.Name), ix.SQL); err != nil {
+		if err := a.exec(ctx, "create index "+catalog.Key(ix.Schema, ix.Name), ix.SQL); err != nil {
 			return err
 		}
-		expect.add("index", ix.Schema, ix.Name, ix.Table)
-		object("index", ix.Schema, ix.Name, ActionCreate)
+		a.expect.add("index", ix.Schema, ix.Name, ix.Table)
+		a.object("index", ix.Schema, ix.Name, ActionCreate)
 	}
+	return nil
+}
 
-	if j.full {
-		for _, mc := range j.v.macros {
-			key := catalog.Key(mc.Schema, mc.Name)
-			q, action := mc.SQL, ActionCreate
-			if st.macros[key] {
-				if !j.opt.Replace {
-					j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: "macro", Name: key, Action: "keep"})
-					continue
-				}
-				q, action = "CREATE OR REPLACE MACRO "+strings.TrimPrefix(mc.SQL, "CREATE MACRO "), ActionReplace
-			}
-			if err := checkOneCreate(ctx, conn, "macro "+key, q); err != nil {
-				return err
-			}
-			if err := exec("create macro "+key, q); err != nil {
-				return err
-			}
-			// Not looked up afterwards: see validate.
-			object("macro", mc.Schema, mc.Name, action)
-		}
-		for _, vv := range j.v.views {
-			vw := vv.obj
-			key := catalog.Key(vw.Schema, vw.Name)
-			if vv.broken != nil {
-				j.skip("view", key, vw.SQL, vv.broken)
+// createMacros creates the macros of a full restore; an existing one is
+// kept when appending and replaced with --replace.
+func (a *applier) createMacros(ctx context.Context) error {
+	if !a.full {
+		return nil
+	}
+	for _, mc := range a.v.macros {
+		key := catalog.Key(mc.Schema, mc.Name)
+		q, action := mc.SQL, ActionCreate
+		if a.st.macros[key] {
+			if a.opt.Mode != ModeReplace {
+				a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: "macro", Name: key, Action: ActionKeep})
 				continue
 			}
-			q, action := vw.SQL, ActionCreate
-			if st.views[key] {
-				if !j.opt.Replace {
-					j.rep.Objects = append(j.rep.Objects, ObjectReport{Kind: "view", Name: key, Action: "keep"})
-					continue
-				}
-				q, action = viewRe.ReplaceAllLiteralString(vw.SQL, "CREATE OR REPLACE VIEW "), ActionReplace
-			}
-			// Binding may fail here although it worked in the sandbox: an
-			// appended-to target may have other columns. A binder error
-			// does not abort DuckDB's transaction, so the view is skipped.
-			err := checkOneCreate(ctx, conn, "view "+key, q)
-			var be *bindError
-			if errors.As(err, &be) {
-				j.skip("view", key, vw.SQL, be.err)
+			q, action = "CREATE OR REPLACE MACRO "+strings.TrimPrefix(mc.SQL, "CREATE MACRO "), ActionReplace
+		}
+		if err := checkOneCreate(ctx, a.conn, "macro "+key, q); err != nil {
+			return err
+		}
+		if err := a.exec(ctx, "create macro "+key, q); err != nil {
+			return err
+		}
+		// Not looked up afterwards: see validate.
+		a.object("macro", mc.Schema, mc.Name, action)
+	}
+	return nil
+}
+
+// createViews creates the views of a full restore, like the macros; a
+// view that no longer binds is skipped and reported.
+func (a *applier) createViews(ctx context.Context) error {
+	if !a.full {
+		return nil
+	}
+	for _, vv := range a.v.views {
+		vw := vv.obj
+		key := catalog.Key(vw.Schema, vw.Name)
+		if vv.broken != nil {
+			a.skip("view", key, vw.SQL, vv.broken)
+			continue
+		}
+		q, action := vw.SQL, ActionCreate
+		if a.st.views[key] {
+			if a.opt.Mode != ModeReplace {
+				a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: "view", Name: key, Action: ActionKeep})
 				continue
 			}
-			if err != nil {
+			q, action = viewRe.ReplaceAllLiteralString(vw.SQL, "CREATE OR REPLACE VIEW "), ActionReplace
+		}
+		// Binding may fail here although it worked in the sandbox: an
+		// appended-to target may have other columns. A binder error
+		// does not abort DuckDB's transaction, so the view is skipped.
+		err := checkOneCreate(ctx, a.conn, "view "+key, q)
+		var be *bindError
+		if errors.As(err, &be) {
+			a.skip("view", key, vw.SQL, be.err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.exec(ctx, "create view "+key, q); err != nil {
+			return err
+		}
+		a.expect.add("view", vw.Schema, vw.Name, "")
+		a.object("view", vw.Schema, vw.Name, action)
+	}
+	return nil
+}
+
+// addComments applies the comments on objects this restore made.
+func (a *applier) addComments(ctx context.Context) error {
+	for _, c := range a.v.comments {
+		if a.touched[c.target()] {
+			if err := a.exec(ctx, "comment", c.sql()); err != nil {
 				return err
 			}
-			if err := exec("create view "+key, q); err != nil {
-				return err
-			}
-			expect.add("view", vw.Schema, vw.Name, "")
-			object("view", vw.Schema, vw.Name, action)
 		}
 	}
+	return nil
+}
 
-	for _, c := range j.v.comments {
-		if touched[c.target()] {
-			if err := exec("comment", c.sql()); err != nil {
-				return err
-			}
-		}
-	}
+// checkObjects makes sure every object whose DDL ran exists.
+func (a *applier) checkObjects(ctx context.Context) error { return a.expect.check(ctx, a.conn) }
 
-	if err := expect.check(ctx, conn); err != nil {
-		return err
-	}
-
-	// Row counts before committing: a mismatch rolls everything back.
-	for _, p := range j.plans {
+// checkRows counts every table before committing: a mismatch rolls
+// everything back.
+func (a *applier) checkRows(ctx context.Context) error {
+	for _, p := range a.plans {
 		var n int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+		if err := a.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
 			return fmt.Errorf("count rows of %s: %w", p.src.key, err)
 		}
 		if n != p.expected() {
 			return fmt.Errorf("table %s would hold %d rows, %d expected (%s of %d rows onto %d); nothing was restored", p.src.key, n, p.expected(), p.action, p.src.rows, p.before)
 		}
 	}
+	return nil
+}
 
-	// Sequences last: nextval is not transactional in DuckDB, so advancing
-	// is the final step, after everything that could still fail.
-	for _, s := range j.seqs {
+// advanceSequences brings the advanced sequences to their recorded
+// values. nextval is not transactional in DuckDB, so this is the final
+// step, after everything that could still fail.
+func (a *applier) advanceSequences(ctx context.Context) error {
+	for _, s := range a.seqs {
 		r := SequenceReport{Sequence: s.def.key(), Action: s.action, Recorded: s.def.Next, NextValue: s.def.Next}
-		if s.action == "advance" {
-			next, steps, err := advance(ctx, conn, s.def, s.current)
+		if s.action == SequenceAdvance {
+			next, steps, err := advance(ctx, a.conn, s.def, s.current)
 			if err != nil {
 				return err
 			}
 			r.NextValue = next
 			if steps == 0 {
-				r.Action = "keep"
+				r.Action = SequenceKeep
 			}
 		}
-		j.rep.Sequences = append(j.rep.Sequences, r)
+		a.rep.Sequences = append(a.rep.Sequences, r)
 	}
 	return nil
 }
@@ -571,8 +659,8 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	committed := false
 	defer func() {
 		if !committed {
-			// A fresh context: a Ctrl-C must still roll back.
-			conn.ExecContext(context.Background(), "ROLLBACK")
+			// A Ctrl-C must still roll back.
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
 	count := map[string]bool{}
@@ -606,13 +694,14 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	// Committed: what follows must finish even if interrupted now.
 	ctx = context.WithoutCancel(ctx)
 	for _, s := range stubs {
-		conn.ExecContext(ctx, "DETACH "+catalog.Ident(s))
+		// A stand-in that stays attached goes with the connection.
+		_, _ = conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))
 	}
 	j.report()
 	var bad []string
 	for i, p := range j.plans {
 		var n int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(p.vt.schema, p.vt.name)).Scan(&n); err != nil {
 			return fmt.Errorf("restored, but counting the rows of %s failed: %w", p.src.key, err)
 		}
 		j.rep.Tables[i].RowsAfter = n
@@ -667,7 +756,7 @@ func (j *job) attachStubs(ctx context.Context, conn *sql.Conn) ([]string, error)
 			if n > 0 {
 				continue
 			}
-			if _, err := conn.ExecContext(ctx, "ATTACH ':memory:' AS "+catalog.Ident(s)); err != nil {
+			if _, err := conn.ExecContext(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(s)); err != nil {
 				return out, fmt.Errorf("attach a stand-in for catalog %s: %w", s, err)
 			}
 			out = append(out, s)
@@ -724,8 +813,8 @@ func (j *job) dryRun(ctx context.Context, target string, exists bool) error {
 	j.report()
 	for _, s := range j.seqs {
 		r := SequenceReport{Sequence: s.def.key(), Action: s.action, Recorded: s.def.Next, NextValue: s.def.Next}
-		if s.action == "advance" && !moves(s.current, s.def) {
-			r.Action, r.NextValue = "keep", s.current
+		if s.action == SequenceAdvance && !moves(s.current, s.def) {
+			r.Action, r.NextValue = SequenceKeep, s.current
 		}
 		j.rep.Sequences = append(j.rep.Sequences, r)
 	}
@@ -766,11 +855,11 @@ func conflictCheck(ctx context.Context, q querier, ts *tstate, p *tablePlan) err
 		if err != nil {
 			return err
 		}
-		exprs = append(exprs, e+" AS "+catalog.Ident(k))
-		cols = append(cols, catalog.Ident(k))
+		exprs = append(exprs, e+" AS "+sqlq.Ident(k))
+		cols = append(cols, sqlq.Ident(k))
 	}
-	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + catalog.Literal(p.path) +
-		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + qualified(ts.schema, ts.name) + ") LIMIT 1"
+	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + sqlq.Literal(p.path) +
+		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + sqlq.Qualified(ts.schema, ts.name) + ") LIMIT 1"
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("check the keys of %s: %w", p.src.key, err)

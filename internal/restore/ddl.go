@@ -13,6 +13,8 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -48,8 +50,6 @@ var (
 	// returns (see catalog); anchored at the end, as a sequence name may
 	// itself contain "START 5".
 	seqStartRe = regexp.MustCompile(`START (-?\d+) (?:NO )?CYCLE;?\s*$`)
-	// DuckDB names a missing catalog this way when binding a view.
-	missingCatalogRe = regexp.MustCompile(`Catalog "([^"]+)" does not exist`)
 )
 
 // unquote reverses catalog.Ident.
@@ -67,7 +67,7 @@ type seqDef struct {
 
 func (s seqDef) key() string { return catalog.Key(s.Schema, s.Name) }
 
-func (s seqDef) qualified() string { return catalog.Ident(s.Schema) + "." + catalog.Ident(s.Name) }
+func (s seqDef) qualified() string { return sqlq.Qualified(s.Schema, s.Name) }
 
 // createSQL creates the sequence so that its next nextval returns Next.
 func (s seqDef) createSQL() string {
@@ -85,10 +85,10 @@ func (s seqDef) nextvalArg() (string, error) {
 	if strings.Contains(s.Schema+s.Name, `"`) {
 		return "", fmt.Errorf("sequence %s: DuckDB's nextval() cannot name a sequence whose name contains a double quote", s.key())
 	}
-	return catalog.Literal(s.qualified()), nil
+	return sqlq.Literal(s.qualified()), nil
 }
 
-func parseSequence(s catalog.Sequence) (seqDef, error) {
+func parseSequence(s snapshot.Sequence) (seqDef, error) {
 	m := seqRe.FindStringSubmatch(s.SQL)
 	if m == nil {
 		return seqDef{}, fmt.Errorf("%w: sequence %s: %q is not a CREATE SEQUENCE statement as statsnap writes it", ErrBadDDL, catalog.Key(s.Schema, s.Name), s.SQL)
@@ -113,14 +113,18 @@ type commentDef struct {
 	Text string   // the literal, quoted
 }
 
-func parseComment(o catalog.Object) (commentDef, error) {
+func parseComment(o snapshot.Object) (commentDef, error) {
 	m := commentRe.FindStringSubmatch(o.SQL)
 	if m == nil {
 		return commentDef{}, fmt.Errorf("%w: comment on %s: %q is not a COMMENT ON statement as statsnap writes it", ErrBadDDL, o.Name, o.SQL)
 	}
 	c := commentDef{Kind: m[1], Text: m[3]}
 	for _, q := range identPart.FindAllString(m[2], -1) {
-		c.Path = append(c.Path, unquote(q))
+		p := unquote(q)
+		if err := sqlq.Check(p); err != nil {
+			return commentDef{}, fmt.Errorf("%w: comment on %s: %v", ErrBadDDL, o.Name, err)
+		}
+		c.Path = append(c.Path, p)
 	}
 	want := 2
 	if c.Kind == "COLUMN" {
@@ -135,7 +139,7 @@ func parseComment(o catalog.Object) (commentDef, error) {
 func (c commentDef) sql() string {
 	parts := make([]string, len(c.Path))
 	for i, p := range c.Path {
-		parts[i] = catalog.Ident(p)
+		parts[i] = sqlq.Ident(p)
 	}
 	return "COMMENT ON " + c.Kind + " " + strings.Join(parts, ".") + " IS " + c.Text
 }
@@ -171,7 +175,7 @@ func checkOneCreate(ctx context.Context, conn *sql.Conn, what, sqlText string) e
 		}
 		st, err := c.Prepare(sqlText)
 		if err != nil {
-			if strings.Contains(err.Error(), "multi-statement") {
+			if dberr.Is(err, dberr.ErrMultiStatement) {
 				return fmt.Errorf("%w: %s: the DDL holds more than one statement", ErrBadDDL, what)
 			}
 			return &bindError{what: what, err: err}
@@ -208,12 +212,12 @@ func (e *bindError) Unwrap() []error { return []error{ErrBadDDL, e.err} }
 // validated is everything in a manifest that restore may run, checked.
 type validated struct {
 	schemas   []string
-	types     []catalog.Object
+	types     []snapshot.Object
 	sequences []seqDef
 	tables    map[string]*vtable
-	indexes   []catalog.Object
+	indexes   []snapshot.Object
 	views     []vview
-	macros    []catalog.Object
+	macros    []snapshot.Object
 	comments  []commentDef
 }
 
@@ -229,13 +233,14 @@ type vtable struct {
 // vview is a view and the in-memory catalogs it needs attached, or the
 // reason it cannot be restored.
 type vview struct {
-	obj    catalog.Object
+	obj    snapshot.Object
 	stubs  []string
 	broken error
 }
 
 // validate checks every piece of DDL of m in a sandbox. It runs only
-// after the manifest verified.
+// after the manifest verified. Each kind of object is checked in the
+// order a restore creates them, so later DDL binds against earlier.
 func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 	v := &validated{tables: map[string]*vtable{}}
 	if m.Legacy() {
@@ -245,29 +250,92 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		}
 		return v, nil
 	}
+	if err := checkNames(m); err != nil {
+		return nil, err
+	}
 	db, conn, err := openSandbox(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
 	defer conn.Close()
-	exec := func(q string) error {
-		_, err := conn.ExecContext(ctx, q)
-		return err
+	sb := &sandbox{m: m, v: v, conn: conn}
+	for _, step := range []func(context.Context) error{
+		sb.schemas,
+		sb.types,
+		sb.sequences,
+		sb.tables,
+		sb.indexes,
+		sb.macros,
+		sb.views,
+		sb.checkObjects,
+		sb.comments,
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
 	}
-	var expect expectations
+	return v, nil
+}
 
+// checkNames refuses a manifest naming an object with a NUL byte: no such
+// name can reach SQL (sqlq.Ident refuses it).
+func checkNames(m *snapshot.Manifest) error {
+	check := func(what string, names ...string) error {
+		for _, n := range names {
+			if err := sqlq.Check(n); err != nil {
+				return fmt.Errorf("%w: %s %q: %v", ErrBadDDL, what, n, err)
+			}
+		}
+		return nil
+	}
+	for key, t := range m.Tables {
+		if err := check("table", key, t.Schema, t.Name); err != nil {
+			return err
+		}
+	}
+	for _, group := range [][]snapshot.Object{m.Schemas, m.Types, m.Indexes, m.Views, m.Macros, m.Comments} {
+		for _, o := range group {
+			if err := check(o.Kind, o.Schema, o.Name, o.Table); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sq := range m.Sequences {
+		if err := check("sequence", sq.Schema, sq.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sandbox is validate's in-memory database and what it checked so far.
+type sandbox struct {
+	m      *snapshot.Manifest
+	v      *validated
+	conn   *sql.Conn
+	expect expectations
+}
+
+func (sb *sandbox) exec(ctx context.Context, q string) error {
+	_, err := sb.conn.ExecContext(ctx, q)
+	return err
+}
+
+// schemas creates the snapshot's schemas, and those its tables live in
+// that the schema list lacks (an older writer).
+func (sb *sandbox) schemas(ctx context.Context) error {
+	m, v := sb.m, sb.v
 	seen := map[string]bool{"main": true}
 	for _, s := range m.Schemas {
 		if s.Name != s.Schema {
-			return nil, fmt.Errorf("%w: schema entry %q names schema %q", ErrBadDDL, s.Name, s.Schema)
+			return fmt.Errorf("%w: schema entry %q names schema %q", ErrBadDDL, s.Name, s.Schema)
 		}
 		if !seen[s.Name] {
 			v.schemas = append(v.schemas, s.Name)
 			seen[s.Name] = true
 		}
 	}
-	// Tables may live in a schema the schema list lacks (an older writer).
 	for _, key := range m.TableOrder {
 		if t := m.Tables[key]; !seen[t.Schema] {
 			v.schemas = append(v.schemas, t.Schema)
@@ -275,122 +343,145 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		}
 	}
 	for _, s := range v.schemas {
-		if err := exec("CREATE SCHEMA IF NOT EXISTS " + catalog.Ident(s)); err != nil {
-			return nil, fmt.Errorf("sandbox: create schema %s: %w", s, err)
+		if err := sb.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqlq.Ident(s)); err != nil {
+			return fmt.Errorf("sandbox: create schema %s: %w", s, err)
 		}
 	}
+	return nil
+}
 
-	for _, t := range m.Types {
+// types runs each CREATE TYPE, which must create that very type.
+func (sb *sandbox) types(ctx context.Context) error {
+	for _, t := range sb.m.Types {
 		what := "type " + catalog.Key(t.Schema, t.Name)
 		mm := typeRe.FindStringSubmatch(t.SQL)
 		if mm == nil || unquote(mm[1]) != t.Schema || unquote(mm[2]) != t.Name {
-			return nil, fmt.Errorf("%w: %s: %q is not a CREATE TYPE of that type", ErrBadDDL, what, t.SQL)
+			return fmt.Errorf("%w: %s: %q is not a CREATE TYPE of that type", ErrBadDDL, what, t.SQL)
 		}
-		if err := checkOneCreate(ctx, conn, what, t.SQL); err != nil {
-			return nil, err
+		if err := checkOneCreate(ctx, sb.conn, what, t.SQL); err != nil {
+			return err
 		}
-		if err := exec(t.SQL); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		if err := sb.exec(ctx, t.SQL); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		expect.add("type", t.Schema, t.Name, "")
-		v.types = append(v.types, t)
+		sb.expect.add("type", t.Schema, t.Name, "")
+		sb.v.types = append(sb.v.types, t)
 	}
+	return nil
+}
 
-	for _, s := range m.Sequences {
+// sequences parses each sequence strictly and creates it as rebuilt.
+func (sb *sandbox) sequences(ctx context.Context) error {
+	for _, s := range sb.m.Sequences {
 		d, err := parseSequence(s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := exec(d.createSQL()); err != nil {
-			return nil, fmt.Errorf("%w: sequence %s: %v", ErrBadDDL, d.key(), err)
+		if err := sb.exec(ctx, d.createSQL()); err != nil {
+			return fmt.Errorf("%w: sequence %s: %v", ErrBadDDL, d.key(), err)
 		}
-		v.sequences = append(v.sequences, d)
+		sb.v.sequences = append(sb.v.sequences, d)
 	}
+	return nil
+}
 
-	tables, err := tableSet(ctx, conn)
+// tables runs each create_sql, reads back DuckDB's rendering of every
+// table and checks it against the manifest's column list.
+func (sb *sandbox) tables(ctx context.Context) error {
+	m, v := sb.m, sb.v
+	tables, err := tableSet(ctx, sb.conn)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, key := range m.TableOrder {
-		if tables, err = sandboxTable(ctx, conn, key, m.Tables[key], tables); err != nil {
-			return nil, err
+		if tables, err = sandboxTable(ctx, sb.conn, key, m.Tables[key], tables); err != nil {
+			return err
 		}
 	}
 	// Read back in two catalog queries, not two per table: each costs
 	// about as much for one table as for all (per table, this was half
 	// the time of a small restore's checks).
-	defs, err := sandboxDefinitions(ctx, conn)
+	defs, err := sandboxDefinitions(ctx, sb.conn)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, key := range m.TableOrder {
 		vt, err := planSandboxTable(key, m.Tables[key], defs[objKey("table", m.Tables[key].Schema, m.Tables[key].Name)])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		v.tables[key] = vt
 	}
-	if err := tableSequences(ctx, conn, v.tables); err != nil {
-		return nil, err
-	}
+	return tableSequences(ctx, sb.conn, v.tables)
+}
 
-	for _, ix := range m.Indexes {
+// indexes runs each CREATE INDEX, which must be on a table of the snapshot.
+func (sb *sandbox) indexes(ctx context.Context) error {
+	for _, ix := range sb.m.Indexes {
 		what := "index " + catalog.Key(ix.Schema, ix.Name)
 		if !indexRe.MatchString(ix.SQL) {
-			return nil, fmt.Errorf("%w: %s: %q is not a CREATE INDEX statement", ErrBadDDL, what, ix.SQL)
+			return fmt.Errorf("%w: %s: %q is not a CREATE INDEX statement", ErrBadDDL, what, ix.SQL)
 		}
-		if _, ok := v.tables[catalog.Key(ix.Schema, ix.Table)]; !ok {
-			return nil, fmt.Errorf("%w: %s is on table %s, which the snapshot lacks", ErrBadDDL, what, catalog.Key(ix.Schema, ix.Table))
+		if _, ok := sb.v.tables[catalog.Key(ix.Schema, ix.Table)]; !ok {
+			return fmt.Errorf("%w: %s is on table %s, which the snapshot lacks", ErrBadDDL, what, catalog.Key(ix.Schema, ix.Table))
 		}
-		if err := checkOneCreate(ctx, conn, what, ix.SQL); err != nil {
-			return nil, err
+		if err := checkOneCreate(ctx, sb.conn, what, ix.SQL); err != nil {
+			return err
 		}
-		if err := exec(ix.SQL); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		if err := sb.exec(ctx, ix.SQL); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		expect.add("index", ix.Schema, ix.Name, ix.Table)
-		v.indexes = append(v.indexes, ix)
+		sb.expect.add("index", ix.Schema, ix.Name, ix.Table)
+		sb.v.indexes = append(sb.v.indexes, ix)
 	}
+	return nil
+}
 
-	for _, mc := range m.Macros {
+// macros runs each CREATE MACRO, which must create that very macro.
+func (sb *sandbox) macros(ctx context.Context) error {
+	for _, mc := range sb.m.Macros {
 		what := "macro " + catalog.Key(mc.Schema, mc.Name)
 		mm := macroRe.FindStringSubmatch(mc.SQL)
 		if mm == nil || unquote(mm[1]) != mc.Schema || unquote(mm[2]) != mc.Name {
-			return nil, fmt.Errorf("%w: %s: %q is not a CREATE MACRO of that macro", ErrBadDDL, what, mc.SQL)
+			return fmt.Errorf("%w: %s: %q is not a CREATE MACRO of that macro", ErrBadDDL, what, mc.SQL)
 		}
-		if err := checkOneCreate(ctx, conn, what, mc.SQL); err != nil {
-			return nil, err
+		if err := checkOneCreate(ctx, sb.conn, what, mc.SQL); err != nil {
+			return err
 		}
-		if err := exec(mc.SQL); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+		if err := sb.exec(ctx, mc.SQL); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
 		// Not looked up afterwards: macroRe anchors the one statement to
 		// CREATE MACRO schema.name(, so it can only have made that macro,
 		// and listing macros (duckdb_functions() builds a row for each of
 		// DuckDB's 2,900 functions) takes 30-55 ms a call.
-		v.macros = append(v.macros, mc)
+		sb.v.macros = append(sb.v.macros, mc)
 	}
+	return nil
+}
 
-	// Views last: they may use tables, macros and other views. A view that
-	// does not bind is not an error: it was broken in the source already
-	// (DuckDB only binds a view when it is created), so it is reported.
+// views runs the views last: they may use tables, macros and other views.
+// A view that does not bind is not an error: it was broken in the source
+// already (DuckDB only binds a view when it is created), so it is
+// reported.
+func (sb *sandbox) views(ctx context.Context) error {
 	attached := map[string]bool{}
-	for _, vw := range m.Views {
+	for _, vw := range sb.m.Views {
 		what := "view " + catalog.Key(vw.Schema, vw.Name)
 		if !viewRe.MatchString(vw.SQL) {
-			return nil, fmt.Errorf("%w: %s: %q is not a CREATE VIEW statement", ErrBadDDL, what, vw.SQL)
+			return fmt.Errorf("%w: %s: %q is not a CREATE VIEW statement", ErrBadDDL, what, vw.SQL)
 		}
 		vv := vview{obj: vw}
 		for attempt := 0; ; attempt++ {
-			err := checkOneCreate(ctx, conn, what, vw.SQL)
+			err := checkOneCreate(ctx, sb.conn, what, vw.SQL)
 			var be *bindError
 			if errors.As(err, &be) {
 				// A view over a database that was attached in the source
 				// binds again once a catalog of that name exists.
-				if mm := missingCatalogRe.FindStringSubmatch(be.err.Error()); mm != nil && attempt < 8 && !attached[mm[1]] {
-					if aerr := exec("ATTACH ':memory:' AS " + catalog.Ident(mm[1])); aerr == nil {
-						attached[mm[1]] = true
-						vv.stubs = append(vv.stubs, mm[1])
+				if name, ok := dberr.MissingCatalog(be.err); ok && attempt < 8 && !attached[name] {
+					if aerr := sb.exec(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(name)); aerr == nil {
+						attached[name] = true
+						vv.stubs = append(vv.stubs, name)
 						continue
 					}
 				}
@@ -398,33 +489,36 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 				break
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := exec(vw.SQL); err != nil {
+			if err := sb.exec(ctx, vw.SQL); err != nil {
 				vv.broken = err
 				break
 			}
-			expect.add("view", vw.Schema, vw.Name, "")
+			sb.expect.add("view", vw.Schema, vw.Name, "")
 			break
 		}
 		if vv.broken != nil {
 			vv.stubs = nil
 		}
-		v.views = append(v.views, vv)
+		sb.v.views = append(sb.v.views, vv)
 	}
+	return nil
+}
 
-	if err := expect.check(ctx, conn); err != nil {
-		return nil, err
-	}
+// checkObjects makes sure every object whose DDL ran exists.
+func (sb *sandbox) checkObjects(ctx context.Context) error { return sb.expect.check(ctx, sb.conn) }
 
-	for _, c := range m.Comments {
+// comments parses each COMMENT ON strictly; restore runs them rebuilt.
+func (sb *sandbox) comments(context.Context) error {
+	for _, c := range sb.m.Comments {
 		cd, err := parseComment(c)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		v.comments = append(v.comments, cd)
+		sb.v.comments = append(sb.v.comments, cd)
 	}
-	return v, nil
+	return nil
 }
 
 // openSandbox opens an in-memory DuckDB that cannot touch any file.
@@ -556,7 +650,7 @@ func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, 
 	return vt, nil
 }
 
-// ErrUnknownEncoding: the snapshot was written by a newer statsnap.
+// ErrUnknownEncoding means the snapshot was written by a newer statsnap.
 var ErrUnknownEncoding = errors.New("unknown column encoding; upgrade statsnap to restore this snapshot")
 
 func tableSet(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {

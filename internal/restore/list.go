@@ -17,7 +17,6 @@ type ListOptions struct {
 	Snapshot        string // empty: the newest by id
 	AllowUnverified bool
 	Key             []byte
-	LockWait        time.Duration
 }
 
 // Listing is a snapshot's tables with their verification status.
@@ -51,12 +50,8 @@ type ListedTable struct {
 }
 
 // List verifies a snapshot (without copying it) and lists its tables.
+// The caller holds the folder's shared lock.
 func List(ctx context.Context, opt ListOptions) (*Listing, error) {
-	unlock, err := opt.Folder.Lock(ctx, false, opt.LockWait)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", opt.Folder.Location(), err)
-	}
-	defer unlock()
 	c, err := pick(ctx, opt.Folder, opt.Snapshot)
 	if err != nil {
 		return nil, err
@@ -86,7 +81,7 @@ func List(ctx context.Context, opt ListOptions) (*Listing, error) {
 		}
 		var kinds []string
 		for _, p := range byFile[t.file] {
-			kinds = append(kinds, p.Kind)
+			kinds = append(kinds, p.Kind.String())
 			lt.Problems = append(lt.Problems, p.Detail)
 		}
 		if len(kinds) > 0 {

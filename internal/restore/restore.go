@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
@@ -48,24 +48,23 @@ type Options struct {
 	Force    bool
 	// Tables limits the restore to these manifest keys; nil means all.
 	Tables []string
-	// Replace drops and rebuilds the chosen tables; otherwise rows are
-	// appended.
-	Replace bool
+	// Mode says whether rows are appended to existing tables or the
+	// chosen tables are replaced.
+	Mode Mode
 	// DryRun runs every check and plans, writing nothing anywhere.
 	DryRun bool
 	// AllowUnverified accepts a legacy or bare snapshot (or, with Key, one
 	// without a MAC); every file is then fully decoded first.
 	AllowUnverified bool
 	// Key requires the manifest's MAC.
-	Key      []byte
-	LockWait time.Duration
+	Key []byte
 	// Progress, when set, is called as the restore advances.
 	Progress func(Progress)
 }
 
 // Progress is one step of a restore.
 type Progress struct {
-	Stage string // "verify", "restore"
+	Stage Stage
 	Table string
 	Index int // 1-based
 	Count int
@@ -73,18 +72,11 @@ type Progress struct {
 	Done  bool
 }
 
-// Actions a table can get.
-const (
-	ActionCreate  = "create"  // the target lacks the table
-	ActionReplace = "replace" // dropped and rebuilt
-	ActionAppend  = "append"  // rows added to the existing table
-)
-
 // Report is what a restore did, or would do in a dry run.
 type Report struct {
 	Snapshot string        `json:"snapshot"`
 	Target   string        `json:"target"`
-	Mode     string        `json:"mode"` // "append" or "replace"
+	Mode     Mode          `json:"mode"`
 	DryRun   bool          `json:"dry_run"`
 	Tables   []TableReport `json:"tables"`
 
@@ -104,7 +96,7 @@ type Report struct {
 // TableReport is one table's plan and outcome.
 type TableReport struct {
 	Table  string `json:"table"`
-	Action string `json:"action"`
+	Action Action `json:"action"`
 	Rows   int64  `json:"rows"` // rows in the snapshot
 	// RowsBefore is what the target table held before (0 when created).
 	RowsBefore int64 `json:"rows_before"`
@@ -117,20 +109,17 @@ type TableReport struct {
 
 // SequenceReport says how a sequence was brought to its recorded value.
 type SequenceReport struct {
-	Sequence string `json:"sequence"`
-	// Action: "create" (missing), "recreate" (dropped and created with
-	// its tables), "advance" (nextval until it reached the recorded value),
-	// "keep" (already at or past it).
-	Action    string `json:"action"`
-	NextValue int64  `json:"next_value"` // what the next nextval returns after the restore
-	Recorded  int64  `json:"recorded"`
+	Sequence  string         `json:"sequence"`
+	Action    SequenceAction `json:"action"`
+	NextValue int64          `json:"next_value"` // what the next nextval returns after the restore
+	Recorded  int64          `json:"recorded"`
 }
 
 // ObjectReport is a non-table object restore created or replaced.
 type ObjectReport struct {
 	Kind   string `json:"kind"`
 	Name   string `json:"name"`
-	Action string `json:"action"` // create, replace, keep
+	Action Action `json:"action"` // create, replace, keep
 }
 
 // SkippedObject is an object that could not be restored.
@@ -141,8 +130,8 @@ type SkippedObject struct {
 	Reason string `json:"reason"`
 }
 
-// IntegrityError: the snapshot did not verify or authenticate; nothing
-// was written. Callers exit 3.
+// IntegrityError is a snapshot that did not verify or authenticate;
+// nothing was written. Callers exit 3.
 type IntegrityError struct {
 	Snapshot string
 	Status   snapshot.Status
@@ -178,7 +167,7 @@ func (e *IntegrityError) Error() string {
 	return b.String()
 }
 
-// UnknownTablesError: --tables named tables the snapshot lacks. Callers
+// UnknownTablesError is --tables naming tables the snapshot lacks. Callers
 // treat it as a usage error.
 type UnknownTablesError struct {
 	Unknown   []string
@@ -189,7 +178,7 @@ func (e *UnknownTablesError) Error() string {
 	return fmt.Sprintf("snapshot has no table %s; its tables are: %s", strings.Join(quoteAll(e.Unknown), ", "), strings.Join(e.Available, ", "))
 }
 
-// GamertagError: the snapshot belongs to another player.
+// GamertagError is a snapshot of another player.
 type GamertagError struct {
 	Snapshot, Want, Got string
 }
@@ -198,7 +187,7 @@ func (e *GamertagError) Error() string {
 	return fmt.Sprintf("snapshot %s is %q's, not %q's; pass --force to restore it anyway", e.Snapshot, e.Got, e.Want)
 }
 
-// ConflictError: appended rows collide with rows of the target on a
+// ConflictError is appended rows colliding with rows of the target on a
 // primary key or unique constraint. Everything was rolled back.
 type ConflictError struct {
 	Table string
@@ -216,7 +205,7 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Unwrap() error { return e.Err }
 
-// IncompatibleError: target tables cannot take the snapshot's rows.
+// IncompatibleError is target tables that cannot take the snapshot's rows.
 // Nothing was written.
 type IncompatibleError struct {
 	Problems []string
@@ -353,8 +342,30 @@ func newestGood(ctx context.Context, f storage.Folder, all []snapshot.Info, entr
 
 // Run restores one snapshot as opt says. On failure the report, when
 // not nil, says what was known: the snapshot and, once planned, the
-// tables' actions.
+// tables' actions. The caller holds the folder's shared lock.
 func Run(ctx context.Context, opt Options) (*Report, error) {
+	rep, err := run(ctx, opt)
+	return rep, dberr.Classify(err)
+}
+
+// restoreRun is one restore in progress: what each step found, for the
+// next.
+type restoreRun struct {
+	opt    Options
+	target string // absolute
+	c      *chosen
+	m      *snapshot.Manifest // nil for a bare snapshot
+	rep    *Report
+	tables []srcTable // the chosen tables, in restore order
+	exists bool       // the target exists
+
+	work        *workDir // nil in a dry run
+	copyTo      string   // where verify copies the files, "" in a dry run of a local folder
+	scratch     string   // a dry run's private copy of a remote folder's files
+	createdDirs []string // the target's parents this restore made
+}
+
+func run(ctx context.Context, opt Options) (*Report, error) {
 	start := time.Now()
 	if opt.Folder == nil {
 		return nil, errors.New("restore: no backup folder")
@@ -366,195 +377,259 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := opt.Folder.Lock(ctx, false, opt.LockWait)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", opt.Folder.Location(), err)
-	}
-	defer unlock()
-
 	c, err := pick(ctx, opt.Folder, opt.Snapshot)
 	if err != nil {
 		return nil, err
 	}
-	info := c.info
-	rep := &Report{Snapshot: info.ID, Target: opt.Target, Mode: "append", DryRun: opt.DryRun, Status: info.Status,
+	r := &restoreRun{opt: opt, target: target, c: c, rep: newReport(c.info, opt)}
+	if c.info.Manifest != nil {
+		r.m = c.info.Manifest.Manifest
+		r.rep.Gamertag = r.m.Gamertag
+	}
+	if err := r.refuseEarly(); err != nil {
+		return r.rep, err
+	}
+	if err := r.probeTarget(ctx); err != nil {
+		return r.rep, err
+	}
+	ok := false
+	defer func() { r.cleanup(ok) }()
+	if err := r.prepareWork(); err != nil {
+		return r.rep, err
+	}
+	files, v, err := r.verify(ctx)
+	if err != nil {
+		return r.rep, err
+	}
+	paths, err := r.sourcePaths(files)
+	if err != nil {
+		return r.rep, err
+	}
+	j := &job{opt: opt, rep: r.rep, snap: c, tables: r.tables, v: v, paths: paths, full: len(opt.Tables) == 0}
+	if opt.DryRun {
+		err = j.dryRun(ctx, target, r.exists)
+	} else {
+		err = j.run(ctx, target, r.exists, r.work, r.copyTo)
+	}
+	if err != nil {
+		return r.rep, err
+	}
+	if !opt.DryRun {
+		syncDirs(r.createdDirs)
+	}
+	ok = true
+	r.rep.Seconds = time.Since(start).Seconds()
+	return r.rep, nil
+}
+
+func newReport(info snapshot.Info, opt Options) *Report {
+	return &Report{Snapshot: info.ID, Target: opt.Target, Mode: opt.Mode, DryRun: opt.DryRun, Status: info.Status,
 		Tables: []TableReport{}, Sequences: []SequenceReport{}, Objects: []ObjectReport{}, Skipped: []SkippedObject{},
 		Warnings: []string{}, Verification: []verify.Problem{}}
-	if opt.Replace {
-		rep.Mode = "replace"
-	}
-	var m *snapshot.Manifest
-	if info.Manifest != nil {
-		m = info.Manifest.Manifest
-		rep.Gamertag = m.Gamertag
-	}
-	// Cheap refusals first, before hashing anything. The gamertag read
-	// here is not verified yet; it is only ever a reason to refuse.
-	if opt.Gamertag != "" && m != nil && m.Gamertag != "" && m.Gamertag != opt.Gamertag && !opt.Force {
-		return rep, &GamertagError{Snapshot: info.ID, Want: opt.Gamertag, Got: m.Gamertag}
-	}
-	tables, err := c.selectTables(opt.Tables)
-	if err != nil {
-		return rep, err
-	}
+}
 
-	exists, err := probeTarget(ctx, target)
+// refuseEarly makes the cheap refusals, before anything is hashed: a
+// snapshot of another player, --tables naming tables it lacks. The
+// gamertag read here is not verified yet; it is only ever a reason to
+// refuse.
+func (r *restoreRun) refuseEarly() error {
+	opt, m := r.opt, r.m
+	if opt.Gamertag != "" && m != nil && m.Gamertag != "" && m.Gamertag != opt.Gamertag && !opt.Force {
+		return &GamertagError{Snapshot: r.c.info.ID, Want: opt.Gamertag, Got: m.Gamertag}
+	}
+	tables, err := r.c.selectTables(opt.Tables)
+	if err != nil {
+		return err
+	}
+	r.tables = tables
+	return nil
+}
+
+// probeTarget learns whether the target exists and that no one holds it.
+func (r *restoreRun) probeTarget(ctx context.Context) error {
+	exists, err := probeTarget(ctx, r.target)
 	if err != nil {
 		var ue *UnreadableTargetError
 		if errors.As(err, &ue) {
-			ue.Path = opt.Target
+			ue.Path = r.opt.Target
 		}
-		return rep, err
+		return err
 	}
-	rep.NewDatabase = !exists
+	r.exists = exists
+	r.rep.NewDatabase = !exists
+	return nil
+}
 
-	// The work folder (verified copies, a new database) sits next to the
-	// target; a dry run writes nothing, so it verifies in place.
-	var work *workDir
-	var createdDirs []string
-	ok := false
-	defer func() {
-		work.remove()
-		if !ok {
-			removeDirs(createdDirs)
+// prepareWork makes the work folder (verified copies, a new database)
+// next to the target, creating the target's parents when allowed. A dry
+// run writes nothing, so it verifies in place.
+func (r *restoreRun) prepareWork() error {
+	opt := r.opt
+	if opt.DryRun {
+		if !r.exists && !opt.CreateFolders {
+			if fi, err := os.Stat(filepath.Dir(r.target)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("cannot restore into %s: folder %s does not exist", opt.Target, filepath.Dir(opt.Target))
+			}
 		}
-	}()
-	copyTo := ""
-	if opt.DryRun && !exists && !opt.CreateFolders {
-		if fi, err := os.Stat(filepath.Dir(target)); err != nil || !fi.IsDir() {
-			return rep, fmt.Errorf("cannot restore into %s: folder %s does not exist", opt.Target, filepath.Dir(opt.Target))
+		// Local published files are read in place; an object store's are
+		// copied while verified into scratch space of the dry run's own
+		// (nothing is written near the target), removed at the end.
+		if _, local := storage.LocalPath(opt.Folder, storage.LockName); !local {
+			scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
+			if err != nil {
+				return fmt.Errorf("create scratch space for the dry run: %w", err)
+			}
+			r.scratch, r.copyTo = scratch, scratch
 		}
+		return nil
 	}
-	if !opt.DryRun {
-		parent := filepath.Dir(target)
-		if createdDirs, err = makeParents(parent, opt.CreateFolders); err != nil {
-			return rep, err
-		}
-		if work, err = newWorkDir(parent); err != nil {
-			return rep, err
-		}
-		copyTo = filepath.Join(work.path, "verified")
-		if err := os.Mkdir(copyTo, 0o700); err != nil {
-			return rep, fmt.Errorf("create the verified-copy folder: %w", err)
-		}
+	parent := filepath.Dir(r.target)
+	var err error
+	if r.createdDirs, err = makeParents(parent, opt.CreateFolders); err != nil {
+		return err
 	}
+	if r.work, err = newWorkDir(parent); err != nil {
+		return err
+	}
+	r.copyTo = filepath.Join(r.work.path, "verified")
+	if err := os.Mkdir(r.copyTo, 0o700); err != nil {
+		return fmt.Errorf("create the verified-copy folder: %w", err)
+	}
+	return nil
+}
 
-	// A dry run reads the published files in place when they are local
-	// files; from an object store it needs a private copy too, in scratch
-	// space of its own that it removes (nothing is written near the target).
-	_, inPlace := storage.LocalPath(opt.Folder, snapshot.ManifestName(info.ID))
-	if opt.DryRun && !inPlace {
-		scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
-		if err != nil {
-			return rep, fmt.Errorf("create scratch space for the dry run: %w", err)
-		}
-		defer os.RemoveAll(scratch)
-		copyTo = scratch
+// cleanup removes the work folder, and the folders made for the target
+// unless the restore succeeded.
+func (r *restoreRun) cleanup(ok bool) {
+	r.work.remove()
+	if r.scratch != "" {
+		os.RemoveAll(r.scratch)
 	}
-	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: copyTo}
+	if !ok {
+		removeDirs(r.createdDirs)
+	}
+}
+
+// verify verifies the snapshot while copying its files to the work
+// folder, and checks the manifest's DDL in a sandbox meanwhile, once the
+// manifest itself has verified. It returns the verified files by table
+// and the checked DDL.
+func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, *validated, error) {
+	opt, info, m := r.opt, r.c.info, r.m
+	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: r.copyTo}
 	if opt.Progress != nil {
 		vopt.Progress = func(done, total int, f verify.FileResult) {
-			opt.Progress(Progress{Stage: "verify", Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
+			opt.Progress(Progress{Stage: StageVerify, Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
 		}
 	}
-	// The DDL is checked in the sandbox while the files are hashed, once
-	// the manifest itself has verified: it holds what the backup wrote.
-	type validation struct {
-		v   *validated
-		err error
-	}
-	var early chan validation
-	vctx, stopValidate := context.WithCancel(ctx)
-	defer stopValidate()
-	if m != nil && !m.Legacy() {
-		vopt.ManifestVerified = func() {
-			early = make(chan validation, 1)
-			go func() {
-				started := time.Now()
-				v, err := validate(vctx, m)
-				slog.Debug("checked the manifest's DDL in a sandbox", "took", time.Since(started))
-				early <- validation{v, err}
-			}()
-		}
-	}
+	early := newEarlyValidation(ctx, m, &vopt)
+	defer early.stop()
 	verifyStart := time.Now()
-	res := verify.Snapshot(ctx, opt.Folder, info, c.entries, vopt)
+	res := verify.Snapshot(ctx, opt.Folder, info, r.c.entries, vopt)
 	slog.Debug("verified snapshot into a private copy", "took", time.Since(verifyStart))
 	if !res.OK || res.Err != nil {
-		stopValidate()
-		if early != nil {
-			<-early
-		}
+		early.stop()
 	}
 	if res.Err != nil {
-		return rep, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
+		return nil, nil, fmt.Errorf("verify snapshot %s: %w", info.ID, res.Err)
 	}
 	if !res.OK {
 		vopt.CopyTo, vopt.Progress, vopt.ManifestVerified = "", nil, nil
-		return rep, &IntegrityError{Snapshot: info.ID, Status: info.Status, Problems: res.Problems, Folder: opt.Folder.Location(),
-			NewestGood: newestGood(ctx, opt.Folder, c.all, c.entries, info.ID, vopt)}
+		return nil, nil, &IntegrityError{Snapshot: info.ID, Status: info.Status, Problems: res.Problems, Folder: opt.Folder.Location(),
+			NewestGood: newestGood(ctx, opt.Folder, r.c.all, r.c.entries, info.ID, vopt)}
 	}
-	rep.Verified = info.Status == snapshot.StatusComplete && len(res.Warnings) == 0
-	rep.Verification = res.Warnings
+	r.rep.Verified = info.Status == snapshot.StatusComplete && len(res.Warnings) == 0
+	r.rep.Verification = res.Warnings
 	files := map[string]verify.FileResult{}
 	for _, f := range res.Files {
 		files[f.Table] = f
 	}
-	for i := range tables {
-		if tables[i].entry == nil {
+	for i := range r.tables {
+		if r.tables[i].entry == nil {
 			// A bare snapshot: its row counts are what verify decoded.
-			tables[i].rows = files[tables[i].key].Rows
+			r.tables[i].rows = files[r.tables[i].key].Rows
 		}
 	}
 
 	// From here the manifest verified: its DDL may be looked at.
-	var v *validated
-	if m != nil {
-		if early != nil {
-			r := <-early
-			v, err = r.v, r.err
-		} else {
-			v, err = validate(ctx, m)
-		}
-		if err != nil {
-			return rep, err
-		}
-		rep.StorageVersion = storageVersion(m.StorageVersion)
-	} else {
-		v = &validated{tables: map[string]*vtable{}}
-		for _, t := range c.tables {
+	if m == nil {
+		v := &validated{tables: map[string]*vtable{}}
+		for _, t := range r.c.tables {
 			schema, name := splitKey(t.key)
 			v.tables[t.key] = &vtable{key: t.key, schema: schema, name: name, legacy: true}
 		}
+		return files, v, nil
 	}
+	v, err := early.result(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.rep.StorageVersion = storageVersion(m.StorageVersion)
+	return files, v, nil
+}
 
+// earlyValidation checks a manifest's DDL in the sandbox while verify
+// still hashes the files: it starts once the manifest itself verified.
+type earlyValidation struct {
+	m      *snapshot.Manifest
+	done   chan struct{} // closed once v and err are set; nil until started
+	v      *validated
+	err    error
+	cancel context.CancelFunc
+}
+
+func newEarlyValidation(ctx context.Context, m *snapshot.Manifest, vopt *verify.Options) *earlyValidation {
+	vctx, cancel := context.WithCancel(ctx)
+	e := &earlyValidation{m: m, cancel: cancel}
+	if m == nil || m.Legacy() {
+		return e
+	}
+	vopt.ManifestVerified = func() {
+		e.done = make(chan struct{})
+		go func() {
+			defer close(e.done)
+			started := time.Now()
+			e.v, e.err = validate(vctx, m)
+			slog.Debug("checked the manifest's DDL in a sandbox", "took", time.Since(started))
+		}()
+	}
+	return e
+}
+
+// stop cancels a validation still running and waits for it.
+func (e *earlyValidation) stop() {
+	e.cancel()
+	if e.done != nil {
+		<-e.done
+	}
+}
+
+// result waits for the early validation, or validates now if it never
+// started.
+func (e *earlyValidation) result(ctx context.Context) (*validated, error) {
+	if e.done == nil {
+		return validate(ctx, e.m)
+	}
+	<-e.done
+	return e.v, e.err
+}
+
+// sourcePaths names the Parquet file DuckDB reads for each chosen table:
+// the verified copy, or in a dry run the snapshot's own file.
+func (r *restoreRun) sourcePaths(files map[string]verify.FileResult) (map[string]string, error) {
 	paths := map[string]string{}
-	for _, t := range tables {
-		if opt.DryRun && inPlace {
-			p, _ := storage.LocalPath(opt.Folder, t.file)
+	for _, t := range r.tables {
+		if p, local := storage.LocalPath(r.opt.Folder, t.file); r.opt.DryRun && local {
 			paths[t.key] = p
-		} else {
-			f, found := files[t.key]
-			if !found || f.Copy == "" {
-				return rep, fmt.Errorf("restore: verify returned no verified copy of table %s", t.key)
-			}
-			paths[t.key] = f.Copy
+			continue
 		}
+		f, found := files[t.key]
+		if !found || f.Copy == "" {
+			return nil, fmt.Errorf("restore: verify returned no verified copy of table %s", t.key)
+		}
+		paths[t.key] = f.Copy
 	}
-	job := &job{opt: opt, rep: rep, snap: c, tables: tables, v: v, paths: paths, full: len(opt.Tables) == 0}
-	if opt.DryRun {
-		if err := job.dryRun(ctx, target, exists); err != nil {
-			return rep, err
-		}
-	} else {
-		if err := job.run(ctx, target, exists, work, copyTo); err != nil {
-			return rep, err
-		}
-		syncDirs(createdDirs)
-	}
-	ok = true
-	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	return paths, nil
 }
 
 // probeTarget says whether the target exists and, when it does, that no
@@ -582,7 +657,7 @@ func probeTarget(ctx context.Context, target string) (bool, error) {
 	return true, db.Close()
 }
 
-// UnreadableTargetError: the target exists but DuckDB cannot open it (a
+// UnreadableTargetError is a target that exists but DuckDB cannot open (a
 // damaged file). Restore never replaces a file it cannot read: the user
 // moves it aside, and the next restore builds a new database.
 type UnreadableTargetError struct {
@@ -591,10 +666,7 @@ type UnreadableTargetError struct {
 }
 
 func (e *UnreadableTargetError) Error() string {
-	msg := firstLine(e.Err.Error())
-	if _, after, ok := strings.Cut(msg, "could not connect to database: "); ok {
-		msg = after
-	}
+	msg := dberr.Summary(e.Err)
 	return fmt.Sprintf("%s cannot be opened as a DuckDB database (%s); if it is damaged, move it aside (mv %s %s.broken) and run the restore again: it then builds a new database from the snapshot", e.Path, msg, e.Path, e.Path)
 }
 
@@ -641,8 +713,8 @@ func removeDirs(dirs []string) {
 // syncDirs makes created folders durable: each one's entry lives in its parent.
 func syncDirs(dirs []string) {
 	for _, d := range dirs {
-		fsutil.SyncPath(filepath.Dir(d))
+		if err := fsutil.SyncPath(filepath.Dir(d)); err != nil {
+			slog.Warn("could not sync a folder restore created", "folder", filepath.Dir(d), "err", err)
+		}
 	}
 }
-
-func qualified(schema, name string) string { return catalog.Ident(schema) + "." + catalog.Ident(name) }

@@ -14,7 +14,6 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -57,8 +56,8 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := backup.Backup(context.Background(), backup.BackupOptions{Source: src, Gamertag: "tester", Folder: folder,
-		CompressionLevel: 3, Time: time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC), TimeGiven: true})
+	res, err := backup.Backup(context.Background(), backup.Options{Source: src, Gamertag: "tester", Folder: folder,
+		CompressionLevel: 3, Time: time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func count(t *testing.T, path, table string) int64 {
 func TestRestoreRunRoundTrip(t *testing.T) {
 	fx := newFixture(t)
 	out := filepath.Join(fx.dir, "out.duckdb")
-	rep, err := Run(context.Background(), Options{Folder: fx.folder, Target: out, Gamertag: "tester", Replace: true})
+	rep, err := Run(context.Background(), Options{Folder: fx.folder, Target: out, Gamertag: "tester", Mode: ModeReplace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +198,7 @@ func TestRestoreHostileManifests(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := fileHash(t, target)
-			_, err := Run(context.Background(), Options{Folder: fx.folder, Target: target, Replace: true})
+			_, err := Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
 			}
@@ -256,7 +255,7 @@ func TestRestoreCancelRollsBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := Run(ctx, Options{Folder: fx.folder, Target: target, Progress: func(p Progress) {
-		if p.Stage == "restore" && p.Done {
+		if p.Stage == StageRestore && p.Done {
 			cancel() // after the first table was loaded
 		}
 	}})
@@ -302,7 +301,7 @@ func TestRestoreParsers(t *testing.T) {
 			t.Errorf("storageVersion(%q) = %q, want %q", in, got, want)
 		}
 	}
-	s := catalog.Sequence{Schema: `we"ird`, Name: "s q", Next: 7, Increment: -2,
+	s := snapshot.Sequence{Schema: `we"ird`, Name: "s q", Next: 7, Increment: -2,
 		SQL: `CREATE SEQUENCE "we""ird"."s q" INCREMENT BY -2 MINVALUE -100 MAXVALUE 100 START 7 CYCLE;`}
 	d, err := parseSequence(s)
 	if err != nil {
@@ -318,7 +317,7 @@ func TestRestoreParsers(t *testing.T) {
 	if _, err := parseSequence(s); err == nil {
 		t.Error("a START that disagrees with next_value must be refused")
 	}
-	c, err := parseComment(catalog.Object{Schema: "main", Name: "t.c", SQL: `COMMENT ON COLUMN "main"."t"."c" IS 'it''s';`})
+	c, err := parseComment(snapshot.Object{Schema: "main", Name: "t.c", SQL: `COMMENT ON COLUMN "main"."t"."c" IS 'it''s';`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +392,7 @@ func TestRestoreIntegrityBeforeDDL(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := fileHash(t, target)
-	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: target, Replace: true})
+	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
 	var ie *IntegrityError
 	if !errors.As(err, &ie) || errors.Is(err, ErrBadDDL) {
 		t.Fatalf("want an integrity error, got %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/fsutil"
 )
 
@@ -61,7 +62,7 @@ func (w *workDir) remove() {
 		return
 	}
 	os.RemoveAll(w.path)
-	w.lock.Unlock()
+	_ = w.lock.Unlock() // the folder is gone; so is what the lock guarded
 }
 
 // cleanStaleWorkDirs removes the work folders of restores that died (their
@@ -87,7 +88,7 @@ func cleanStaleWorkDirs(parent string) {
 		fl := flock.New(filepath.Join(dir, workLock))
 		if ok, err := fl.TryLock(); err == nil && ok {
 			os.RemoveAll(dir)
-			fl.Unlock()
+			_ = fl.Unlock()
 		}
 	}
 }
@@ -115,7 +116,7 @@ func openDB(ctx context.Context, path string, readOnly bool, version string) (*s
 // cannot be turned back on while it runs.
 func confine(ctx context.Context, conn *sql.Conn, dir string) error {
 	for _, q := range []string{
-		"SET allowed_directories = [" + catalog.Literal(dir+string(filepath.Separator)) + "]",
+		"SET allowed_directories = [" + sqlq.Literal(dir+string(filepath.Separator)) + "]",
 		"SET enable_external_access = false",
 		"SET autoinstall_known_extensions = false",
 	} {
@@ -309,7 +310,7 @@ func (st *state) describe(ctx context.Context, q querier, key string) error {
 			t.pk = append(t.pk, fmt.Sprint(c))
 		}
 	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+codec.QualifiedName(t.schema, t.name)).Scan(&t.rows); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlq.Qualified(t.schema, t.name)).Scan(&t.rows); err != nil {
 		return fmt.Errorf("count the rows of %s: %w", key, err)
 	}
 	return nil

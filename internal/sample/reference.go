@@ -3,6 +3,8 @@ package sample
 import (
 	"fmt"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // Small lists of Halo Infinite names. They only need to look right to a
@@ -137,11 +139,7 @@ var (
 	nameTails = []string{"Six", "Slayer", "Reaper", "Fox", "Wolf", "Storm", "Blade", "Nova", "Fénix", "Echo", "Viper", "Titan", "Hawk", "Raven", "Bishop", "Falcon", "Lancer", "Warden", "Jäger", "Oni"}
 )
 
-// sqlString renders s as a SQL string literal. DuckDB literals have no
-// backslash escapes, so doubling quotes is the whole job.
-func sqlString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
+func sqlString(s string) string { return sqlq.Literal(s) }
 
 func sqlStringList(ss []string) string {
 	parts := make([]string, len(ss))
@@ -151,9 +149,7 @@ func sqlStringList(ss []string) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func sqlIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func sqlIdent(s string) string { return sqlq.Ident(s) }
 
 func playlistValues() string {
 	rows := make([]string, len(playlists))

@@ -10,7 +10,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // Table is one table the zoo makes.
@@ -268,7 +270,7 @@ func Create(ctx context.Context, db *sql.DB) error {
 	for _, t := range Tables {
 		for i, s := range t.ddl {
 			if _, err := conn.ExecContext(ctx, s); err != nil {
-				if i == 0 && t.NeedsVariant && strings.Contains(err.Error(), "not supported in storage versions") {
+				if i == 0 && t.NeedsVariant && dberr.Is(err, dberr.ErrStorageTooOld) {
 					break
 				}
 				return fmt.Errorf("typezoo: table %s: %w", t.Qualified(), err)
@@ -295,4 +297,4 @@ func Created(ctx context.Context, db *sql.DB) ([]Table, error) {
 	return out, nil
 }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quoteIdent(s string) string { return sqlq.Ident(s) }

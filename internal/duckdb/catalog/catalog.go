@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Querier is satisfied by *sql.DB, *sql.Conn and *sql.Tx.
@@ -45,12 +48,7 @@ type Column struct {
 func (t Table) Key() string { return Key(t.Schema, t.Name) }
 
 // Key names a table the way the manifest does.
-func Key(schema, name string) string {
-	if schema == "main" {
-		return name
-	}
-	return schema + "." + name
-}
+func Key(schema, name string) string { return snapshot.TableKey(schema, name) }
 
 // Object is a database object kept as DDL.
 type Object struct {
@@ -169,7 +167,7 @@ func readSchemas(ctx context.Context, q Querier, c *Catalog) error {
 			return err
 		}
 		c.Schemas = append(c.Schemas, Object{Kind: "schema", Schema: name, Name: name,
-			SQL: "CREATE SCHEMA IF NOT EXISTS " + Ident(name) + ";"})
+			SQL: "CREATE SCHEMA IF NOT EXISTS " + sqlq.Ident(name) + ";"})
 	}
 	return rows.Err()
 }
@@ -196,12 +194,12 @@ func readTypes(ctx context.Context, q Querier, c *Catalog) error {
 		// typeof prints the full definition, with ENUM members correctly
 		// quoted (EXPORT DATABASE's schema.sql does not double quotes).
 		var def string
-		err := q.QueryRowContext(ctx, `SELECT typeof(CAST(NULL AS `+Ident(sn[0])+`.`+Ident(sn[1])+`))`).Scan(&def)
+		err := q.QueryRowContext(ctx, `SELECT typeof(CAST(NULL AS `+sqlq.Ident(sn[0])+`.`+sqlq.Ident(sn[1])+`))`).Scan(&def)
 		if err != nil {
 			return fmt.Errorf("type %s.%s: %w", sn[0], sn[1], err)
 		}
 		c.Types = append(c.Types, Object{Kind: "type", Schema: sn[0], Name: sn[1],
-			SQL: "CREATE TYPE " + Ident(sn[0]) + "." + Ident(sn[1]) + " AS " + def + ";"})
+			SQL: "CREATE TYPE " + sqlq.Ident(sn[0]) + "." + sqlq.Ident(sn[1]) + " AS " + def + ";"})
 	}
 	return nil
 }
@@ -239,7 +237,7 @@ func readSequences(ctx context.Context, q Querier, c *Catalog) error {
 		}
 		// Rebuilt rather than copied: DuckDB's own SQL is not schema-qualified.
 		s.SQL = fmt.Sprintf("CREATE SEQUENCE %s.%s INCREMENT BY %d MINVALUE %d MAXVALUE %d START %d %s;",
-			Ident(s.Schema), Ident(s.Name), s.Increment, minV, maxV, next, cyc)
+			sqlq.Ident(s.Schema), sqlq.Ident(s.Name), s.Increment, minV, maxV, next, cyc)
 		c.Sequences = append(c.Sequences, s)
 	}
 	return rows.Err()
@@ -451,7 +449,7 @@ func readMacros(ctx context.Context, q Querier, c *Catalog) error {
 				table = "TABLE "
 			}
 			c.macroComments = append(c.macroComments, Object{Kind: "comment", Schema: o.Schema, Name: o.Name,
-				SQL: "COMMENT ON MACRO " + table + Ident(o.Schema) + "." + Ident(o.Name) + " IS " + Literal(m.comment.String) + ";"})
+				SQL: "COMMENT ON MACRO " + table + sqlq.Ident(o.Schema) + "." + sqlq.Ident(o.Name) + " IS " + sqlq.Literal(m.comment.String) + ";"})
 		}
 	}
 	return nil
@@ -478,14 +476,14 @@ func readComments(ctx context.Context, q Querier, c *Catalog) error {
 				rows.Close()
 				return err
 			}
-			target := Ident(s) + "." + Ident(n)
+			target := sqlq.Ident(s) + "." + sqlq.Ident(n)
 			name := n
 			if col.Valid {
-				target += "." + Ident(col.String)
+				target += "." + sqlq.Ident(col.String)
 				name = n + "." + col.String
 			}
 			c.Comments = append(c.Comments, Object{Kind: "comment", Schema: s, Name: name,
-				SQL: "COMMENT ON " + cq.kind + " " + target + " IS " + Literal(comment) + ";"})
+				SQL: "COMMENT ON " + cq.kind + " " + target + " IS " + sqlq.Literal(comment) + ";"})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -494,9 +492,3 @@ func readComments(ctx context.Context, q Querier, c *Catalog) error {
 	}
 	return nil
 }
-
-// Ident quotes an SQL identifier.
-func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// Literal quotes an SQL string literal.
-func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

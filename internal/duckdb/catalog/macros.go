@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // Execer is what reading macro defaults needs beyond Querier: it attaches
@@ -62,16 +64,16 @@ func exportMacroDefaults(ctx context.Context, q Execer, known map[macroKey][]*ov
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "export")
-	if _, err := q.ExecContext(ctx, "ATTACH ':memory:' AS "+Ident(scratch)); err != nil {
+	if _, err := q.ExecContext(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(scratch)); err != nil {
 		return fmt.Errorf("attach a scratch catalog: %w", err)
 	}
 	// The scratch catalog stays attached until the source is closed: this
 	// read runs inside the backup's transaction, where DuckDB refuses
 	// DETACH (and would abort the transaction). It holds no rows.
-	if _, err := q.ExecContext(ctx, "COPY FROM DATABASE "+Ident(db)+" TO "+Ident(scratch)+" (SCHEMA)"); err != nil {
+	if _, err := q.ExecContext(ctx, "COPY FROM DATABASE "+sqlq.Ident(db)+" TO "+sqlq.Ident(scratch)+" (SCHEMA)"); err != nil {
 		return fmt.Errorf("copy the schema: %w", err)
 	}
-	if _, err := q.ExecContext(ctx, "EXPORT DATABASE "+Ident(scratch)+" TO "+Literal(out)); err != nil {
+	if _, err := q.ExecContext(ctx, "EXPORT DATABASE "+sqlq.Ident(scratch)+" TO "+sqlq.Literal(out)); err != nil {
 		return fmt.Errorf("export the schema: %w", err)
 	}
 	schema, err := os.ReadFile(filepath.Join(out, "schema.sql"))
@@ -239,8 +241,8 @@ func parseParams(s string, names []string) (defaults []string, rest string, ok b
 			s = s[2:]
 		}
 		switch {
-		case strings.HasPrefix(s, Ident(name)):
-			s = s[len(Ident(name)):]
+		case strings.HasPrefix(s, sqlq.Ident(name)):
+			s = s[len(sqlq.Ident(name)):]
 		case strings.HasPrefix(s, name):
 			s = s[len(name):]
 		default:
@@ -312,14 +314,14 @@ func skipBody(s string) string {
 func macroSQL(key macroKey, table bool, ovs []*overload) string {
 	var b strings.Builder
 	b.WriteString("CREATE MACRO ")
-	b.WriteString(Ident(key.schema) + "." + Ident(key.name))
+	b.WriteString(sqlq.Ident(key.schema) + "." + sqlq.Ident(key.name))
 	for i, ov := range ovs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		ps := make([]string, len(ov.params))
 		for j, p := range ov.params {
-			ps[j] = Ident(p)
+			ps[j] = sqlq.Ident(p)
 			if j < len(ov.defaults) && ov.defaults[j] != "" {
 				ps[j] += " := " + ov.defaults[j]
 			}

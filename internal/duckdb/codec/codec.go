@@ -46,6 +46,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // ColumnPlan says how one column is stored.
@@ -175,7 +177,7 @@ func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
 	}
 	for i := range plans {
 		p := &plans[i]
-		if _, err := QuoteIdentErr(p.Name); err != nil {
+		if _, err := sqlq.IdentErr(p.Name); err != nil {
 			return nil, fmt.Errorf("codec: table %s, column %q: %w", qualified, p.Name, err)
 		}
 		t, err := parseType(p.Type)
@@ -206,7 +208,7 @@ func SelectList(plans []ColumnPlan) string {
 	if err != nil {
 		// Plans come from PlanTable, whose types all parse; a hand-made plan
 		// with a bad type yields SQL that fails loudly in DuckDB instead.
-		return "error(" + QuoteLiteral("statsnap: "+err.Error()) + ")"
+		return "error(" + sqlq.Literal("statsnap: "+err.Error()) + ")"
 	}
 	return s
 }
@@ -217,7 +219,7 @@ func selectList(plans []ColumnPlan) (string, error) {
 		if p.Generated {
 			continue
 		}
-		col, err := QuoteIdentErr(p.Name)
+		col, err := sqlq.IdentErr(p.Name)
 		if err != nil {
 			return "", fmt.Errorf("column %q: %w", p.Name, err)
 		}
@@ -244,7 +246,7 @@ func DecodeExpr(p ColumnPlan) (string, error) {
 	if p.Generated {
 		return "", fmt.Errorf("codec: column %q is generated and is not stored", p.Name)
 	}
-	col, err := QuoteIdentErr(p.Name)
+	col, err := sqlq.IdentErr(p.Name)
 	if err != nil {
 		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
 	}
@@ -273,43 +275,11 @@ func InsertLists(plans []ColumnPlan) (columns, selectList string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		cols = append(cols, mustQuoteIdent(p.Name))
-		exprs = append(exprs, e+" AS "+mustQuoteIdent(p.Name))
+		cols = append(cols, sqlq.Ident(p.Name))
+		exprs = append(exprs, e+" AS "+sqlq.Ident(p.Name))
 	}
 	if len(cols) == 0 {
 		return "", "", errors.New("codec: no stored columns")
 	}
 	return strings.Join(cols, ", "), strings.Join(exprs, ", "), nil
-}
-
-// QuoteIdent quotes an identifier for DuckDB SQL, doubling any double quote.
-// DuckDB identifiers cannot hold a NUL byte; such a name is rejected by
-// QuoteIdentErr, and QuoteIdent panics on it (a programming error: catalog
-// names never contain one).
-func QuoteIdent(s string) string { return mustQuoteIdent(s) }
-
-// QuoteIdentErr is QuoteIdent returning an error instead of panicking.
-func QuoteIdentErr(s string) (string, error) {
-	if strings.IndexByte(s, 0) >= 0 {
-		return "", errors.New("identifier contains a NUL byte")
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`, nil
-}
-
-func mustQuoteIdent(s string) string {
-	q, err := QuoteIdentErr(s)
-	if err != nil {
-		panic(fmt.Sprintf("codec: %v: %q", err, s))
-	}
-	return q
-}
-
-// QuoteLiteral quotes a string literal for DuckDB SQL, doubling any single
-// quote. DuckDB string literals have no backslash escapes, so nothing else
-// needs escaping.
-func QuoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// QualifiedName returns "schema"."table", both quoted.
-func QualifiedName(schema, table string) string {
-	return mustQuoteIdent(schema) + "." + mustQuoteIdent(table)
 }

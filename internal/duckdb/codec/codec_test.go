@@ -15,6 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -38,7 +39,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{db: db, dir: dir}
 	// v1.5.0 storage, or DuckDB refuses the zoo's VARIANT columns.
 	for _, name := range []string{"src", "dst"} {
-		e.exec(t, "ATTACH "+codec.QuoteLiteral(filepath.Join(dir, name+".duckdb"))+" AS "+name+" (STORAGE_VERSION 'v1.5.0')")
+		e.exec(t, "ATTACH "+sqlq.Literal(filepath.Join(dir, name+".duckdb"))+" AS "+name+" (STORAGE_VERSION 'v1.5.0')")
 	}
 	e.exec(t, "USE src")
 	return e
@@ -64,7 +65,7 @@ func (e *env) count(t *testing.T, q string) int64 {
 func (e *env) backup(t *testing.T, tbl typezoo.Table, plans []codec.ColumnPlan) string {
 	t.Helper()
 	path := filepath.Join(e.dir, fmt.Sprintf("%s_%s.parquet", sanitize(tbl.Schema), sanitize(tbl.Name)))
-	q := "COPY (SELECT " + codec.SelectList(plans) + " FROM src." + tbl.Qualified() + ") TO " + codec.QuoteLiteral(path) +
+	q := "COPY (SELECT " + codec.SelectList(plans) + " FROM src." + tbl.Qualified() + ") TO " + sqlq.Literal(path) +
 		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, RETURN_STATS)"
 	rows, err := e.db.QueryContext(context.Background(), q)
 	if err != nil {
@@ -90,13 +91,13 @@ func (e *env) restore(t *testing.T, tbl typezoo.Table, plans []codec.ColumnPlan,
 	}
 	e.exec(t, "USE dst")
 	defer e.exec(t, "USE src")
-	e.exec(t, "CREATE SCHEMA IF NOT EXISTS "+codec.QuoteIdent(tbl.Schema))
+	e.exec(t, "CREATE SCHEMA IF NOT EXISTS "+sqlq.Ident(tbl.Schema))
 	e.exec(t, ddl)
 	cols, sel, err := codec.InsertLists(plans)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.exec(t, "INSERT INTO dst."+tbl.Qualified()+" ("+cols+") SELECT "+sel+" FROM read_parquet("+codec.QuoteLiteral(path)+")")
+	e.exec(t, "INSERT INTO dst."+tbl.Qualified()+" ("+cols+") SELECT "+sel+" FROM read_parquet("+sqlq.Literal(path)+")")
 }
 
 // differences compares two tables as multisets of rows with EXCEPT ALL, both
@@ -109,7 +110,7 @@ func (e *env) differences(t *testing.T, a, b string, plans []codec.ColumnPlan) s
 	t.Helper()
 	var raw, text []string
 	for _, p := range plans {
-		c := codec.QuoteIdent(p.Name)
+		c := sqlq.Ident(p.Name)
 		text = append(text, "CAST("+c+" AS VARCHAR)")
 		switch {
 		case p.Type == "VARIANT":
@@ -312,9 +313,9 @@ func TestCompareCanFail(t *testing.T) {
 	}
 	// Write natively: every column as it is.
 	path := filepath.Join(e.dir, "native.parquet")
-	e.exec(t, "COPY (SELECT * FROM src."+tbl.Qualified()+") TO "+codec.QuoteLiteral(path)+" (FORMAT parquet, COMPRESSION zstd)")
+	e.exec(t, "COPY (SELECT * FROM src."+tbl.Qualified()+") TO "+sqlq.Literal(path)+" (FORMAT parquet, COMPRESSION zstd)")
 	var typ string
-	if err := e.db.QueryRow("SELECT typeof(i128) FROM read_parquet(" + codec.QuoteLiteral(path) + ") LIMIT 1").Scan(&typ); err != nil {
+	if err := e.db.QueryRow("SELECT typeof(i128) FROM read_parquet(" + sqlq.Literal(path) + ") LIMIT 1").Scan(&typ); err != nil {
 		t.Fatal(err)
 	}
 	if typ != "DOUBLE" {
@@ -338,7 +339,7 @@ func TestCompareCanFail(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = e.db.Exec("INSERT INTO dst.zoo_integers (" + cols + ") SELECT " + sel + " FROM read_parquet(" + codec.QuoteLiteral(path) + ")")
+		_, err = e.db.Exec("INSERT INTO dst.zoo_integers (" + cols + ") SELECT " + sel + " FROM read_parquet(" + sqlq.Literal(path) + ")")
 		return err
 	}()
 	// A DOUBLE near the HUGEINT bounds does not even cast back; either way

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // leaf describes how one scalar type is stored when DuckDB's own Parquet
@@ -211,13 +213,13 @@ func storedType(t *dtype) string {
 	case kindStruct:
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = mustQuoteIdent(f.name) + " " + storedType(f.typ)
+			parts[i] = sqlq.Ident(f.name) + " " + storedType(f.typ)
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")"
 	case kindUnion:
-		parts := []string{mustQuoteIdent(unionTag(t)) + " VARCHAR"}
+		parts := []string{sqlq.Ident(unionTag(t)) + " VARCHAR"}
 		for _, f := range t.fields {
-			parts = append(parts, mustQuoteIdent(f.name)+" "+storedType(f.typ))
+			parts = append(parts, sqlq.Ident(f.name)+" "+storedType(f.typ))
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")"
 	}
@@ -249,7 +251,7 @@ func unionTag(t *dtype) string {
 func lambdaVar(depth int) string { return "__statsnap_" + strconv.Itoa(depth) }
 
 func structField(x, name string) string {
-	return "struct_extract(" + x + ", " + QuoteLiteral(name) + ")"
+	return "struct_extract(" + x + ", " + sqlq.Literal(name) + ")"
 }
 
 // encodeExpr returns SQL turning x (of type t) into its stored form.
@@ -274,14 +276,14 @@ func encodeExpr(t *dtype, x string, depth int) string {
 	case kindStruct:
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = mustQuoteIdent(f.name) + " := " + encodeExpr(f.typ, structField(x, f.name), depth)
+			parts[i] = sqlq.Ident(f.name) + " := " + encodeExpr(f.typ, structField(x, f.name), depth)
 		}
 		return "CASE WHEN " + x + " IS NULL THEN NULL ELSE struct_pack(" + strings.Join(parts, ", ") + ") END"
 	case kindUnion:
-		parts := []string{mustQuoteIdent(unionTag(t)) + " := CAST(union_tag(" + x + ") AS VARCHAR)"}
+		parts := []string{sqlq.Ident(unionTag(t)) + " := CAST(union_tag(" + x + ") AS VARCHAR)"}
 		for _, f := range t.fields {
-			parts = append(parts, mustQuoteIdent(f.name)+" := "+
-				encodeExpr(f.typ, "union_extract("+x+", "+QuoteLiteral(f.name)+")", depth))
+			parts = append(parts, sqlq.Ident(f.name)+" := "+
+				encodeExpr(f.typ, "union_extract("+x+", "+sqlq.Literal(f.name)+")", depth))
 		}
 		return "CASE WHEN " + x + " IS NULL THEN NULL ELSE struct_pack(" + strings.Join(parts, ", ") + ") END"
 	}
@@ -312,7 +314,7 @@ func decodeExpr(t *dtype, x string, depth int) string {
 	case kindStruct:
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = mustQuoteIdent(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth)
+			parts[i] = sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth)
 		}
 		return "CASE WHEN " + x + " IS NULL THEN NULL ELSE struct_pack(" + strings.Join(parts, ", ") + ") END"
 	case kindUnion:
@@ -320,8 +322,8 @@ func decodeExpr(t *dtype, x string, depth int) string {
 		var b strings.Builder
 		b.WriteString("CASE WHEN " + x + " IS NULL THEN NULL")
 		for _, f := range t.fields {
-			b.WriteString(" WHEN " + tag + " = " + QuoteLiteral(f.name) + " THEN CAST(union_value(" +
-				mustQuoteIdent(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth) + ") AS " + typ + ")")
+			b.WriteString(" WHEN " + tag + " = " + sqlq.Literal(f.name) + " THEN CAST(union_value(" +
+				sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth) + ") AS " + typ + ")")
 		}
 		// A tag this type does not have means the file does not belong to
 		// this column: fail rather than restore a NULL.

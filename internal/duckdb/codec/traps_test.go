@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -16,7 +17,7 @@ import (
 // name for old snapshots).
 func TestDuckDBTraps(t *testing.T) {
 	e := newEnv(t)
-	file := func(name string) string { return codec.QuoteLiteral(filepath.Join(e.dir, name+".parquet")) }
+	file := func(name string) string { return sqlq.Literal(filepath.Join(e.dir, name+".parquet")) }
 	copyErr := func(sel, name string) error {
 		_, err := e.db.Exec("COPY (" + sel + ") TO " + file(name) + " (FORMAT parquet)")
 		return err
@@ -94,7 +95,7 @@ func TestDuckDBTraps(t *testing.T) {
 		}
 	})
 	t.Run("VARIANT needs storage v1.5.0", func(t *testing.T) {
-		e.exec(t, "ATTACH "+codec.QuoteLiteral(filepath.Join(e.dir, "old.duckdb"))+" AS old")
+		e.exec(t, "ATTACH "+sqlq.Literal(filepath.Join(e.dir, "old.duckdb"))+" AS old")
 		_, err := e.db.Exec("CREATE TABLE old.v (v VARIANT)")
 		if err == nil || !strings.Contains(err.Error(), "storage version") {
 			t.Errorf("err = %v", err)
@@ -197,7 +198,7 @@ func TestVariantLimits(t *testing.T) {
 	} {
 		e.exec(t, "DELETE FROM vbad")
 		e.exec(t, "INSERT INTO vbad VALUES ("+c.value+")")
-		_, err = e.db.Exec("COPY (SELECT " + codec.SelectList(plans) + " FROM vbad) TO " + codec.QuoteLiteral(filepath.Join(e.dir, "vbad.parquet")) + " (FORMAT parquet)")
+		_, err = e.db.Exec("COPY (SELECT " + codec.SelectList(plans) + " FROM vbad) TO " + sqlq.Literal(filepath.Join(e.dir, "vbad.parquet")) + " (FORMAT parquet)")
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("VARIANT %s: err = %v, want %q", c.value, err, c.msg)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // kind classifies a parsed DuckDB type.
@@ -367,7 +369,7 @@ func (t *dtype) sql() string {
 	case kindEnum:
 		q := make([]string, len(t.labels))
 		for i, l := range t.labels {
-			q[i] = QuoteLiteral(l)
+			q[i] = sqlq.Literal(l)
 		}
 		return "ENUM(" + strings.Join(q, ", ") + ")"
 	case kindList:
@@ -381,7 +383,7 @@ func (t *dtype) sql() string {
 		}
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = mustQuoteIdent(f.name) + " " + f.typ.sql()
+			parts[i] = sqlq.Ident(f.name) + " " + f.typ.sql()
 		}
 		return kw + strings.Join(parts, ", ") + ")"
 	case kindMap:

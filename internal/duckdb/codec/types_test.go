@@ -115,24 +115,6 @@ func TestGeneratedColumns(t *testing.T) {
 	}
 }
 
-func TestQuoting(t *testing.T) {
-	if got := QuoteIdent(`a"b; DROP`); got != `"a""b; DROP"` {
-		t.Error(got)
-	}
-	if got := QuoteLiteral(`it's \n`); got != `'it''s \n'` {
-		t.Error(got)
-	}
-	if _, err := QuoteIdentErr("a\x00"); err == nil {
-		t.Error("NUL accepted")
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("QuoteIdent accepted a NUL")
-		}
-	}()
-	QuoteIdent("a\x00")
-}
-
 func TestSelectListSkipsGenerated(t *testing.T) {
 	s := SelectList([]ColumnPlan{{Name: "a", Type: "INTEGER"}, {Name: "b", Type: "INTEGER", Generated: true}, {Name: "c", Type: "INTERVAL", Encoding: "interval-struct"}})
 	if strings.Contains(s, `"b"`) || !strings.HasPrefix(s, `"a" AS "a", CASE WHEN "c" IS NULL`) {

@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 var (
@@ -45,8 +47,6 @@ func (e *LockedError) Error() string {
 }
 
 func (e *LockedError) Unwrap() []error { return []error{ErrLocked, e.Err} }
-
-var pidRe = regexp.MustCompile(`\(PID (\d+)\)`)
 
 // Options say how Open opens a database file.
 type Options struct {
@@ -109,13 +109,13 @@ func OpenWith(ctx context.Context, path string, o Options) (*sql.DB, error) {
 		attachOpts = append(attachOpts, "READ_ONLY")
 	}
 	if o.StorageVersion != "" {
-		attachOpts = append(attachOpts, "STORAGE_VERSION "+literal(o.StorageVersion))
+		attachOpts = append(attachOpts, "STORAGE_VERSION "+sqlq.Literal(o.StorageVersion))
 	}
-	attach := "ATTACH " + literal(path) + " AS " + ident(name)
+	attach := "ATTACH " + sqlq.Literal(path) + " AS " + sqlq.Ident(name)
 	if len(attachOpts) > 0 {
 		attach += " (" + strings.Join(attachOpts, ", ") + ")"
 	}
-	use := "USE " + ident(name)
+	use := "USE " + sqlq.Ident(name)
 	var (
 		once      sync.Once
 		attachErr error
@@ -177,21 +177,13 @@ func Name(path string) string {
 	return base
 }
 
-func ident(s string) string   { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // Classify maps DuckDB's open errors to LockedError or ErrNotExist.
 func Classify(path string, err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
-		le := &LockedError{Path: path, Err: err}
-		if m := pidRe.FindStringSubmatch(msg); m != nil {
-			le.PID = m[1]
-		}
-		return le
-	case strings.Contains(msg, "database does not exist"):
+	if pid, locked := dberr.LockHolder(err); locked {
+		return &LockedError{Path: path, PID: pid, Err: err}
+	}
+	if dberr.Is(err, dberr.ErrDatabaseMissing) {
 		return fmt.Errorf("%s: %w", path, ErrNotExist)
 	}
-	return fmt.Errorf("open %s: %w", path, err)
+	return fmt.Errorf("open %s: %w", path, dberr.Classify(err))
 }

@@ -1,0 +1,9 @@
+//go:build !faultinject
+
+package main
+
+import "github.com/openspartan/statsnap/internal/storage"
+
+// faultFolder is f itself: the fault-injection hook exists only in a
+// binary built with -tags faultinject (see fault_on.go).
+func faultFolder(f storage.Folder) storage.Folder { return f }

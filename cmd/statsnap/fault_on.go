@@ -1,0 +1,73 @@
+//go:build faultinject
+
+package main
+
+// This file is built only with -tags faultinject, by the end-to-end tests
+// (harness_test.go builds that binary for the tests that need the hook);
+// the statsnap users build has no such hook.
+
+import (
+	"context"
+	"os"
+
+	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// crashEnv names the fault to inject. With
+// STATSNAP_TEST_CRASH_AFTER=manifest-removed, prune kills its own process
+// with SIGKILL right after a removal has deleted a manifest and synced the
+// folder, before any of the snapshot's files go: the moment SPEC's removal
+// order exists for.
+const crashEnv = "STATSNAP_TEST_CRASH_AFTER"
+
+// faultFolder wraps f with the fault crashEnv asks for, if any.
+func faultFolder(f storage.Folder) storage.Folder {
+	switch os.Getenv(crashEnv) {
+	case "manifest-removed":
+		return &crashFolder{Folder: f}
+	case "publish-1":
+		return &crashPublish{Folder: f}
+	}
+	return f
+}
+
+// crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a backup
+// with SIGKILL right after its first file was published (uploaded): the
+// journal is written, the manifest is not.
+type crashPublish struct{ storage.Folder }
+
+func (c *crashPublish) Publish(ctx context.Context, staged, final string) error {
+	err := c.Folder.Publish(ctx, staged, final)
+	if err == nil {
+		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
+			_ = p.Kill()
+		}
+		os.Exit(137)
+	}
+	return err
+}
+
+type crashFolder struct {
+	storage.Folder
+	manifestGone bool
+}
+
+func (c *crashFolder) Remove(ctx context.Context, name string) error {
+	err := c.Folder.Remove(ctx, name)
+	if k, _ := snapshot.Classify(name); err == nil && k == snapshot.KindManifest {
+		c.manifestGone = true
+	}
+	return err
+}
+
+func (c *crashFolder) Sync(ctx context.Context) error {
+	err := c.Folder.Sync(ctx)
+	if err == nil && c.manifestGone {
+		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
+			p.Kill() // SIGKILL: no deferred function or exit handler runs
+		}
+		os.Exit(137)
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+// Package testutil holds the helpers statsnap's tests share: copying
+// folders, hashing files, opening DuckDB, and writing a snapshot the way
+// the seed's Python script did. It is imported by tests only.
+package testutil
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// CopyFile copies a regular file, keeping its mode.
+func CopyFile(t testing.TB, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CopyDir copies the regular files of a folder (not its subfolders, and
+// not statsnap's lock file) into to, creating it.
+func CopyDir(t testing.TB, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	des, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if de.Type().IsRegular() && de.Name() != storage.LockName {
+			CopyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
+		}
+	}
+}
+
+// BLAKE3 returns the hex BLAKE3-256 of data, as manifests record it.
+func BLAKE3(data []byte) string {
+	s := blake3.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// FileBLAKE3 returns the hex BLAKE3-256 of the file at path.
+func FileBLAKE3(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return BLAKE3(data)
+}
+
+// OpenDB opens the DuckDB database at path, read-only unless write, and
+// closes it when the test ends. ":memory:" opens an empty in-memory one.
+func OpenDB(t testing.TB, path string, write bool) *sql.DB {
+	t.Helper()
+	db, err := dbfile.Open(context.Background(), path, !write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Exec runs statements in a fresh in-memory DuckDB.
+func Exec(t testing.TB, stmts ...string) {
+	t.Helper()
+	db := OpenDB(t, ":memory:", true)
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// SeedExport writes a snapshot of the database at src into folder the
+// way the seed's backup_player.py did: DuckDB's COPY of every main table
+// to {table}_{id}.parquet (zstd), then, with metadata, its metadata JSON
+// (no format_version, no hashes, no DDL) naming gamertag. It returns the
+// rows of each table.
+func SeedExport(t testing.TB, src, folder, gamertag, id string, metadata bool) map[string]int64 {
+	t.Helper()
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := OpenDB(t, src, false)
+	rows, err := db.Query(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		Rows          int64  `json:"rows"`
+		FileSizeBytes int64  `json:"file_size_bytes"`
+		File          string `json:"file"`
+	}
+	entries := map[string]entry{}
+	counts := map[string]int64{}
+	var total int64
+	for _, n := range names {
+		file := n + "_" + id + ".parquet"
+		path := filepath.Join(folder, file)
+		table := "main." + sqlq.Ident(n)
+		if _, err := db.Exec("COPY (SELECT * FROM " + table + ") TO " + sqlq.Literal(path) + " (FORMAT PARQUET, COMPRESSION 'zstd')"); err != nil {
+			t.Fatalf("copy %s: %v", n, err)
+		}
+		var c int64
+		if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[n] = entry{Rows: c, FileSizeBytes: fi.Size(), File: file}
+		counts[n] = c
+		total += fi.Size()
+	}
+	if !metadata {
+		return counts
+	}
+	meta := map[string]any{
+		"gamertag":          gamertag,
+		"backup_timestamp":  id,
+		"backup_datetime":   id[:4] + "-" + id[4:6] + "-" + id[6:8] + "T" + id[9:11] + ":" + id[11:13] + ":" + id[13:15] + ".123456",
+		"source_db":         src,
+		"compression":       "zstd",
+		"compression_level": 9,
+		"tables":            entries,
+		"total_size_bytes":  total,
+		"total_size_mb":     math.Round(float64(total)/(1<<20)*100) / 100,
+	}
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, snapshot.ManifestName(id)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return counts
+}

@@ -188,8 +188,9 @@ func startMinIO(work string) (string, func(), error) {
 		return "", nil, err
 	}
 	stop := func() {
-		c.Process.Kill()
-		c.Wait()
+		_ = c.Process.Kill()
+		_ = c.Wait() // killed: its exit status says nothing
+
 		os.RemoveAll(data)
 	}
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -207,10 +207,6 @@ func TestObjectStoreConcurrentBackups(t *testing.T) {
 	s := newStore(t, "minio")
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 40)
-	type out struct {
-		r   result
-		err error
-	}
 	start := func(at string) *exec.Cmd {
 		c := exec.Command(binPath, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
 		c.Dir = dir

@@ -119,18 +119,27 @@ func (f *Folder) probe(ctx context.Context) error {
 func (f *Folder) readLease(ctx context.Context, key string) (lease, error) {
 	rd, err := f.root.bucket.NewReader(ctx, key, nil)
 	if err != nil {
-		return lease{}, classify(err)
+		err = classify(err)
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrPermission) || ctx.Err() != nil {
+			return lease{}, err
+		}
+		// A transient failure: the lease stands as held for this attempt.
+		slog.Debug("cannot read a lease; taking it as held", "key", key, "err", err)
+		return lease{ID: unreadable, Host: "?", Expires: time.Now().Add(f.root.lease.ttl)}, nil
 	}
 	defer rd.Close()
 	data, err := io.ReadAll(io.LimitReader(rd, 4096))
 	if err != nil {
-		return lease{}, classify(err)
+		// Being rewritten or removed under us: it stands as a live lease
+		// for this attempt, and the caller tries again.
+		slog.Debug("cannot read a lease; taking it as held", "key", key, "err", err)
+		return lease{ID: unreadable, Host: "?", Expires: time.Now().Add(f.root.lease.ttl)}, nil
 	}
 	var l lease
 	if err := json.Unmarshal(data, &l); err != nil || l.ID == "" {
 		// An unreadable lease is treated as one that expires a TTL after
 		// it was written, never as no lease at all.
-		return lease{ID: "unreadable", Host: "?", Expires: rd.ModTime().Add(f.root.lease.ttl)}, nil
+		return lease{ID: unreadable, Host: "?", Expires: rd.ModTime().Add(f.root.lease.ttl)}, nil
 	}
 	return l, nil
 }
@@ -284,7 +293,7 @@ func (f *Folder) hold(ctx context.Context, key string, me lease) func() error {
 				return
 			case <-t.C:
 				cur, err := f.readLease(context.WithoutCancel(ctx), key)
-				if err == nil && cur.ID != me.ID {
+				if err == nil && cur.ID != me.ID && cur.ID != unreadable {
 					slog.Error("lost the lease: another process took it over", "folder", f.location, "holder", cur.String())
 					return
 				}
@@ -331,3 +340,7 @@ func (f *Folder) drop(ctx context.Context, key string) {
 		slog.Warn("cannot remove a lease object; it expires by itself", "key", key, "err", err)
 	}
 }
+
+// unreadable is the ID given to a lease that could not be read: it counts
+// as held, and its holder's renewal does not take it for a takeover.
+const unreadable = "unreadable"

@@ -22,7 +22,7 @@ import (
 // (its IfNotExist is safe within one process, which is all this needs).
 func fileRoot(t *testing.T, dir string, ttl time.Duration) *Root {
 	t.Helper()
-	b, err := fileblob.OpenBucket(dir, &fileblob.Options{NoTempDir: true})
+	b, err := fileblob.OpenBucket(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 )
 
 // TestWideTablesAtOnceOverMemoryLimit: two tables of wide rows copied side
@@ -34,7 +34,7 @@ func TestWideTablesAtOnceOverMemoryLimit(t *testing.T) {
 	}
 	db.Close()
 	for _, jobs := range []int{2, 3} {
-		folder, err := storage.OpenLocal(filepath.Join(dir, "backups", string(rune('0'+jobs))), true)
+		folder, err := local.OpenFolder(filepath.Join(dir, "backups", string(rune('0'+jobs))), true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,7 @@ func OpenLocal(dir string, create bool) (*Local, error) {
 	return &Local{Dir: dir}, nil
 }
 
+// Location is the folder's path.
 func (l *Local) Location() string { return l.Dir }
 
 func (l *Local) path(name string) (string, error) {
@@ -44,6 +45,7 @@ func (l *Local) path(name string) (string, error) {
 	return filepath.Join(l.Dir, name), nil
 }
 
+// List returns the folder's regular files, sorted by name.
 func (l *Local) List(ctx context.Context) ([]Entry, error) {
 	des, err := os.ReadDir(l.Dir)
 	if err != nil {
@@ -74,6 +76,7 @@ type localFile struct {
 
 func (f localFile) Size() int64 { return f.size }
 
+// Open opens a regular file of the folder for reading, never through a symlink.
 func (l *Local) Open(ctx context.Context, name string) (File, error) {
 	p, err := l.path(name)
 	if err != nil {
@@ -100,8 +103,10 @@ func (l *Local) Open(ctx context.Context, name string) (File, error) {
 	return localFile{File: f, size: fi.Size()}, nil
 }
 
+// StagePath is the local path where a staging file is written.
 func (l *Local) StagePath(name string) (string, error) { return l.path(name) }
 
+// Publish makes staged durable and renames it to final.
 func (l *Local) Publish(ctx context.Context, staged, final string) error {
 	sp, err := l.path(staged)
 	if err != nil {
@@ -118,6 +123,7 @@ func (l *Local) Publish(ctx context.Context, staged, final string) error {
 	return nil
 }
 
+// WriteFile writes data durably under name.
 func (l *Local) WriteFile(ctx context.Context, name string, data []byte) error {
 	p, err := l.path(name)
 	if err != nil {
@@ -140,6 +146,7 @@ func (l *Local) WriteFile(ctx context.Context, name string, data []byte) error {
 	return f.Close()
 }
 
+// Remove deletes name; a missing file is not an error.
 func (l *Local) Remove(ctx context.Context, name string) error {
 	p, err := l.path(name)
 	if err != nil {
@@ -151,6 +158,7 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 	return nil
 }
 
+// Sync makes the folder's renames and removals durable.
 func (l *Local) Sync(ctx context.Context) error {
 	if err := SyncPath(l.Dir); err != nil {
 		return fmt.Errorf("sync folder: %w", err)
@@ -158,6 +166,7 @@ func (l *Local) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Lock takes the folder's flock, shared or exclusive, waiting at most wait.
 func (l *Local) Lock(ctx context.Context, exclusive bool, wait time.Duration) (func() error, error) {
 	fl := flock.New(filepath.Join(l.Dir, LockName))
 	try := fl.TryRLock

@@ -164,6 +164,11 @@ func checkGamertag(name string) error {
 	if strings.HasPrefix(name, ".") {
 		return usageErr("invalid gamertag %q: it may not start with '.'", name)
 	}
+	// "--gamertag --json" would otherwise take the flag as the name. Xbox
+	// gamertags start with a letter, so nothing real is refused.
+	if strings.HasPrefix(name, "-") {
+		return usageErr("invalid gamertag %q: it looks like a flag; give the gamertag right after --gamertag", name)
+	}
 	return nil
 }
 
@@ -173,7 +178,20 @@ func newRoot(g *globals) *cobra.Command {
 		Short: "Provable backups of DuckDB player databases",
 		Long: `statsnap backs up DuckDB databases to zstd Parquet files plus a manifest
 holding each file's BLAKE3 hash, row count, schema and DDL; verifies them;
-restores them in one transaction; and prunes them with restic's retention rules.`,
+restores them in one transaction; and prunes them with restic's retention rules.
+
+Every command takes --json (one JSON document on stdout, on failure too),
+--data-dir, --output and --key-file; see each command's --help.` + exitStatus(
+			"0 success",
+			"1 operational error: a missing or locked database, a held lock, I/O, a full disk",
+			exitLineUsage,
+			"3 integrity failure: a snapshot does not verify or authenticate",
+			exitLineInterrupted),
+		Example: `  statsnap sample --gamertag "Chocobo Flör"
+  statsnap backup --all
+  statsnap verify --backup "data/backups/Chocobo Flör"
+  statsnap restore --gamertag "Chocobo Flör" --backup "data/backups/Chocobo Flör" --dry-run
+  statsnap prune --all --keep-weekly 8 --keep-monthly 12`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without this, cobra would report an unknown command in an error

@@ -398,28 +398,37 @@ func (l *Ledger) RecordSnapshot(id string, checked time.Time, depth Depth, probl
 	l.Snapshots[id] = SnapshotCheck{Checked: checked.UTC(), Depth: depth, OK: len(problems) == 0, Problems: problems}
 }
 
-// Merge takes from other every record newer than this ledger's.
-func (l *Ledger) Merge(other *Ledger) {
+// Merge takes from other every record newer than this ledger's, and
+// reports whether it took any.
+func (l *Ledger) Merge(other *Ledger) bool {
+	changed := false
 	for name, c := range other.Files {
 		if mine, ok := l.Files[name]; !ok || c.Checked.After(mine.Checked) {
 			l.Files[name] = c
+			changed = true
 		}
 	}
 	for id, s := range other.Snapshots {
-		if mine, ok := l.Snapshots[id]; !ok || s.Checked.After(mine.Checked) {
+		if mine, ok := l.Snapshots[id]; !ok || s.Checked.After(mine.Checked) ||
+			(s.Checked.Equal(mine.Checked) && (s.OK != mine.OK || s.Depth != mine.Depth)) {
 			l.Snapshots[id] = s
+			changed = true
 		}
 	}
+	return changed
 }
 
 // Forget drops the records of files and snapshots that snaps no longer
 // hold (removed by prune, or a crashed backup's leftovers), so that the
-// ledger stays the size of the folder.
-func (l *Ledger) Forget(snaps []Info) {
+// ledger stays the size of the folder. It reports whether it dropped any.
+func (l *Ledger) Forget(snaps []Info) bool {
 	live := map[string]bool{}
 	ids := map[string]bool{}
 	for _, s := range snaps {
 		ids[s.ID] = true
+		for _, e := range s.Files {
+			live[e.Name] = true // a bare export's files keep their records
+		}
 		if s.Manifest == nil {
 			continue
 		}
@@ -427,6 +436,7 @@ func (l *Ledger) Forget(snaps []Info) {
 			live[t.File] = true
 		}
 	}
+	n := len(l.Files) + len(l.Snapshots)
 	for name := range l.Files {
 		if !live[name] {
 			delete(l.Files, name)
@@ -437,6 +447,7 @@ func (l *Ledger) Forget(snaps []Info) {
 			delete(l.Snapshots, id)
 		}
 	}
+	return len(l.Files)+len(l.Snapshots) != n
 }
 
 // Save writes the ledger atomically: a temporary name, then Publish. The
@@ -489,6 +500,13 @@ func (l *Ledger) LedgerFiles() []string {
 // with the reason the stored one was ignored (nil when there was none).
 // The empty ledger vouches for nothing, so callers re-verify.
 func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, error) {
+	l, _, err := trustedLedger(ctx, f, key, snaps)
+	return l, err
+}
+
+// trustedLedger is TrustedLedger, also saying whether the ledger returned
+// is the stored one.
+func trustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, bool, error) {
 	name := FolderName(f.Location())
 	l, err := LoadLedger(ctx, f, name, key)
 	if err == nil {
@@ -496,11 +514,11 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 	}
 	switch {
 	case err == nil:
-		return l, nil
+		return l, true, nil
 	case errors.Is(err, ErrNoLedger):
-		return NewLedger(name), nil
+		return NewLedger(name), false, nil
 	}
-	return NewLedger(name), err
+	return NewLedger(name), false, err
 }
 
 // UpdateLedger adds the records of delta to the folder's ledger and saves
@@ -509,17 +527,16 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 // snaps no longer hold are dropped. A stored ledger that is not trusted is
 // replaced. The caller holds the folder's lock.
 func UpdateLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info, delta *Ledger, now time.Time) error {
-	l, err := TrustedLedger(ctx, f, key, snaps)
-	if err == nil && len(l.Files) == 0 && len(l.Snapshots) == 0 && len(delta.Files) == 0 && len(delta.Snapshots) == 0 {
-		// Nothing to record and nothing recorded (or no ledger at all):
-		// a folder statsnap never checked gets no ledger.
-		if _, err := LoadLedger(ctx, f, l.Folder, key); errors.Is(err, ErrNoLedger) {
-			return nil
-		}
+	l, stored, _ := trustedLedger(ctx, f, key, snaps)
+	changed := l.Merge(delta)
+	if snaps != nil && l.Forget(snaps) {
+		changed = true
 	}
-	l.Merge(delta)
-	if snaps != nil {
-		l.Forget(snaps)
+	if !changed && (stored || (len(l.Files) == 0 && len(l.Snapshots) == 0)) {
+		// Nothing new (a verify --max-age that read nothing, a folder
+		// statsnap never checked): the stored ledger already says it all,
+		// and not rewriting it keeps such runs as cheap as a listing.
+		return nil
 	}
 	return l.Save(ctx, f, key, now)
 }

@@ -281,3 +281,39 @@ func TestFolderName(t *testing.T) {
 		t.Errorf("FolderName(.) = %q, want %q", got, filepath.Base(wd))
 	}
 }
+
+// TestUpdateLedgerWritesOnlyNews: a run that found nothing new (verify
+// --max-age that read nothing) leaves the stored ledger as it is, and a
+// folder never checked gets no ledger.
+func TestUpdateLedgerWritesOnlyNews(t *testing.T) {
+	ctx := context.Background()
+	f, dir := ledgerFolder(t, "Chocoboflor")
+	if err := UpdateLedger(ctx, f, nil, nil, NewLedger("Chocoboflor"), ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LedgerName)); !os.IsNotExist(err) {
+		t.Fatalf("an empty update wrote a ledger: %v", err)
+	}
+	l := sampleLedger()
+	if err := l.Save(ctx, f, nil, ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, LedgerName))
+	same := NewLedger("Chocoboflor")
+	same.Merge(l) // every record as stored: nothing new
+	if err := UpdateLedger(ctx, f, nil, nil, same, ledgerNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, LedgerName))
+	if !bytes.Equal(before, after) {
+		t.Fatal("an update with nothing new rewrote the ledger")
+	}
+	newer := NewLedger("Chocoboflor")
+	newer.Record("match_stats_20260201_100000.parquet", ledgerTable('a', 100), ledgerWritten, ledgerNow, DepthHash, "")
+	if err := UpdateLedger(ctx, f, nil, nil, newer, ledgerNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ = os.ReadFile(filepath.Join(dir, LedgerName)); bytes.Equal(before, after) {
+		t.Fatal("a newer check was not written")
+	}
+}

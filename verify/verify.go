@@ -177,7 +177,7 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 			return finish(Result{Snapshot: s.ID, Status: s.Status, Err: fmt.Errorf("list %s: %w", f.Location(), err)}, opt)
 		}
 	}
-	res, jobs, m, done := prepare(s, entries, opt)
+	res, jobs, m, done := prepare(s, entries, opt, false)
 	if done {
 		return finish(res, opt)
 	}
@@ -193,7 +193,7 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 // prepare checks what can be checked without reading table files (the
 // manifest itself) and returns the files to read. done means there is
 // nothing to read: the verdict is already in res.
-func prepare(s snapshot.Info, entries []storage.Entry, opt Options) (res Result, jobs []job, m mode, done bool) {
+func prepare(s snapshot.Info, entries []storage.Entry, opt Options, vouched bool) (res Result, jobs []job, m mode, done bool) {
 	res = Result{Snapshot: s.ID, Status: s.Status}
 	switch {
 	case s.Manifest != nil:
@@ -201,7 +201,7 @@ func prepare(s snapshot.Info, entries []storage.Entry, opt Options) (res Result,
 		if s.Manifest.Legacy() {
 			m = modeLegacy
 		}
-		jobs = checkManifest(&res, s, opt)
+		jobs = checkManifest(&res, s, opt, vouched)
 		if opt.ManifestVerified != nil && m == modeComplete && len(res.Problems) == 0 {
 			opt.ManifestVerified()
 		}
@@ -304,15 +304,22 @@ func manifestErrDetail(err error) string {
 }
 
 // checkManifest checks the manifest itself and returns the files to check.
-func checkManifest(res *Result, s snapshot.Info, opt Options) []job {
+func checkManifest(res *Result, s snapshot.Info, opt Options, vouched bool) []job {
 	p := s.Manifest
 	mname := snapshot.ManifestName(s.ID)
-	canon, err := p.Canonical()
-	if err != nil {
-		res.Problems = append(res.Problems, Problem{File: mname, Kind: KindManifestCorrupt, Detail: err.Error()})
-		return nil
+	var canon []byte
+	if !vouched {
+		// A manifest the ledger vouches for (Folder) passed this check
+		// with the same manifest_checksum, size and modification time:
+		// its canonical form, the costliest part of reading a folder, is
+		// not computed again.
+		var err error
+		if canon, err = p.Canonical(); err != nil {
+			res.Problems = append(res.Problems, Problem{File: mname, Kind: KindManifestCorrupt, Detail: err.Error()})
+			return nil
+		}
 	}
-	if !p.Legacy() {
+	if !p.Legacy() && !vouched {
 		got := snapshot.Checksum(canon)
 		switch {
 		case p.Checksum == "":

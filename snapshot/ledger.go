@@ -445,6 +445,29 @@ func (l *Ledger) RecordSnapshot(id string, checked time.Time, depth Depth, probl
 	l.Snapshots[id] = SnapshotCheck{Checked: checked.UTC(), Depth: depth, OK: len(problems) == 0, Problems: problems}
 }
 
+// Covers reports whether merging delta would change nothing: every record
+// of delta is already here, as new or newer. A run whose checks the
+// trusted ledger covers need not rewrite it.
+func (l *Ledger) Covers(delta *Ledger) bool {
+	for name, c := range delta.Files {
+		if mine, ok := l.Files[name]; !ok || c.Checked.After(mine.Checked) {
+			return false
+		}
+	}
+	for name, m := range delta.Manifests {
+		if mine, ok := l.Manifests[name]; !ok || m.Checked.After(mine.Checked) {
+			return false
+		}
+	}
+	for id, s := range delta.Snapshots {
+		mine, ok := l.Snapshots[id]
+		if !ok || s.Checked.After(mine.Checked) || (s.Checked.Equal(mine.Checked) && (s.OK != mine.OK || s.Depth != mine.Depth)) {
+			return false
+		}
+	}
+	return true
+}
+
 // Merge takes from other every record newer than this ledger's, and
 // reports whether it took any.
 func (l *Ledger) Merge(other *Ledger) bool {

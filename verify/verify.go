@@ -435,7 +435,11 @@ func unexpectedFiles(s snapshot.Info, entries []storage.Entry) []Problem {
 		listed[t.File] = true
 	}
 	var out []Problem
+	suffix := "_" + s.ID + ".parquet"
 	for _, e := range entries {
+		if !strings.HasSuffix(e.Name, suffix) {
+			continue // not this snapshot's (Classify, below, is dearer)
+		}
 		if k, id := snapshot.Classify(e.Name); k != snapshot.KindParquet || id != s.ID || listed[e.Name] {
 			continue
 		}

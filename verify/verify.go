@@ -362,6 +362,18 @@ func checkManifest(res *Result, s snapshot.Info, opt Options, vouched bool) []jo
 				Detail: "the manifest carries a keyed MAC, but no key was given, so it was not checked: the snapshot is intact but not authenticated; pass --key-file (or set STATSNAP_KEY_FILE) to authenticate it"})
 		}
 	}
+	if !p.Legacy() && vouched {
+		// The ledger's record of this manifest says its MAC passed with
+		// the key (VouchManifest requires that when a key is given).
+		switch {
+		case opt.Key != nil:
+			res.MAC = MACVerified
+		case p.MAC != "":
+			res.MAC = MACNotChecked
+			res.Warnings = append(res.Warnings, Problem{File: mname, Kind: KindUnauthenticated,
+				Detail: "the manifest carries a keyed MAC, but no key was given, so it was not checked: the snapshot is intact but not authenticated; pass --key-file (or set STATSNAP_KEY_FILE) to authenticate it"})
+		}
+	}
 
 	if p.Legacy() && statsnapOnly(p.Manifest) {
 		// The seed never wrote these members: this is a statsnap manifest

@@ -13,7 +13,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 )
 
 // TestMain lets the test binary act as a second process that tries to
@@ -56,7 +56,7 @@ func TestWritersLockedOut(t *testing.T) {
 		}
 	}
 	db.Close()
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestWideRowsOverMemoryLimit(t *testing.T) {
 		t.Fatalf("want the plain COPY to run out of memory at 16MB, got %v", perr)
 	}
 
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

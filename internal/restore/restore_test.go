@@ -14,7 +14,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -23,7 +23,7 @@ import (
 type fixture struct {
 	dir    string
 	source string
-	folder *storage.Local
+	folder *local.Folder
 	id     string
 }
 
@@ -52,7 +52,7 @@ func newFixture(t *testing.T) fixture {
 		}
 	}
 	db.Close()
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

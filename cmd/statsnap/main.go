@@ -245,6 +245,7 @@ Every command takes --json (one JSON document on stdout, on failure too),
 		newKeyCmd(g),
 		newVersionCmd(g),
 	)
+	registerCompletions(root, g)
 	return root
 }
 

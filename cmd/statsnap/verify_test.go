@@ -269,10 +269,12 @@ func vRewrite(t *testing.T, path, query string) {
 	}
 }
 
+// TestVerifyIntact: an intact snapshot passes, in JSON with SPEC's keys
+// and in human output.
 func TestVerifyIntact(t *testing.T) {
+	t.Parallel()
 	fx := vShared(t)
 	id := fx.id
-	t.Parallel()
 	work, folder := fx.clone(t)
 	r, doc := vVerify(t, work, nil, "--backup", folder)
 	vExpect(t, r, doc, 0)
@@ -462,8 +464,9 @@ func TestVerifyFileFaults(t *testing.T) {
 	}
 }
 
-// Hand edits of the manifest: the checksum catches every one, and
-// the file checks say what the edit claims that the files deny.
+// TestVerifyManifestEdits: one row per hand edit of the manifest; the
+// checksum catches every one, and the file checks say what the edit
+// claims that the files deny.
 func TestVerifyManifestEdits(t *testing.T) {
 	t.Parallel()
 	fx := vShared(t)
@@ -543,12 +546,12 @@ func TestVerifyManifestEdits(t *testing.T) {
 	}
 }
 
+// TestVerifyResealedEdit: someone who edits rows and recomputes the
+// unkeyed checksum gets past the checksum, but not past the file checks.
 func TestVerifyResealedEdit(t *testing.T) {
+	t.Parallel()
 	fx := vShared(t)
 	id := fx.id
-	// Someone who edits rows and recomputes the unkeyed checksum gets
-	// past the checksum, but not past the file checks.
-	t.Parallel()
 	work, folder := fx.clone(t)
 	vEditManifest(t, folder, id, func(m string) string {
 		return vSetTableField(t, m, "match_stats", "rows", "7")
@@ -558,10 +561,11 @@ func TestVerifyResealedEdit(t *testing.T) {
 	vExpect(t, r, doc, 3, verify.KindRowsMismatch)
 }
 
+// TestVerifyHumanOutput: one line per file and one sentence per problem.
 func TestVerifyHumanOutput(t *testing.T) {
+	t.Parallel()
 	fx := vShared(t)
 	id := fx.id
-	t.Parallel()
 	work, folder := fx.clone(t)
 	if err := os.Truncate(fx.file(folder, "match_stats"), 100); err != nil {
 		t.Fatal(err)
@@ -581,13 +585,13 @@ func TestVerifyHumanOutput(t *testing.T) {
 	}
 }
 
+// TestVerifyDeep: a file that was bad when it was written (its footer
+// agrees with the manifest and its hash is the one recorded, but a data
+// page is damaged) is seen by --deep only.
 func TestVerifyDeep(t *testing.T) {
+	t.Parallel()
 	fx := vShared(t)
 	id := fx.id
-	// A file that was bad when it was written: its footer agrees with
-	// the manifest and its hash is the one recorded, but a data page
-	// is damaged. Only --deep sees it.
-	t.Parallel()
 	work, folder := fx.clone(t)
 	key := "highlight_events"
 	p := fx.file(folder, key)
@@ -612,9 +616,10 @@ func TestVerifyDeep(t *testing.T) {
 	}
 }
 
+// TestVerifyKeys: with a key, the MAC decides; without, the checksum.
 func TestVerifyKeys(t *testing.T) {
-	fx := vShared(t)
 	t.Parallel()
+	fx := vShared(t)
 	work := t.TempDir()
 	testutil.CopyFile(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
 	mustCLI(t, work, "key", "generate", "k1")
@@ -677,9 +682,11 @@ func TestVerifyKeys(t *testing.T) {
 	vExpect(t, r, doc, 0)
 }
 
+// TestVerifyLegacyAndBare: seed-made snapshots are unverifiable unless
+// --allow-unverified, and what can be checked still is.
 func TestVerifyLegacyAndBare(t *testing.T) {
-	fx := vShared(t)
 	t.Parallel()
+	fx := vShared(t)
 	work := t.TempDir()
 	db := filepath.Join(work, "data", "players", "L", "stats.duckdb")
 	testutil.CopyFile(t, fx.db(), db)
@@ -742,9 +749,11 @@ func TestVerifyLegacyAndBare(t *testing.T) {
 	vExpect(t, r, doc, 3, verify.KindUnreadable)
 }
 
+// TestVerifyAllAndDefault: the default is the newest snapshot, --all is
+// every one, and an interrupted backup is passed over unless named.
 func TestVerifyAllAndDefault(t *testing.T) {
-	fx := vShared(t)
 	t.Parallel()
+	fx := vShared(t)
 	work := t.TempDir()
 	db := filepath.Join(work, "data", "players", "A", "stats.duckdb")
 	testutil.CopyFile(t, fx.db(), db)
@@ -825,10 +834,12 @@ func TestVerifyAllAndDefault(t *testing.T) {
 	vExpect(t, r, doc, 3, verify.KindManifestCorrupt)
 }
 
+// TestVerifyUsageAndOperationalErrors: bad flags exit 2, what stops
+// verify from running exits 1, and the folder's lock is honoured.
 func TestVerifyUsageAndOperationalErrors(t *testing.T) {
+	t.Parallel()
 	fx := vShared(t)
 	id := fx.id
-	t.Parallel()
 	work, folder := fx.clone(t)
 	for _, args := range [][]string{
 		{"verify"},

@@ -479,6 +479,9 @@ func (b *bench) scaleReport(w *strings.Builder, s *scaleResult) {
 		p("### %d snapshots in one player folder\n\n", s.Snapshots)
 		if s.ManyErr != "" {
 			p("Could not be measured: %s\n\n", oneLine(s.ManyErr))
+			if s.Ledger != nil {
+				b.ledgerReport(w, s.Ledger)
+			}
 			return
 		}
 		p("One real backup of a tiny database (`sample --matches 5`), then %d clones of it under earlier ids 7 hours apart (files hard-linked under the new names, manifest ids rewritten and its checksum recomputed with `snapshot.Marshal`): %d files written in %s. `snapshots --json` lists all %d as complete, and a clone from the middle passes `verify`.\n\n",
@@ -494,10 +497,13 @@ func (b *bench) scaleReport(w *strings.Builder, s *scaleResult) {
 			}
 			p("| `%s` | %s | %s–%s | %s | %d |\n", x.Command, fmtDur(x.Median()), fmtDur(x.Min()), fmtDur(x.Max()), fmtBytes(x.PeakRSS()), len(x.Runs))
 		}
-		p("\nThe last row is the real removal of %d snapshots (run once: it is destructive), checked afterwards with `snapshots --json`.\n\n", s.Snapshots-min(s.Snapshots, 10))
+		p("\nThe last row is the real removal of %d snapshots (run once: it is destructive), checked afterwards with `snapshots --json`. A `verify --all` before the timings fills the verification ledger, so prune takes every snapshot's state from it.\n\n", s.Snapshots-min(s.Snapshots, 10))
 		if len(s.Profiles) > 0 {
 			p("Profiles (perf, every thread):\n\n")
 			profileList(w, s.Profiles)
 		}
+	}
+	if s.Ledger != nil {
+		b.ledgerReport(w, s.Ledger)
 	}
 }

@@ -8,11 +8,41 @@ import (
 
 // Snapshot is one snapshot taking part in retention. Time carries the UTC
 // offset recorded in its own backup_datetime (its Location); periods are
-// computed in that location.
+// computed in that location. State says whether it is known to verify.
 type Snapshot struct {
-	ID   string
-	Time time.Time
+	ID    string
+	Time  time.Time
+	State State
 }
+
+// State is what is known of a snapshot's integrity when retention runs.
+// The zero value is Unknown, so a caller that forgets to verify gets the
+// safe answer: nothing counts and nothing is removed.
+type State int
+
+const (
+	// Unknown is not checked (the check could not run). Like Bad it never
+	// counts and is never removed, but it is not reported as broken.
+	Unknown State = iota
+	// Good is known to verify: a fresh check, or a recent enough ledger entry, says it verifies.
+	Good
+	// Bad fails verification.
+	Bad
+)
+
+func (s State) String() string {
+	switch s {
+	case Good:
+		return "verified"
+	case Bad:
+		return "broken"
+	}
+	return "unknown"
+}
+
+// ReasonNewestVerified keeps the newest snapshot that verifies when no
+// rule did: prune never removes it, whatever the policy.
+const ReasonNewestVerified = "newest verified snapshot"
 
 // Kept is a snapshot that survives, with every rule that kept it.
 type Kept struct {
@@ -20,11 +50,22 @@ type Kept struct {
 	Reasons  []string
 }
 
-// Result splits the snapshots into those kept and those to remove, both
-// newest first. Both slices are non-nil so that they encode as JSON arrays.
+// Result splits the snapshots into those kept and those to remove, and
+// sets apart those that fail verification (Broken) or could not be
+// checked (Unchecked): the rules never see them, so they use up no count
+// and are never removed by the policy. Every list is newest first and
+// non-nil so that it encodes as a JSON array.
 type Result struct {
-	Keep   []Kept
-	Remove []Snapshot
+	Keep      []Kept
+	Remove    []Snapshot
+	Broken    []Snapshot
+	Unchecked []Snapshot
+}
+
+// NoneVerifies reports whether snapshots took part but none is known to
+// verify: then nothing is removed, and prune says so.
+func (r Result) NoneVerifies() bool {
+	return len(r.Keep) == 0 && len(r.Remove) == 0 && len(r.Broken)+len(r.Unchecked) > 0
 }
 
 // period identifies the hour, day, ISO week, month or year a snapshot falls
@@ -54,16 +95,35 @@ type bucketRule struct {
 // Counts below 1 are treated as unset, as restic 0.14 does; call Validate
 // first to turn them into errors. An empty policy keeps everything with the
 // reason "policy is empty", as restic does; the CLI refuses it before that.
+//
+// Only Good snapshots take part: restic's rules run on them alone, as if
+// the others did not exist, and --keep-within's reference point is the
+// newest Good one. Bad and Unknown snapshots go to Broken and Unchecked.
+// The newest Good snapshot is always kept: every rule keeps it anyway
+// (it opens every period, and --keep-within's window ends at it or after
+// it), and ReasonNewestVerified makes that a guarantee rather than a
+// consequence.
 func Apply(snaps []Snapshot, p Policy, now time.Time) Result {
-	list := slices.Clone(snaps)
-	slices.SortStableFunc(list, func(a, b Snapshot) int {
+	all := slices.Clone(snaps)
+	slices.SortStableFunc(all, func(a, b Snapshot) int {
 		if c := b.Time.Compare(a.Time); c != 0 {
 			return c
 		}
 		return strings.Compare(b.ID, a.ID)
 	})
 
-	res := Result{Keep: []Kept{}, Remove: []Snapshot{}}
+	res := Result{Keep: []Kept{}, Remove: []Snapshot{}, Broken: []Snapshot{}, Unchecked: []Snapshot{}}
+	var list []Snapshot
+	for _, sn := range all {
+		switch sn.State {
+		case Good:
+			list = append(list, sn)
+		case Bad:
+			res.Broken = append(res.Broken, sn)
+		default:
+			res.Unchecked = append(res.Unchecked, sn)
+		}
+	}
 	if p.Empty() {
 		for _, sn := range list {
 			res.Keep = append(res.Keep, Kept{Snapshot: sn, Reasons: []string{"policy is empty"}})
@@ -122,6 +182,9 @@ func Apply(snaps []Snapshot, p Policy, now time.Time) Result {
 				left[i]--
 				reasons = append(reasons, r.reason)
 			}
+		}
+		if nr == 0 && len(reasons) == 0 {
+			reasons = append(reasons, ReasonNewestVerified)
 		}
 		if len(reasons) > 0 {
 			res.Keep = append(res.Keep, Kept{Snapshot: sn, Reasons: reasons})

@@ -418,7 +418,7 @@ func twoDigits(n int) string {
 func TestApplyWeeklyAndMonthly(t *testing.T) {
 	var snaps []Snapshot
 	for d := at("2020-12-27T10:00:00Z"); !d.After(at("2021-06-27T10:00:00Z")); d = d.AddDate(0, 0, 7) {
-		snaps = append(snaps, Snapshot{ID: d.Format("2006-01-02"), Time: d})
+		snaps = append(snaps, Snapshot{ID: d.Format("2006-01-02"), Time: d, State: Good})
 	}
 	got := Apply(snaps, Policy{Weekly: 4, Monthly: 6}, farFuture)
 	wantKeep := []string{
@@ -441,7 +441,7 @@ func TestApplyWeeklyAndMonthly(t *testing.T) {
 func TestApplyDailyWeeklyMonthlyYearly(t *testing.T) {
 	var snaps []Snapshot
 	for d := at("2019-11-01T03:00:00Z"); !d.After(at("2021-03-10T03:00:00Z")); d = d.AddDate(0, 0, 1) {
-		snaps = append(snaps, Snapshot{ID: d.Format("2006-01-02"), Time: d})
+		snaps = append(snaps, Snapshot{ID: d.Format("2006-01-02"), Time: d, State: Good})
 	}
 	got := Apply(snaps, Policy{Daily: 7, Weekly: 4, Monthly: 12, Yearly: 3}, farFuture)
 	wantKeep := []string{

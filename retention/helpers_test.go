@@ -18,7 +18,7 @@ func at(s string) time.Time {
 	return t.In(time.FixedZone("", off))
 }
 
-func snap(id, ts string) Snapshot { return Snapshot{ID: id, Time: at(ts)} }
+func snap(id, ts string) Snapshot { return Snapshot{ID: id, Time: at(ts), State: Good} }
 
 // keepLines renders the kept snapshots as "ID: reason, reason" so a failing
 // test shows the whole decision at a glance.

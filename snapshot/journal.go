@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/openspartan/statsnap/internal/storage"
@@ -148,7 +149,10 @@ func Recover(ctx context.Context, f storage.Folder, now time.Time) (Cleanup, err
 		if kind != KindTemp {
 			continue
 		}
-		if (id != "" && recovered[id]) || now.Sub(e.ModTime) > TempMaxAge {
+		// A ledger's temporary is written and published under the lock
+		// (shared or exclusive): under the exclusive lock the caller
+		// holds, one that exists is a dead process's.
+		if (id != "" && recovered[id]) || now.Sub(e.ModTime) > TempMaxAge || strings.HasPrefix(e.Name, ledgerTempPrefix) {
 			if err := f.Remove(ctx, e.Name); err != nil {
 				return c, err
 			}

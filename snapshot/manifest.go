@@ -163,14 +163,20 @@ var (
 // computed from the raw JSON, not from this build's struct, so fields a
 // newer statsnap adds are covered too.
 func Canonical(raw []byte) ([]byte, error) {
+	return canonicalWithout(raw, "manifest_checksum", "manifest_mac")
+}
+
+// canonicalWithout is Canonical for any statsnap object whose checksum
+// and MAC members are called sum and mac (the ledger uses it too).
+func canonicalWithout(raw []byte, sum, mac string) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v map[string]any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	delete(v, "manifest_checksum")
-	delete(v, "manifest_mac")
+	delete(v, sum)
+	delete(v, mac)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -338,7 +344,10 @@ func validate(m *Manifest) error {
 // see two different manifests) and nesting deeper than maxDepth. It is a
 // byte scanner rather than json.Decoder.Token, which took 60% of listing
 // time; syntax errors are left to json.Unmarshal, which runs next.
-func checkStructure(raw []byte) error {
+func checkStructure(raw []byte) error { return checkStructureDepth(raw, maxDepth) }
+
+// checkStructureDepth is checkStructure with another nesting bound.
+func checkStructureDepth(raw []byte, maxDepth int) error {
 	type frame struct {
 		obj     bool
 		wantKey bool

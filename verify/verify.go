@@ -96,6 +96,11 @@ type Options struct {
 	Key []byte
 	// Jobs is how many files are hashed at once (default GOMAXPROCS).
 	Jobs int
+	// Quick checks only what the footer and the listing say (presence,
+	// size, row count, schema), without reading the data: it proves much
+	// less than a hash, and is what prune asks of seed-made snapshots
+	// ("files present with the recorded row counts"). CopyTo overrides it.
+	Quick bool
 	// CopyTo, when set, names a local folder into which every file is
 	// copied while it is hashed; footer and deep checks then run on the
 	// copy. Restore uses it so that DuckDB reads exactly the bytes that
@@ -121,6 +126,13 @@ type FileResult struct {
 	OK     bool   `json:"ok"`
 	// Copy is the path of the verified copy under Options.CopyTo.
 	Copy string `json:"-"`
+	// Source says how the verdict was reached: "read" (the file was
+	// checked now), "ledger" (a recent passing check in the ledger stands
+	// for it, see Folder) or "deferred" (a budget left it for a later run;
+	// OK is then false and says nothing).
+	Source string `json:"source,omitempty"`
+	// Checked is when the check behind the verdict ran (ledger only).
+	Checked string `json:"checked,omitempty"`
 }
 
 // Result is the verdict on one snapshot.
@@ -159,16 +171,30 @@ type job struct {
 // the snapshot's id but that the manifest does not list. The caller holds
 // the folder's shared lock so that no prune removes files mid-check.
 func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []storage.Entry, opt Options) Result {
-	res := Result{Snapshot: s.ID, Status: s.Status}
 	if entries == nil {
 		var err error
 		if entries, err = f.List(ctx); err != nil {
-			res.Err = fmt.Errorf("list %s: %w", f.Location(), err)
-			return finish(res, opt)
+			return finish(Result{Snapshot: s.ID, Status: s.Status, Err: fmt.Errorf("list %s: %w", f.Location(), err)}, opt)
 		}
 	}
-	var jobs []job
-	var m mode
+	res, jobs, m, done := prepare(s, entries, opt)
+	if done {
+		return finish(res, opt)
+	}
+	files, problems, err := checkFiles(ctx, f, jobs, m, opt)
+	res.Files = files
+	res.Problems = append(res.Problems, problems...)
+	if err != nil {
+		res.Err = err
+	}
+	return conclude(res, s, entries, m, len(jobs), opt)
+}
+
+// prepare checks what can be checked without reading table files (the
+// manifest itself) and returns the files to read. done means there is
+// nothing to read: the verdict is already in res.
+func prepare(s snapshot.Info, entries []storage.Entry, opt Options) (res Result, jobs []job, m mode, done bool) {
+	res = Result{Snapshot: s.ID, Status: s.Status}
 	switch {
 	case s.Manifest != nil:
 		m = modeComplete
@@ -182,13 +208,13 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 	case s.ManifestErr != nil:
 		if errors.Is(s.ManifestErr, fs.ErrPermission) {
 			res.Err = fmt.Errorf("read the manifest of snapshot %s: %w", s.ID, s.ManifestErr)
-			return finish(res, opt)
+			return res, nil, m, true
 		}
 		res.Problems = append(res.Problems, Problem{File: snapshot.ManifestName(s.ID), Kind: KindManifestCorrupt,
 			Detail: manifestErrDetail(s.ManifestErr)})
 		// Without a manifest nothing says what the files should be: there
 		// is nothing more to check.
-		return finish(res, opt)
+		return res, nil, m, true
 	case s.Status == snapshot.StatusIncomplete:
 		detail := fmt.Sprintf("snapshot %s has no manifest: its backup was interrupted before committing it (journal %s); the next backup or prune of this folder removes its %d leftover files",
 			s.ID, snapshot.PendingName(s.ID), len(s.Files))
@@ -197,7 +223,7 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 				s.ID, snapshot.RemovingName(s.ID), len(s.Files))
 		}
 		res.Problems = append(res.Problems, Problem{File: snapshot.ManifestName(s.ID), Kind: KindMissing, Detail: detail})
-		return finish(res, opt)
+		return res, nil, m, true
 	default:
 		m = modeBare
 		for _, e := range s.Files {
@@ -208,24 +234,22 @@ func Snapshot(ctx context.Context, f storage.Folder, s snapshot.Info, entries []
 				Detail: fmt.Sprintf("snapshot %s has neither a manifest nor any Parquet file", s.ID)})
 		}
 	}
+	return res, jobs, m, false
+}
 
-	files, problems, err := checkFiles(ctx, f, jobs, m, opt)
-	res.Files = files
-	res.Problems = append(res.Problems, problems...)
-	if err != nil {
-		res.Err = err
-	}
+// conclude adds what follows from the files' results and the snapshot's
+// kind, and sets the verdict.
+func conclude(res Result, s snapshot.Info, entries []storage.Entry, m mode, files int, opt Options) Result {
 	if s.Manifest != nil {
 		res.Problems = append(res.Problems, unexpectedFiles(s, entries)...)
 	}
-
 	switch m {
 	case modeLegacy:
 		res.Problems = append(res.Problems, Problem{File: snapshot.ManifestName(s.ID), Kind: KindUnverifiable,
 			Detail: fmt.Sprintf("snapshot %s was made by the seed's script: its metadata records no hashes, schemas or checksum, so only presence, sizes, row counts and a full decode were checked; a change that keeps them would go unnoticed", s.ID)})
 	case modeBare:
 		res.Problems = append(res.Problems, Problem{Kind: KindUnverifiable,
-			Detail: fmt.Sprintf("snapshot %s has no manifest (a --no-metadata export): only that each of its %d files decodes completely was checked; a deleted, added or altered table would go unnoticed", s.ID, len(jobs))})
+			Detail: fmt.Sprintf("snapshot %s has no manifest (a --no-metadata export): only that each of its %d files decodes completely was checked; a deleted, added or altered table would go unnoticed", s.ID, files)})
 	}
 	if opt.Key != nil && m != modeComplete {
 		res.Problems = append(res.Problems, Problem{File: snapshot.ManifestName(s.ID), Kind: KindUnauthenticated,
@@ -534,6 +558,8 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		// caller restoring from it will refuse. The footer checks still
 		// run, to say what the file holds instead.
 		add(KindSizeMismatch, "%s is %d bytes; the manifest says %d, so its content changed since backup", j.file, fr.Size, j.entry.FileSizeBytes)
+	} else if opt.Quick && opt.CopyTo == "" {
+		// Footers only: the size was compared above, the rest below.
 	} else {
 		var copyFile *os.File
 		var sink io.Writer // stays a nil interface when there is no copy
@@ -590,7 +616,7 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 
 	// Without hashes, decoding everything is the only way to catch
 	// damaged data pages, so legacy and bare snapshots are always decoded.
-	if opt.Deep || m != modeComplete {
+	if (opt.Deep || m != modeComplete) && !opt.Quick {
 		rows, derr := parquetfile.DecodeAll(ctx, src)
 		if derr != nil {
 			if ctx.Err() != nil {

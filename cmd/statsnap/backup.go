@@ -260,6 +260,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	if len(res.Cleanup.Removed) > 0 {
 		fmt.Fprintf(g.stderr, "removed %d leftover file(s) of an interrupted run in %s\n", len(res.Cleanup.Removed), dir)
 	}
+	if res.LedgerErr != nil {
+		fmt.Fprintf(g.stderr, "warning: snapshot %s is complete, but the verification ledger of %s could not be updated (%v); its first verify reads every file\n", res.ID, dir, res.LedgerErr)
+	}
 	out := backupSnapJSON{
 		Gamertag:       j.gamertag,
 		Snapshot:       res.ID,

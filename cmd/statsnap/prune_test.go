@@ -88,7 +88,16 @@ type pruneDocT struct {
 			Removed   bool   `json:"removed"`
 			Error     string `json:"error"`
 		} `json:"remove"`
-		Skipped []struct {
+		Broken []struct {
+			Snapshot string `json:"snapshot"`
+			Problems []struct {
+				Kind string `json:"kind"`
+			} `json:"problems"`
+			Removed bool   `json:"removed"`
+			Error   string `json:"error"`
+		} `json:"broken"`
+		NoneVerifies bool `json:"none_verifies"`
+		Skipped      []struct {
 			Snapshot string `json:"snapshot"`
 			Status   string `json:"status"`
 			Reason   string `json:"reason"`
@@ -545,7 +554,9 @@ func TestPrunePlantedManifestsDeleteNothingElse(t *testing.T) {
 	// file of the newest snapshot.
 	plant("20250203_100000", "match_stats_"+newest+".parquet")
 
-	r := pruneCLI(t, dir, "prune", "--json", "--gamertag", "X", "--keep-last", "1")
+	// The planted manifest fails verification, so the policy never
+	// removes it; --remove-broken asks to, and the removal is refused.
+	r := pruneCLI(t, dir, "prune", "--json", "--gamertag", "X", "--keep-last", "1", "--remove-broken")
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -556,14 +567,14 @@ func TestPrunePlantedManifestsDeleteNothingElse(t *testing.T) {
 	jsonOut(t, r, &doc)
 	keep, remove := decisions(t, doc, 0)
 	wantEqual(t, "keep", keep, []string{newest + ": last snapshot"})
-	wantEqual(t, "remove", remove, []string{"20250203_100000", old})
+	wantEqual(t, "remove", remove, []string{old})
 	for _, rm := range doc.Groups[0].Remove {
 		if rm.Snapshot == old && !rm.Removed {
 			t.Errorf("%s not removed: %s", old, rm.Error)
 		}
-		if rm.Snapshot == "20250203_100000" && (rm.Removed || !strings.Contains(rm.Error, "not a file of snapshot")) {
-			t.Errorf("planted snapshot: removed=%v error=%q", rm.Removed, rm.Error)
-		}
+	}
+	if b := doc.Groups[0].Broken; len(b) != 1 || b[0].Snapshot != "20250203_100000" || b[0].Removed || !strings.Contains(b[0].Error, "not a file of snapshot") {
+		t.Errorf("planted snapshot: broken %+v", b)
 	}
 	var skipped []string
 	for _, s := range doc.Groups[0].Skipped {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -152,6 +153,14 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
+	}
+	// Restore hashes every file it restores; what it found goes into the
+	// folder's ledger (under the shared lock restore holds then).
+	verifyStarted := time.Now()
+	opt.Verified = func(s snapshot.Info, entries []storage.Entry, res verify.Result) {
+		delta := snapshot.NewLedger(snapshot.FolderName(folder.Location()))
+		verify.Record(delta, s, entries, res, verify.Options{}, verifyStarted)
+		saveChecks(ctx, g, folder, key, nil, delta, time.Now())
 	}
 	if g.terminal() {
 		opt.Progress = func(p restore.Progress) {

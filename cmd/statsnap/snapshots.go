@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,12 @@ type snapshotJSON struct {
 	Rows      int64  `json:"rows"`
 	SizeBytes int64  `json:"size_bytes"`
 	Error     string `json:"error,omitempty"`
+	// LastVerification is the ledger's record of the snapshot's last
+	// verification (absent when the ledger has none, or is not trusted);
+	// ChangedSince says a file's size or modification time changed after
+	// it, so the record no longer describes the files.
+	LastVerification *lastVerificationJSON `json:"last_verification,omitempty"`
+	ChangedSince     bool                  `json:"changed_since_verification,omitempty"`
 }
 
 // backupFolders lists the player folders of the backup root, or the one
@@ -58,6 +65,11 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			key, err := g.key()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
 			list := []snapshotJSON{}
 			for _, name := range names {
 				dir := g.playerFolder(name)
@@ -72,12 +84,20 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("cannot list snapshots of %s: %w", name, err)
 				}
+				// Read without the lock: listing changes nothing, and a
+				// ledger replaced meanwhile is at worst not shown.
+				ledger, ignored := snapshot.TrustedLedger(cmd.Context(), folder, key, snaps)
+				if ignored != nil && !g.JSON {
+					fmt.Fprintln(g.stderr, ledgerWarning(dir, ignored))
+				}
 				for _, s := range snaps {
 					j := snapshotJSON{Gamertag: name, Snapshot: s.ID, Time: s.Time.Format(time.RFC3339),
 						Status: string(s.Status), Tables: s.Tables(), Rows: s.Rows(), SizeBytes: s.Size()}
 					if s.ManifestErr != nil {
 						j.Error = s.ManifestErr.Error()
 					}
+					j.LastVerification = lastVerification(ledger, s.ID)
+					j.ChangedSince = j.LastVerification != nil && changedSince(ledger, s)
 					list = append(list, j)
 				}
 			}
@@ -89,9 +109,9 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			w := g.out()
-			fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6s %12s %10s\n", "GAMERTAG", "SNAPSHOT", "TIME", "STATUS", "TABLES", "ROWS", "SIZE")
+			fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6s %12s %10s  %s\n", "GAMERTAG", "SNAPSHOT", "TIME", "STATUS", "TABLES", "ROWS", "SIZE", "LAST VERIFIED")
 			for _, s := range list {
-				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes))
+				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s  %s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes), verifiedText(s, now))
 				if s.Error != "" {
 					fmt.Fprintf(w, "  ! %s\n", s.Error)
 				}
@@ -101,4 +121,46 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&gamertag, "gamertag", "", "only this player's snapshots")
 	return cmd
+}
+
+// verifiedText renders a snapshot's last verification: "ok 2h ago
+// (hash)", "FAILED 1d ago (hash_mismatch)", "-" when never verified.
+func verifiedText(s snapshotJSON, now time.Time) string {
+	v := s.LastVerification
+	if v == nil {
+		return "-"
+	}
+	t, _ := time.Parse(time.RFC3339, v.Time)
+	out := fmt.Sprintf("ok %s (%s)", ageText(t, now), v.Depth)
+	if !v.OK {
+		out = fmt.Sprintf("FAILED %s (%s)", ageText(t, now), strings.Join(v.Problems, ", "))
+	}
+	if s.ChangedSince {
+		out += ", files changed since"
+	}
+	return out
+}
+
+// changedSince reports whether a file of s has another size than its
+// manifest says, or was modified after its last check in the ledger: the
+// cheap signs, from the listing alone, that the last verification no
+// longer describes the files.
+func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
+	if s.Manifest == nil {
+		return false
+	}
+	listed := map[string]storage.Entry{}
+	for _, e := range s.Files {
+		listed[e.Name] = e
+	}
+	for _, t := range s.Manifest.Tables {
+		e, ok := listed[t.File]
+		if !ok || e.Size != t.FileSizeBytes {
+			return true
+		}
+		if c, ok := l.Files[t.File]; ok && e.ModTime.After(c.Checked) {
+			return true
+		}
+	}
+	return false
 }

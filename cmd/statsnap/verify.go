@@ -1,16 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -22,11 +19,16 @@ type verifyOptions struct {
 	Deep            bool
 	AllowUnverified bool
 	Jobs            int
+	Quick           bool
+	AllPlayers      bool
+	MaxAge          string
+	Budget          string
 }
 
 // verifySnapJSON is one snapshot of verify's JSON (SPEC: snapshot, ok,
 // problems; the rest is extra).
 type verifySnapJSON struct {
+	Gamertag string              `json:"gamertag,omitempty"` // whole-root verify
 	Snapshot string              `json:"snapshot"`
 	Status   string              `json:"status"`
 	Time     string              `json:"time,omitempty"`
@@ -35,6 +37,11 @@ type verifySnapJSON struct {
 	Warnings []verify.Problem    `json:"warnings"`
 	Files    []verify.FileResult `json:"files"`
 	Error    string              `json:"error,omitempty"`
+	// Source is "read", "ledger" (every file vouched for by a recent
+	// check, --max-age), "mixed" or "partial" (--budget left files for a
+	// later run; Deferred counts them).
+	Source   string `json:"source"`
+	Deferred int    `json:"deferred_files"`
 }
 
 type verifySkipJSON struct {
@@ -49,12 +56,18 @@ type verifyJSON struct {
 	Deep      bool             `json:"deep"`
 	Snapshots []verifySnapJSON `json:"snapshots"`
 	Skipped   []verifySkipJSON `json:"skipped"`
+	// Coverage and LedgerIgnored: one player folder.
+	Coverage      *verifyCoverageJSON `json:"coverage,omitempty"`
+	LedgerIgnored string              `json:"ledger_ignored,omitempty"`
+	// Players: a whole backup root, one entry per player folder (its
+	// snapshots are also in Snapshots, with their gamertag).
+	Players []verifyPlayerJSON `json:"players,omitempty"`
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify --backup DIR [--snapshot ID | --all] [--deep] [--allow-unverified]",
+		Use:   "verify (--backup DIR | --all-players) [--snapshot ID | --all] [--deep | --quick] [--max-age AGE] [--budget SIZE|DURATION] [--allow-unverified]",
 		Short: "Prove that snapshots are intact, or say exactly what is wrong",
 		Long: `verify checks a player's backup folder against its manifests: the manifest's
 own checksum (and MAC, given a key), and for every table file its presence, size,
@@ -64,11 +77,26 @@ Snapshots made by the seed's Python script record no hashes: they get every
 check that is still possible and the problem "unverifiable", which
 --allow-unverified accepts as a warning.
 
+Every check is recorded in the folder's verification ledger
+(.statsnap-ledger.json). --max-age AGE skips reading the files whose last
+check, of at least the asked depth, passed within AGE; --budget SIZE|SHARE|
+DURATION (e.g. 2GB, 25%, 30m) reads the least recently checked files first
+until the budget is spent (and implies --all), so that repeated runs cover
+every file. The report gives the coverage: the oldest check, and the bytes
+never checked. A ledger that fails its checksum (or, given a key, its MAC),
+or that belongs to another folder, is ignored and every file is read.
+
+When DIR is a backup root rather than a player folder (or with --all-players,
+which verifies --output), every player folder is verified on its own and the
+exit status covers them all.
+
 Exit status: 0 every checked snapshot is intact, 3 a problem was found,
 1 verify could not run, 2 bad flags.`,
 		Example: `  statsnap verify --backup data/backups/Chocoboflor
   statsnap verify --backup data/backups/Chocoboflor --all --deep
-  statsnap verify --backup data/backups/JGtm --snapshot 20260201_143025 --json`,
+  statsnap verify --backup data/backups/JGtm --snapshot 20260201_143025 --json
+  statsnap verify --all-players --budget 25%
+  statsnap verify --backup data/backups --all --max-age 7d`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, g, o) },
 	}
@@ -79,15 +107,22 @@ Exit status: 0 every checked snapshot is intact, 3 a problem was found,
 	f.BoolVar(&o.Deep, "deep", false, "also decode every value of every file")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept snapshots that cannot be proven (seed-made, or without a MAC) with a warning")
 	f.IntVar(&o.Jobs, "jobs", 0, "files hashed at once (default: the number of CPUs)")
+	f.BoolVar(&o.Quick, "quick", false, "check only sizes, footer row counts and schemas, without reading the data (proves much less than the default)")
+	f.BoolVar(&o.AllPlayers, "all-players", false, "verify every player folder of the backup root (--output, or --backup ROOT)")
+	f.StringVar(&o.MaxAge, "max-age", "", "skip files whose last check of at least this depth passed within `AGE` (e.g. 7d, 36h), per the ledger")
+	f.StringVar(&o.Budget, "budget", "", "read at most this much, least recently checked files first: a size (2GB), a share (25%) or a duration (30m)")
 	return cmd
 }
 
 func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
-	if o.Backup == "" {
-		return usageErr("verify needs --backup DIR, the player's backup folder (e.g. data/backups/{gamertag})")
+	if o.Backup == "" && !o.AllPlayers {
+		return usageErr("verify needs --backup DIR, the player's backup folder (e.g. data/backups/{gamertag}), or --all-players")
 	}
 	if o.All && o.Snapshot != "" {
 		return usageErr("choose --snapshot ID or --all, not both")
+	}
+	if o.Deep && o.Quick {
+		return usageErr("choose --deep or --quick, not both")
 	}
 	if o.Snapshot != "" {
 		if err := snapshot.CheckID(o.Snapshot); err != nil {
@@ -97,95 +132,52 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 	if o.Jobs < 0 {
 		return usageErr("--jobs must be at least 1, got %d", o.Jobs)
 	}
-	key, err := g.key()
-	if err != nil {
+	r := verifyRun{o: o, now: time.Now()}
+	var err error
+	if o.MaxAge != "" {
+		if r.maxAge, err = parseAge(o.MaxAge); err != nil {
+			return usageErr("--max-age: %v", err)
+		}
+	}
+	if o.Budget != "" {
+		if r.budget, err = parseBudget(o.Budget); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if r.key, err = g.key(); err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	op := &opError{op: "verify " + o.Backup, verb: "verify", folder: o.Backup}
-	folder, err := storage.OpenLocal(o.Backup, false)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = withHint(notExist("the folder does not exist"), "check --backup")
+	if o.AllPlayers {
+		root := o.Backup
+		if root == "" {
+			root = g.Output
 		}
-		op.err = err
-		return op
+		return runVerifyRoot(ctx, g, r, root)
 	}
-	// Shared: other verifies and restores may read beside us, but no
-	// backup or prune can change the folder while we read it.
-	unlock, err := lockFolder(ctx, g, folder, false)
-	if err != nil {
-		op.err = err
-		return op
+	if isBackupRoot(o.Backup) {
+		return runVerifyRoot(ctx, g, r, o.Backup)
 	}
-	defer unlock()
 
-	entries, err := folder.List(ctx)
-	if err != nil {
-		op.err = err
-		return op
+	p, err := verifyOneFolder(ctx, g, r, o.Backup, snapshot.FolderName(o.Backup), 1)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	snaps, err := snapshot.Scan(ctx, folder)
-	if err != nil {
-		op.err = err
-		return op
-	}
-	targets, skipped, err := verifyTargets(snaps, o)
-	if err != nil {
+	if err != nil && len(p.Snapshots) == 0 {
 		return err
 	}
-
-	opt := verify.Options{Deep: o.Deep, AllowUnverified: o.AllowUnverified, Key: key, Jobs: o.Jobs}
-	progress := !g.JSON && g.terminal()
-	doc := verifyJSON{OK: true, Backup: o.Backup, Deep: o.Deep, Snapshots: []verifySnapJSON{}, Skipped: skipped}
+	cov := p.Coverage
+	doc := verifyJSON{OK: p.OK, Backup: o.Backup, Deep: o.Deep, Snapshots: p.Snapshots, Skipped: p.Skipped,
+		Coverage: &cov, LedgerIgnored: p.LedgerIgnored}
 	w := g.out()
 	if !g.JSON {
-		for _, s := range skipped {
-			fmt.Fprintf(w, "skipping %s (%s): %s\n", s.Snapshot, s.Status, s.Reason)
-		}
-	}
-	var opErr error
-	for i, s := range targets {
-		if progress {
-			opt.Progress = func(done, total int, f verify.FileResult) {
-				fmt.Fprintf(g.stderr, "\r\033[Kverifying %s: %d/%d files", s.ID, done, total)
-			}
-		}
-		start := time.Now()
-		res := verify.Snapshot(ctx, folder, s, entries, opt)
-		if progress {
-			fmt.Fprint(g.stderr, "\r\033[K")
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		sj := verifySnapJSON{Snapshot: res.Snapshot, Status: string(res.Status), OK: res.OK,
-			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files}
-		if !s.Time.IsZero() {
-			sj.Time = s.Time.Format(time.RFC3339)
-		}
-		if res.Err != nil {
-			sj.Error = res.Err.Error()
-			opErr = fmt.Errorf("could not verify snapshot %s: %w", s.ID, res.Err)
-		}
-		doc.OK = doc.OK && res.OK
-		doc.Snapshots = append(doc.Snapshots, sj)
-		if !g.JSON {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			printVerifyResult(w, s, res, time.Since(start))
-		}
-	}
-
-	if !g.JSON {
 		printVerdict(w, o.Backup, doc)
-	} else if opErr == nil && doc.OK {
+	} else if err == nil && doc.OK {
 		return g.printJSON(doc)
 	}
 	switch {
-	case opErr != nil:
-		return withReport(doc, opErr, false)
+	case err != nil:
+		return withReport(doc, err, false)
 	case !doc.OK:
 		bad := 0
 		for _, s := range doc.Snapshots {
@@ -280,11 +272,20 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 	}
 	for _, f := range res.Files {
 		mark := "ok"
-		if !f.OK {
+		switch {
+		case f.Source == "ledger":
+			mark = "ledger"
+		case f.Source == "deferred":
+			mark = "later"
+		case !f.OK:
 			mark = "FAIL"
 			if bad[f.File] == verify.KindMissing {
 				mark = "MISSING"
 			}
+		}
+		if mark == "later" {
+			fmt.Fprintf(w, "  %-7s %s (left for a later run by --budget)\n", mark, f.File)
+			continue
 		}
 		if mark == "MISSING" {
 			fmt.Fprintf(w, "  %-7s %s\n", mark, f.File)
@@ -315,8 +316,16 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 		verdict = fmt.Sprintf("%d PROBLEMS", len(res.Problems))
 	case len(res.Warnings) > 0:
 		verdict = "intact as far as it can be checked (accepted with --allow-unverified)"
+	case resultSource(res) == "ledger":
+		verdict = "intact per the ledger (every file passed a check within --max-age; none was read again)"
+	case resultSource(res) == "partial":
+		verdict = "no problem in the files read (the others are left for a later run by --budget)"
 	}
-	fmt.Fprintf(w, "snapshot %s: %s (%d files, %.1fs)\n", s.ID, verdict, len(res.Files), took.Seconds())
+	if took > 0 {
+		fmt.Fprintf(w, "snapshot %s: %s (%d files, %.1fs)\n", s.ID, verdict, len(res.Files), took.Seconds())
+		return
+	}
+	fmt.Fprintf(w, "snapshot %s: %s (%d files)\n", s.ID, verdict, len(res.Files))
 }
 
 func problemSentence(p verify.Problem) string {

@@ -76,6 +76,9 @@ type Result struct {
 	ManifestName string // empty with NoMetadata
 	Manifest     *snapshot.Manifest
 	Cleanup      snapshot.Cleanup // leftovers of earlier crashes removed first
+	// LedgerErr is a failure to record the new files in the verification
+	// ledger: the snapshot stands, its first verify only reads more.
+	LedgerErr error
 }
 
 // Errors a caller decides on.
@@ -159,6 +162,9 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	}
 	committed = true
 	r.dropJournal(ctx)
+	if !opt.NoMetadata {
+		res.LedgerErr = recordLedger(ctx, r.f, opt.Key, r.id, res.Manifest)
+	}
 	return res, nil
 }
 

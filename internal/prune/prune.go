@@ -15,6 +15,7 @@ import (
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/verify"
 )
 
 // ErrNoPolicy is returned for an empty policy. retention.Apply would keep
@@ -22,15 +23,62 @@ import (
 // forgot the flags), and saying so beats a prune that silently does nothing.
 var ErrNoPolicy = errors.New("no retention policy: set at least one keep rule")
 
+// ErrNoneVerifies is returned (with the Result) when snapshots take part
+// but none is known to verify: prune then removes nothing.
+var ErrNoneVerifies = errors.New("no snapshot verifies")
+
+// DefaultVerifyMaxAge is how recent a ledger check must be for prune to
+// take a snapshot as verified without reading it again. The README's
+// weekly job verifies a quarter of the data each week, so every file has
+// a check younger than four weeks; 31 days lets prune rely on those and
+// read only what they do not cover. A file changed since its check (size
+// or modification time) is read regardless; bit rot that keeps both is
+// found by the next verify that reads the file, which is the bound the
+// README states.
+const DefaultVerifyMaxAge = 31 * 24 * time.Hour
+
 // Options describes one prune of one folder.
 type Options struct {
 	Policy retention.Policy
 	// DryRun plans without changing anything: no recovery of crashed
-	// runs and no removal, so the caller's shared lock is enough.
+	// runs, no removal and no ledger update, so the caller's shared lock
+	// is enough.
 	DryRun bool
 	// Now decides which snapshots are "in the future" for --keep-within;
 	// the zero value means time.Now().
 	Now time.Time
+	// Key, when set, is required to authenticate manifests (a snapshot
+	// whose MAC is wrong is broken) and the ledger.
+	Key []byte
+	// VerifyMaxAge is how recent a passing ledger check of a file must be
+	// to stand for reading it (0: every file is read, hash depth).
+	VerifyMaxAge time.Duration
+	// RemoveBroken also removes the snapshots that fail verification
+	// (journaled like any removal), as long as one snapshot verifies.
+	RemoveBroken bool
+}
+
+// Verification is what prune knows of a snapshot's integrity, and how.
+type Verification struct {
+	State    retention.State
+	Problems []verify.Problem
+	// Ledger counts the files a recent ledger check stood for, Read the
+	// files read now.
+	Ledger, Read int
+	Err          error // the check could not run (State Unknown)
+}
+
+// How says in a few words how the state was reached.
+func (v Verification) How() string {
+	switch {
+	case v.Err != nil:
+		return "could not be checked: " + v.Err.Error()
+	case v.Read == 0 && v.Ledger > 0:
+		return "ledger"
+	case v.Ledger == 0:
+		return "checked now"
+	}
+	return "ledger and checked now"
 }
 
 // Keep is a snapshot the policy keeps, with every rule that kept it.
@@ -38,11 +86,21 @@ type Keep struct {
 	Snapshot snapshot.Info
 	Reasons  []string
 	Size     int64 // bytes of its manifest and the files the manifest lists
+	Verified Verification
+}
+
+// Broken is a snapshot that fails verification: it is never counted nor
+// removed by the policy; with RemoveBroken it is removed (Removal).
+type Broken struct {
+	Snapshot snapshot.Info
+	Verified Verification
+	Removal  *Removal // set with RemoveBroken
 }
 
 // Removal is a snapshot the policy removes.
 type Removal struct {
 	Snapshot snapshot.Info
+	Verified Verification
 	// Size is the space the removal frees: the manifest and the files it
 	// lists that are present. Files carrying the id that the manifest
 	// does not list are not counted, because they are not removed.
@@ -61,12 +119,18 @@ type Skip struct {
 	Reason   string
 }
 
-// Plan is the decision for one folder. Keep and Remove are newest first,
-// as retention orders them; Skip is newest first by id.
+// Plan is the decision for one folder. Keep, Remove, Broken and Unchecked
+// are newest first, as retention orders them; Skip is newest first by id.
 type Plan struct {
 	Keep   []Keep
 	Remove []Removal
-	Skip   []Skip
+	Broken []Broken
+	// Unchecked are snapshots whose check could not run: like broken ones
+	// they neither count nor go.
+	Unchecked []Broken
+	Skip      []Skip
+	// NoneVerifies: snapshots take part but none verifies; nothing goes.
+	NoneVerifies bool
 }
 
 // Result is a plan and what Run did with it.
@@ -75,12 +139,18 @@ type Result struct {
 	DryRun  bool
 	Cleanup snapshot.Cleanup // what recovery of crashed runs removed first
 	Freed   int64            // bytes freed (what would be freed, on a dry run)
+	// LedgerIgnored says why the stored ledger was not trusted (nil when
+	// it was, or there was none): every file was then read.
+	LedgerIgnored error
+	// LedgerErr is a failure to save the updated ledger; it costs only
+	// re-verification next time, so it does not fail the prune.
+	LedgerErr error
 }
 
 // Removed counts the snapshots actually removed.
 func (r *Result) Removed() int {
 	n := 0
-	for _, rm := range r.Remove {
+	for _, rm := range r.removals() {
 		if rm.Removed {
 			n++
 		}
@@ -88,19 +158,37 @@ func (r *Result) Removed() int {
 	return n
 }
 
+// removals lists the policy's removals, then the broken snapshots removed
+// with RemoveBroken.
+func (p *Plan) removals() []*Removal {
+	var out []*Removal
+	for i := range p.Remove {
+		out = append(out, &p.Remove[i])
+	}
+	for i := range p.Broken {
+		if p.Broken[i].Removal != nil {
+			out = append(out, p.Broken[i].Removal)
+		}
+	}
+	return out
+}
+
 // MakePlan applies p to the snapshots of one folder. Only complete and
 // legacy snapshots take part; bare, incomplete and corrupt ones neither
 // count nor get removed, so that a crashed backup or a seed export can
-// never push a real snapshot out, nor be deleted by a rule.
-func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun bool) Plan {
-	plan := Plan{Keep: []Keep{}, Remove: []Removal{}, Skip: []Skip{}}
+// never push a real snapshot out, nor be deleted by a rule. Of those
+// taking part only the ones states says verify count (retention.Apply);
+// one without a state is Unknown. With removeBroken the broken ones are
+// planned for removal too, unless none verifies: then nothing goes.
+func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun bool, states map[string]Verification, removeBroken bool) Plan {
+	plan := Plan{Keep: []Keep{}, Remove: []Removal{}, Broken: []Broken{}, Unchecked: []Broken{}, Skip: []Skip{}}
 	byID := map[string]snapshot.Info{}
 	var candidates []retention.Snapshot
 	for _, s := range snaps {
 		switch s.Status {
 		case snapshot.StatusComplete, snapshot.StatusLegacy:
 			byID[s.ID] = s
-			candidates = append(candidates, retention.Snapshot{ID: s.ID, Time: s.Time})
+			candidates = append(candidates, retention.Snapshot{ID: s.ID, Time: s.Time, State: states[s.ID].State})
 		default:
 			plan.Skip = append(plan.Skip, Skip{Snapshot: s, Reason: skipReason(s, dryRun)})
 		}
@@ -108,15 +196,76 @@ func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun b
 	slices.SortFunc(plan.Skip, func(a, b Skip) int { return strings.Compare(b.Snapshot.ID, a.Snapshot.ID) })
 
 	res := retention.Apply(candidates, p, now)
+	plan.NoneVerifies = res.NoneVerifies()
 	for _, k := range res.Keep {
 		s := byID[k.Snapshot.ID]
-		plan.Keep = append(plan.Keep, Keep{Snapshot: s, Reasons: k.Reasons, Size: claimedSize(s)})
+		plan.Keep = append(plan.Keep, Keep{Snapshot: s, Reasons: k.Reasons, Size: claimedSize(s), Verified: states[s.ID]})
 	}
 	for _, r := range res.Remove {
 		s := byID[r.ID]
-		plan.Remove = append(plan.Remove, Removal{Snapshot: s, Size: claimedSize(s), Refused: checkRemovable(s)})
+		plan.Remove = append(plan.Remove, Removal{Snapshot: s, Size: claimedSize(s), Refused: checkRemovable(s), Verified: states[s.ID]})
+	}
+	for _, r := range res.Broken {
+		s := byID[r.ID]
+		b := Broken{Snapshot: s, Verified: states[s.ID]}
+		if removeBroken && !plan.NoneVerifies {
+			b.Removal = &Removal{Snapshot: s, Size: claimedSize(s), Refused: checkRemovable(s), Verified: states[s.ID]}
+		}
+		plan.Broken = append(plan.Broken, b)
+	}
+	for _, r := range res.Unchecked {
+		s := byID[r.ID]
+		plan.Unchecked = append(plan.Unchecked, Broken{Snapshot: s, Verified: states[s.ID]})
 	}
 	return plan
+}
+
+// Check verifies the snapshots of a folder that take part in retention:
+// statsnap snapshots by hash (a passing ledger check within maxAge stands
+// for reading a file), seed-made ones by their files' presence, sizes and
+// footer row counts, as SPEC says. It returns each one's state and this
+// run's checks for the ledger.
+func Check(ctx context.Context, f storage.Folder, snaps []snapshot.Info, entries []storage.Entry, ledger *snapshot.Ledger, key []byte, maxAge time.Duration, now time.Time) (map[string]Verification, *snapshot.Ledger) {
+	var complete, legacy []snapshot.Info
+	for _, s := range snaps {
+		switch s.Status {
+		case snapshot.StatusComplete:
+			complete = append(complete, s)
+		case snapshot.StatusLegacy:
+			legacy = append(legacy, s)
+		}
+	}
+	states := map[string]Verification{}
+	collect := func(fr verify.FolderResult) {
+		for _, r := range fr.Results {
+			v := Verification{State: retention.Good, Problems: r.Problems, Err: r.Err}
+			for _, file := range r.Files {
+				if file.Source == "ledger" {
+					v.Ledger++
+				} else {
+					v.Read++
+				}
+			}
+			switch {
+			case r.Err != nil:
+				v.State = retention.Unknown
+			case !r.OK:
+				v.State = retention.Bad
+			}
+			states[r.Snapshot] = v
+		}
+	}
+	full := verify.Folder(ctx, f, complete, entries, verify.FolderOptions{
+		Options: verify.Options{Key: key}, Ledger: ledger, MaxAge: maxAge, Now: now})
+	collect(full)
+	// Seed-made snapshots record no hashes: "unverifiable" (and, given a
+	// key, "unauthenticated") is all they can be, so it does not make them
+	// broken; a missing file or a wrong row count does.
+	quick := verify.Folder(ctx, f, legacy, entries, verify.FolderOptions{
+		Options: verify.Options{Key: key, Quick: true, AllowUnverified: true}, Now: now})
+	collect(quick)
+	full.Delta.Merge(quick.Delta)
+	return states, full.Delta
 }
 
 func skipReason(s snapshot.Info, dryRun bool) string {
@@ -177,9 +326,13 @@ func claimedSize(s snapshot.Info) int64 {
 }
 
 // Run prunes one folder: it finishes or rolls back what crashed runs left
-// (not on a dry run), scans, plans and removes the snapshots the policy
-// drops, oldest first. A snapshot that cannot be removed does not stop the
-// others; Run then returns the partial Result and an error naming them.
+// (not on a dry run), scans, knows each snapshot taking part as verified
+// or broken (Check, with the ledger), plans and removes the snapshots the
+// policy drops (and with RemoveBroken the broken ones), oldest first, then
+// records its checks in the ledger (not on a dry run). A snapshot that
+// cannot be removed does not stop the others; Run then returns the partial
+// Result and an error naming them. When snapshots take part but none
+// verifies, nothing is removed and the error wraps ErrNoneVerifies.
 // The caller holds the folder's lock: exclusive, or shared on a dry run
 // (which still waits for a backup in progress, so that the plan does not
 // see half a snapshot).
@@ -209,20 +362,48 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", f.Location(), err)
 	}
-	res.Plan = MakePlan(snaps, opt.Policy, now, opt.DryRun)
+	entries, err := f.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", f.Location(), err)
+	}
+	ledger, ignored := snapshot.TrustedLedger(ctx, f, opt.Key, snaps)
+	res.LedgerIgnored = ignored
+	states, delta := Check(ctx, f, snaps, entries, ledger, opt.Key, opt.VerifyMaxAge, now)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.Plan = MakePlan(snaps, opt.Policy, now, opt.DryRun, states, opt.RemoveBroken)
+	var none error
+	if res.NoneVerifies {
+		none = fmt.Errorf("%w: none of the %d snapshot(s) of %s verifies", ErrNoneVerifies, len(res.Broken)+len(res.Unchecked), f.Location())
+	}
 
+	removals := res.removals()
 	if opt.DryRun {
-		for _, rm := range res.Remove {
+		for _, rm := range removals {
 			if rm.Refused == nil {
 				res.Freed += rm.Size
 			}
 		}
-		return res, nil
+		return res, none
 	}
 
+	// Oldest first: a prune cut short leaves the newest snapshots.
+	slices.SortStableFunc(removals, func(a, b *Removal) int { return strings.Compare(a.Snapshot.ID, b.Snapshot.ID) })
 	var errs []error
-	for i := len(res.Remove) - 1; i >= 0; i-- { // oldest first
-		rm := &res.Remove[i]
+	removed := map[string]bool{}
+	defer func() {
+		// The ledger: this run's checks, minus what was removed. Saving
+		// it is best effort: without it the next run only reads more.
+		var left []snapshot.Info
+		for _, s := range snaps {
+			if !removed[s.ID] {
+				left = append(left, s)
+			}
+		}
+		res.LedgerErr = snapshot.UpdateLedger(context.WithoutCancel(ctx), f, opt.Key, left, delta, now)
+	}()
+	for _, rm := range removals {
 		if rm.Refused != nil {
 			errs = append(errs, fmt.Errorf("refused to remove snapshot %s: %w", rm.Snapshot.ID, rm.Refused))
 			continue
@@ -238,9 +419,13 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 			continue
 		}
 		rm.Removed = true
+		removed[rm.Snapshot.ID] = true
 		res.Freed += rm.Size
 	}
-	return res, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	return res, none
 }
 
 // Describe renders a policy the way restic announces it, e.g. "keep 8

@@ -18,8 +18,10 @@ import (
 )
 
 // These tests drive Run on a real folder with seed-style (legacy)
-// manifests, which need no DuckDB: what prune does with files does not
-// depend on how the Parquet was written. The end-to-end tests in
+// manifests and real one-row Parquet files written by arrow-go, which
+// need no DuckDB: what prune does with files does not depend on how the
+// Parquet was written, and seed-made snapshots verify by presence and
+// footer row count. The end-to-end tests in
 // cmd/statsnap cover real backups.
 
 // writeLegacy writes a seed-made snapshot: one file per table (named by
@@ -29,9 +31,10 @@ func writeLegacy(t *testing.T, dir, id, datetime string, files map[string]string
 	t.Helper()
 	tables := map[string]any{}
 	for table, file := range files {
-		tables[table] = map[string]any{"rows": 1, "file_size_bytes": 4, "file": file}
+		data := oneRowParquet(t)
+		tables[table] = map[string]any{"rows": 1, "file_size_bytes": len(data), "file": file}
 		if storage.CheckName(file) == nil {
-			if err := os.WriteFile(filepath.Join(dir, file), []byte("data"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -110,31 +113,39 @@ func TestRunKeepLastRemovesOnlyClaimedFiles(t *testing.T) {
 	touch(t, filepath.Join(dir, "match_stats_20240101_000000.parquet"), "bare")
 	touch(t, filepath.Join(dir, "extra_"+a+".parquet"), "unlisted")
 
-	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 2}})
+	// The unlisted file makes a fail verification (unexpected_file): it is
+	// broken, so only --remove-broken removes it, and its removal still
+	// leaves the unlisted file alone.
+	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 2}, RemoveBroken: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kept, removed []string
+	var kept, removed, broken []string
 	for _, k := range res.Keep {
 		kept = append(kept, k.Snapshot.ID)
 	}
 	for _, r := range res.Remove {
 		removed = append(removed, r.Snapshot.ID)
+	}
+	for _, br := range res.Broken {
+		broken = append(broken, br.Snapshot.ID)
+	}
+	for _, r := range res.removals() {
 		if !r.Removed || r.Err != nil {
 			t.Errorf("%s: removed=%v err=%v", r.Snapshot.ID, r.Removed, r.Err)
 		}
 	}
-	if !slices.Equal(kept, []string{d, c}) || !slices.Equal(removed, []string{b, a}) {
-		t.Fatalf("kept %v removed %v", kept, removed)
+	if !slices.Equal(kept, []string{d, c}) || !slices.Equal(removed, []string{b}) || !slices.Equal(broken, []string{a}) {
+		t.Fatalf("kept %v removed %v broken %v", kept, removed, broken)
 	}
 	if res.Removed() != 2 {
 		t.Errorf("Removed() = %d", res.Removed())
 	}
-	// Each removed snapshot frees its manifest and its two 4-byte files,
-	// not the unlisted file that shares a's id.
+	// Each removed snapshot frees its manifest and its two files, not the
+	// unlisted file that shares a's id.
 	var want int64
-	for _, r := range res.Remove {
-		want += r.Snapshot.ManifestRaw + 8
+	for _, r := range res.removals() {
+		want += r.Snapshot.ManifestRaw + 2*int64(len(oneRowParquet(t)))
 	}
 	if res.Freed != want {
 		t.Errorf("freed %d, want %d", res.Freed, want)
@@ -211,12 +222,18 @@ func TestRunRefusesManifestNamingForeignFiles(t *testing.T) {
 		"report": "report.parquet",
 	})
 
-	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 1}})
+	// The planted manifests fail verification (they name files of no
+	// snapshot of theirs), so the policy never removes them; even
+	// --remove-broken refuses to.
+	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 1}, RemoveBroken: true})
 	if err == nil || !strings.Contains(err.Error(), "refused to remove snapshot 20250301_100000") ||
 		!strings.Contains(err.Error(), "refused to remove snapshot 20250401_100000") {
 		t.Fatalf("err = %v", err)
 	}
-	for _, r := range res.Remove {
+	if len(res.Broken) != 2 {
+		t.Errorf("broken: %+v", res.Broken)
+	}
+	for _, r := range res.removals() {
 		switch r.Snapshot.ID {
 		case plain:
 			if !r.Removed {

@@ -59,6 +59,12 @@ type Options struct {
 	Key []byte
 	// Progress, when set, is called as the restore advances.
 	Progress func(Progress)
+	// Verified, when set, is called with the verification of the snapshot
+	// restore is about to use (passed or not), under the folder's shared
+	// lock: the CLI records it in the folder's verification ledger.
+	// Restore itself never trusts a ledger: it always hashes what it
+	// restores.
+	Verified func(s snapshot.Info, entries []storage.Entry, res verify.Result)
 }
 
 // Progress is one step of a restore.
@@ -511,6 +517,9 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 	defer early.stop()
 	verifyStart := time.Now()
 	res := verify.Snapshot(ctx, opt.Folder, info, r.c.entries, vopt)
+	if opt.Verified != nil {
+		opt.Verified(info, r.c.entries, res)
+	}
 	slog.Debug("verified snapshot into a private copy", "took", time.Since(verifyStart))
 	if !res.OK || res.Err != nil {
 		early.stop()

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/verify"
+)
+
+// verifyCoverageJSON is how much of a folder's data has been checked,
+// each distinct file counted once, as the ledger records it after the run.
+type verifyCoverageJSON struct {
+	verify.Coverage
+	OldestCheck           string `json:"oldest_check,omitempty"`
+	OldestCheckAgeSeconds int64  `json:"oldest_check_age_seconds,omitempty"`
+}
+
+// verifyPlayerJSON is one player folder of a whole-root verify.
+type verifyPlayerJSON struct {
+	Gamertag      string             `json:"gamertag"`
+	Backup        string             `json:"backup"`
+	OK            bool               `json:"ok"`
+	Snapshots     []verifySnapJSON   `json:"snapshots"`
+	Skipped       []verifySkipJSON   `json:"skipped"`
+	Coverage      verifyCoverageJSON `json:"coverage"`
+	LedgerIgnored string             `json:"ledger_ignored,omitempty"`
+	Error         string             `json:"error,omitempty"`
+}
+
+// verifyRun is what the flags ask of every folder.
+type verifyRun struct {
+	o      verifyOptions
+	key    []byte
+	maxAge time.Duration
+	budget budgetValue
+	now    time.Time
+}
+
+// isBackupRoot tells a backup root from a player folder: a player folder
+// holds snapshot files or statsnap's own; a root holds only folders.
+func isBackupRoot(dir string) bool {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	subfolders := 0
+	for _, de := range des {
+		if de.IsDir() {
+			if storage.CheckName(de.Name()) == nil && !strings.HasPrefix(de.Name(), ".") {
+				subfolders++
+			}
+			continue
+		}
+		if k, _ := snapshot.Classify(de.Name()); k != snapshot.KindOther || de.Name() == snapshot.LedgerName {
+			return false
+		}
+	}
+	return subfolders > 0
+}
+
+// playerFolders lists the player folders of a backup root.
+func playerFolders(root string) ([]string, error) {
+	des, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot verify: %w; check --backup or --output", err)
+	}
+	var out []string
+	for _, de := range des {
+		if de.IsDir() && storage.CheckName(de.Name()) == nil && !strings.HasPrefix(de.Name(), ".") {
+			out = append(out, de.Name())
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cannot verify: %s holds no player folders; check --backup or --output", root)
+	}
+	return out, nil
+}
+
+// folderBytes is the size of the Parquet files of a folder, to share a
+// budget between the folders of a root.
+func folderBytes(dir string) int64 {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, de := range des {
+		if k, _ := snapshot.Classify(de.Name()); k == snapshot.KindParquet {
+			if fi, err := de.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+	}
+	return n
+}
+
+// runVerifyRoot verifies every player folder of root, each on its own,
+// and returns one verdict and exit code for all of them.
+func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) error {
+	if r.o.Snapshot != "" {
+		return usageErr("--snapshot names one snapshot of one player folder; with a backup root, use --all or nothing")
+	}
+	names, err := playerFolders(root)
+	if err != nil {
+		return err
+	}
+	sizes := map[string]int64{}
+	var total int64
+	for _, n := range names {
+		sizes[n] = folderBytes(filepath.Join(root, n))
+		total += sizes[n]
+	}
+	doc := verifyJSON{OK: true, Backup: root, Deep: r.o.Deep, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{},
+		Players: []verifyPlayerJSON{}}
+	w := g.out()
+	var opErrs []string
+	for i, n := range names {
+		dir := filepath.Join(root, n)
+		share := 1.0
+		if total > 0 {
+			share = float64(sizes[n]) / float64(total)
+		}
+		if !g.JSON {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "== %s (%s)\n", n, dir)
+		}
+		p, err := verifyOneFolder(ctx, g, r, dir, n, share)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			p.Error = describe(err).line()
+			p.OK = false
+			opErrs = append(opErrs, n)
+			// One line per folder as it fails: the others go on.
+			fmt.Fprintf(g.stderr, "statsnap: %s\n", p.Error)
+		}
+		doc.OK = doc.OK && p.OK
+		for _, s := range p.Snapshots {
+			s.Gamertag = n
+			doc.Snapshots = append(doc.Snapshots, s)
+		}
+		doc.Players = append(doc.Players, p)
+	}
+	bad := 0
+	for _, p := range doc.Players {
+		if !p.OK {
+			bad++
+		}
+	}
+	if !g.JSON {
+		if bad == 0 {
+			fmt.Fprintf(w, "\nverify: OK: %d player folder(s) of %s, %d snapshot(s) intact\n", len(doc.Players), root, len(doc.Snapshots))
+		} else {
+			fmt.Fprintf(w, "\nverify: FAILED: %d of %d player folder(s) of %s not intact\n", bad, len(doc.Players), root)
+		}
+	} else if len(opErrs) == 0 && doc.OK {
+		return g.printJSON(doc)
+	}
+	if len(opErrs) > 0 {
+		return withReport(doc, fmt.Errorf("could not verify %d of %d player folders: %s", len(opErrs), len(names), strings.Join(opErrs, ", ")), false)
+	}
+	if !doc.OK {
+		// The report said it all, folder by folder.
+		return withReport(doc, integrityErr("%d of %d player folder(s) of %s not intact", bad, len(doc.Players), root), true)
+	}
+	return nil
+}
+
+// verifyOneFolder verifies the snapshots the flags select in one player
+// folder, under its shared lock, and records the checks in its ledger.
+// The returned document is filled as far as the run got.
+func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name string, share float64) (verifyPlayerJSON, error) {
+	o := r.o
+	p := verifyPlayerJSON{Gamertag: name, Backup: dir, OK: true, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{}}
+	op := &opError{op: "verify " + dir, verb: "verify", folder: dir}
+	folder, err := storage.OpenLocal(dir, false)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = withHint(notExist("the folder does not exist"), "check --backup")
+		}
+		op.err = err
+		return p, op
+	}
+	// Shared: other verifies and restores may read beside us, but no
+	// backup or prune can change the folder while we read it.
+	unlock, err := lockFolder(ctx, g, folder, false)
+	if err != nil {
+		op.err = err
+		return p, op
+	}
+	defer unlock()
+
+	entries, err := folder.List(ctx)
+	if err != nil {
+		op.err = err
+		return p, op
+	}
+	snaps, err := snapshot.Scan(ctx, folder)
+	if err != nil {
+		op.err = err
+		return p, op
+	}
+	sel := o
+	sel.Backup = dir
+	if !r.budget.zero() && sel.Snapshot == "" {
+		// A budget is about covering the whole folder over several runs.
+		sel.All = true
+	}
+	targets, skipped, err := verifyTargets(snaps, sel)
+	if err != nil {
+		return p, err
+	}
+	p.Skipped = skipped
+	ledger, ignored := snapshot.TrustedLedger(ctx, folder, r.key, snaps)
+	if ignored != nil {
+		p.LedgerIgnored = ignored.Error()
+		fmt.Fprintln(g.stderr, ledgerWarning(dir, ignored))
+	}
+	var data int64
+	for _, e := range entries {
+		if k, _ := snapshot.Classify(e.Name); k == snapshot.KindParquet {
+			data += e.Size
+		}
+	}
+	opt := verify.FolderOptions{
+		Options: verify.Options{Deep: o.Deep, Quick: o.Quick, AllowUnverified: o.AllowUnverified, Key: r.key, Jobs: o.Jobs},
+		Ledger:  ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
+	}
+	w := g.out()
+	if !g.JSON {
+		for _, s := range skipped {
+			fmt.Fprintf(w, "skipping %s (%s): %s\n", s.Snapshot, s.Status, s.Reason)
+		}
+	}
+	if !g.JSON && g.terminal() {
+		opt.Progress = func(done, total int, f verify.FileResult) {
+			fmt.Fprintf(g.stderr, "\r\033[Kverifying %s: %d/%d files", dir, done, total)
+		}
+	}
+	start := time.Now()
+	fr := verify.Folder(ctx, folder, targets, entries, opt)
+	if opt.Progress != nil {
+		fmt.Fprint(g.stderr, "\r\033[K")
+	}
+	if ctx.Err() != nil {
+		return p, ctx.Err()
+	}
+	// Record what was found before reporting it: a later run then reads
+	// the files least recently checked first.
+	saveChecks(ctx, g, folder, r.key, snaps, fr.Delta, r.now)
+
+	var opErr error
+	for i, res := range fr.Results {
+		s := targets[i]
+		sj := verifySnapJSON{Snapshot: res.Snapshot, Status: string(res.Status), OK: res.OK,
+			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files, Source: resultSource(res)}
+		for _, f := range res.Files {
+			if f.Source == "deferred" {
+				sj.Deferred++
+			}
+		}
+		if !s.Time.IsZero() {
+			sj.Time = s.Time.Format(time.RFC3339)
+		}
+		if res.Err != nil {
+			sj.Error = res.Err.Error()
+			opErr = fmt.Errorf("could not verify snapshot %s: %w", s.ID, res.Err)
+		}
+		p.OK = p.OK && res.OK
+		p.Snapshots = append(p.Snapshots, sj)
+		if !g.JSON {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			printVerifyResult(w, s, res, 0)
+		}
+	}
+	p.Coverage = coverageJSON(fr.Coverage, r.now)
+	if !g.JSON {
+		if r.maxAge > 0 || !r.budget.zero() {
+			fmt.Fprintln(w)
+			printCoverage(w, p.Coverage, r.now)
+		}
+		fmt.Fprintf(w, "(%.1fs)\n", time.Since(start).Seconds())
+	}
+	return p, opErr
+}
+
+// resultSource says how a snapshot's verdict was reached: "read" (every
+// file read now), "ledger" (every file vouched for by a recent check),
+// "partial" (a budget deferred some) or "mixed".
+func resultSource(res verify.Result) string {
+	counts := map[string]int{}
+	for _, f := range res.Files {
+		counts[f.Source]++
+	}
+	switch {
+	case counts["deferred"] > 0:
+		return "partial"
+	case counts["ledger"] > 0 && counts["read"] > 0:
+		return "mixed"
+	case counts["ledger"] > 0:
+		return "ledger"
+	}
+	return "read"
+}
+
+func coverageJSON(c verify.Coverage, now time.Time) verifyCoverageJSON {
+	j := verifyCoverageJSON{Coverage: c}
+	if !c.Oldest.IsZero() {
+		j.OldestCheck = c.Oldest.Format(time.RFC3339)
+		j.OldestCheckAgeSeconds = int64(now.Sub(c.Oldest) / time.Second)
+	}
+	return j
+}
+
+func printCoverage(w io.Writer, c verifyCoverageJSON, now time.Time) {
+	fmt.Fprintf(w, "coverage: %d file(s), %s: %d read now (%s), %d vouched for by the ledger (%s), %d left for a later run (%s)\n",
+		c.Files, humanBytes(c.Bytes), c.ReadFiles, humanBytes(c.ReadBytes), c.LedgerFiles, humanBytes(c.LedgerBytes),
+		c.DeferredFiles, humanBytes(c.DeferredBytes))
+	oldest := "no file was ever checked"
+	if !c.Oldest.IsZero() {
+		oldest = "oldest check " + ageText(c.Oldest, now)
+	}
+	fmt.Fprintf(w, "coverage: %s; never checked: %d file(s), %s\n", oldest, c.NeverFiles, humanBytes(c.NeverBytes))
+}
+
+func (b budgetValue) zero() bool { return b.Bytes <= 0 && b.Fraction <= 0 && b.Duration <= 0 }

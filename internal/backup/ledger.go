@@ -1,0 +1,35 @@
+package backup
+
+import (
+	"context"
+	"time"
+
+	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// recordLedger records every file of the snapshot just committed in the
+// folder's verification ledger, at hash depth: writeTable hashed each
+// file from disk after DuckDB wrote it and read its footer back, which is
+// exactly what verify checks. Each record keeps the file's modification
+// time as listed now, so a later write to it voids the record. The caller
+// holds the exclusive lock.
+func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, m *snapshot.Manifest) error {
+	now := time.Now()
+	entries, err := f.List(ctx)
+	if err != nil {
+		return err
+	}
+	mtimes := map[string]time.Time{}
+	for _, e := range entries {
+		mtimes[e.Name] = e.ModTime
+	}
+	delta := snapshot.NewLedger(snapshot.FolderName(f.Location()))
+	for _, t := range m.Tables {
+		// The file's time as listed now: DuckDB's last write, before the
+		// hash that backup compared (the final name is a hard link).
+		delta.Record(t.File, t, mtimes[t.File], now, snapshot.DepthHash, "")
+	}
+	delta.RecordSnapshot(id, now, snapshot.DepthHash, nil)
+	return snapshot.UpdateLedger(context.WithoutCancel(ctx), f, key, nil, delta, now)
+}

@@ -1,0 +1,525 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openspartan/statsnap/internal/storage"
+)
+
+// The verification ledger is one small JSON object per player folder,
+// .statsnap-ledger.json, recording for every file statsnap has checked the
+// BLAKE3 it was checked against, when, how deeply and with what result.
+// It lets verify --max-age, verify --budget and prune skip reading files
+// that were proven recently, so that a folder can be verified completely
+// over several runs and prune can count only snapshots that verify without
+// rereading every byte each time.
+//
+// It is a cache of past checks, never a source of truth:
+//
+//   - it carries a checksum over its canonical JSON, and with a key a keyed
+//     BLAKE3 MAC; a ledger whose checksum or (given a key) MAC is wrong or
+//     missing is ignored as a whole;
+//   - it names the player folder it belongs to, so a ledger copied in from
+//     another player's folder is ignored;
+//   - a record counts only if its hash and size are the manifest's, the
+//     folder listing still shows that size and the modification time the
+//     file had when it was checked, and the check is recent enough for the
+//     caller; a
+//     ledger with a record whose hash differs from the manifest's is
+//     ignored as a whole (Consistent), because it does not describe this
+//     folder;
+//   - losing it, or ignoring it, costs only re-verification.
+//
+// It is written whole (a temporary name, then Publish) and never appended
+// to, so that it works on object stores where an object is replaced whole.
+
+// LedgerName is the ledger's file name inside a player folder.
+const LedgerName = ".statsnap-ledger.json"
+
+// ledgerTempPrefix names the ledger's temporary files.
+const ledgerTempPrefix = tempPrefix + "ledger-"
+
+// LedgerFormat is the ledger format this build writes and reads.
+const LedgerFormat = 1
+
+// MaxLedgerSize bounds what is read of a ledger: a record is about 250
+// bytes, so this is some 60,000 files, more than a player folder of a
+// thousand snapshots holds.
+const MaxLedgerSize = 16 << 20
+
+// ledgerDepth bounds the ledger's JSON nesting: a real one is 4 deep.
+const ledgerDepth = 8
+
+// macContext separates the ledger's MAC from a manifest's: the same key
+// signs both, and a MAC lifted from one must never pass for the other.
+const macContext = "statsnap ledger v1\x00"
+
+// Depth is how deeply a file was checked. Deeper checks include the
+// shallower ones.
+type Depth int
+
+const (
+	// DepthNone is "never checked".
+	DepthNone Depth = iota
+	// DepthFooters checks size, footer row count and schema (no hash).
+	DepthFooters
+	// DepthHash also checks every byte against the manifest's BLAKE3.
+	DepthHash
+	// DepthDeep also decodes every value.
+	DepthDeep
+)
+
+var depthNames = []string{"none", "footers", "hash", "deep"}
+
+func (d Depth) String() string {
+	if d < 0 || int(d) >= len(depthNames) {
+		return fmt.Sprintf("depth(%d)", int(d))
+	}
+	return depthNames[d]
+}
+
+// MarshalText writes the depth's name.
+func (d Depth) MarshalText() ([]byte, error) {
+	if d <= DepthNone || int(d) >= len(depthNames) {
+		return nil, fmt.Errorf("depth %d cannot be recorded", int(d))
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText accepts only the names a check can have.
+func (d *Depth) UnmarshalText(b []byte) error {
+	for i := DepthFooters; int(i) < len(depthNames); i++ {
+		if string(b) == depthNames[i] {
+			*d = i
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown depth %q", b)
+}
+
+// Check is the last check of one file.
+type Check struct {
+	// BLAKE3 and Size are what the manifest recorded when the file was
+	// checked (what it was checked against), not what was found.
+	BLAKE3 string `json:"blake3"`
+	Size   int64  `json:"size"`
+	// ModTime is the file's modification time as the folder listed it when
+	// the check began: a file written since has another one, and its
+	// record then stands for nothing. (Comparing with Checked instead
+	// would not do: file systems stamp writes with a coarse clock that can
+	// run a few milliseconds behind the one Checked is read from.)
+	ModTime time.Time `json:"mtime"`
+	Checked time.Time `json:"checked"`
+	Depth   Depth     `json:"depth"`
+	OK      bool      `json:"ok"`
+	// Problem is the kind of the first problem found when OK is false.
+	Problem string `json:"problem,omitempty"`
+	Tool    string `json:"tool_version"`
+}
+
+// SnapshotCheck is the last verification of a snapshot as a whole (its
+// manifest, and every file at the given depth, possibly over several
+// budgeted runs): what `statsnap snapshots` shows. Trust decisions never
+// use it; they use the file records and check the manifest afresh.
+type SnapshotCheck struct {
+	Checked  time.Time `json:"checked"`
+	Depth    Depth     `json:"depth"`
+	OK       bool      `json:"ok"`
+	Problems []string  `json:"problems,omitempty"` // problem kinds
+}
+
+// Ledger is the content of .statsnap-ledger.json.
+type Ledger struct {
+	Format int `json:"ledger_format"`
+	// Folder is the name of the player folder the ledger belongs to.
+	Folder    string                   `json:"folder"`
+	Updated   time.Time                `json:"updated"`
+	Tool      string                   `json:"tool_version"`
+	Files     map[string]Check         `json:"files"`
+	Snapshots map[string]SnapshotCheck `json:"snapshots"`
+	Checksum  string                   `json:"ledger_checksum,omitempty"`
+	MAC       string                   `json:"ledger_mac,omitempty"`
+}
+
+// Errors of ledgers. Both mean "start from an empty ledger".
+var (
+	ErrNoLedger        = errors.New("no verification ledger")
+	ErrLedgerUntrusted = errors.New("verification ledger is not trusted")
+)
+
+// NewLedger returns an empty ledger for the folder called folder.
+func NewLedger(folder string) *Ledger {
+	return &Ledger{Format: LedgerFormat, Folder: folder, Tool: ToolVersion,
+		Files: map[string]Check{}, Snapshots: map[string]SnapshotCheck{}}
+}
+
+// FolderName is the name a ledger is bound to: the last element of a
+// folder's location (an object-store URL's path, without its query).
+// A relative local path is made absolute first, so "." names the folder.
+func FolderName(location string) string {
+	if i := strings.Index(location, "://"); i > 0 {
+		loc := location[i+3:]
+		if q := strings.IndexByte(loc, '?'); q >= 0 {
+			loc = loc[:q]
+		}
+		return path.Base(strings.TrimRight(loc, "/"))
+	}
+	if abs, err := filepath.Abs(location); err == nil {
+		location = abs
+	}
+	return filepath.Base(location)
+}
+
+// ParseLedger parses and validates an untrusted ledger: bounded size and
+// nesting, valid UTF-8, no duplicate keys, known format, plain file names
+// of Parquet files, well-formed hashes, depths and times. It checks the
+// checksum, and the MAC when key is not nil; binding to a folder is
+// checked by LoadLedger.
+func ParseLedger(raw []byte, key []byte) (*Ledger, error) {
+	if len(raw) > MaxLedgerSize {
+		return nil, fmt.Errorf("%w: larger than %d MiB", ErrLedgerUntrusted, MaxLedgerSize>>20)
+	}
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrLedgerUntrusted)
+	}
+	if err := checkStructureDepth(raw, ledgerDepth); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedgerUntrusted, err)
+	}
+	var l Ledger
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedgerUntrusted, err)
+	}
+	if err := l.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedgerUntrusted, err)
+	}
+	canon, err := canonicalWithout(raw, "ledger_checksum", "ledger_mac")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLedgerUntrusted, err)
+	}
+	if got := Checksum(canon); subtle.ConstantTimeCompare([]byte(got), []byte(l.Checksum)) != 1 {
+		return nil, fmt.Errorf("%w: its checksum does not match its content (edited or damaged)", ErrLedgerUntrusted)
+	}
+	if key != nil {
+		want, err := ledgerMAC(key, canon)
+		if err != nil {
+			return nil, err
+		}
+		if l.MAC == "" {
+			return nil, fmt.Errorf("%w: a key was given but it has no MAC", ErrLedgerUntrusted)
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(l.MAC)) != 1 {
+			return nil, fmt.Errorf("%w: its MAC does not match this key", ErrLedgerUntrusted)
+		}
+	}
+	if l.Files == nil {
+		l.Files = map[string]Check{}
+	}
+	if l.Snapshots == nil {
+		l.Snapshots = map[string]SnapshotCheck{}
+	}
+	return &l, nil
+}
+
+func (l *Ledger) validate() error {
+	if l.Format != LedgerFormat {
+		return fmt.Errorf("ledger_format %d, this build reads %d", l.Format, LedgerFormat)
+	}
+	if l.Folder == "" {
+		return errors.New("it names no folder")
+	}
+	if !hexRe.MatchString(l.Checksum) {
+		return errors.New("ledger_checksum is missing or not 64 lowercase hex digits")
+	}
+	if l.MAC != "" && !hexRe.MatchString(l.MAC) {
+		return errors.New("ledger_mac is not 64 lowercase hex digits")
+	}
+	for name, c := range l.Files {
+		if err := storage.CheckName(name); err != nil {
+			return fmt.Errorf("file %v", err)
+		}
+		if k, _ := Classify(name); k != KindParquet {
+			return fmt.Errorf("file %q is not a snapshot's Parquet file", name)
+		}
+		if !hexRe.MatchString(c.BLAKE3) {
+			return fmt.Errorf("file %q: blake3 is not 64 lowercase hex digits", name)
+		}
+		if c.Size < 0 || c.Checked.IsZero() || c.ModTime.IsZero() || c.Depth <= DepthNone || c.Depth > DepthDeep {
+			return fmt.Errorf("file %q: bad size, time or depth", name)
+		}
+		if c.OK != (c.Problem == "") || len(c.Problem) > 64 || len(c.Tool) > 64 {
+			return fmt.Errorf("file %q: result and problem disagree", name)
+		}
+	}
+	for id, s := range l.Snapshots {
+		if !ValidID(id) {
+			return fmt.Errorf("snapshot %q is not a snapshot id", id)
+		}
+		if s.Checked.IsZero() || s.Depth < DepthNone || s.Depth > DepthDeep || len(s.Problems) > 64 {
+			return fmt.Errorf("snapshot %s: bad time, depth or problems", id)
+		}
+		if s.OK != (len(s.Problems) == 0) {
+			return fmt.Errorf("snapshot %s: result and problems disagree", id)
+		}
+	}
+	return nil
+}
+
+func ledgerMAC(key, canon []byte) (string, error) {
+	return MAC(key, append([]byte(macContext), canon...))
+}
+
+// MarshalLedger returns the ledger's JSON with its checksum (and MAC when
+// key is not nil) filled in.
+func MarshalLedger(l *Ledger, key []byte) ([]byte, error) {
+	l.Checksum, l.MAC = "", ""
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("encode ledger: %w", err)
+	}
+	canon, err := canonicalWithout(raw, "ledger_checksum", "ledger_mac")
+	if err != nil {
+		return nil, fmt.Errorf("encode ledger: %w", err)
+	}
+	l.Checksum = Checksum(canon)
+	if key != nil {
+		if l.MAC, err = ledgerMAC(key, canon); err != nil {
+			return nil, err
+		}
+	}
+	// Not indented: it is statsnap's own file, and a folder of a thousand
+	// snapshots makes it several megabytes either way.
+	return json.Marshal(l)
+}
+
+// LoadLedger reads the folder's ledger. It returns ErrNoLedger when there
+// is none and an error wrapping ErrLedgerUntrusted when it fails a check
+// or belongs to another folder than folderName; callers then start from
+// NewLedger, which only costs re-verification.
+func LoadLedger(ctx context.Context, f storage.Folder, folderName string, key []byte) (*Ledger, error) {
+	r, err := f.Open(ctx, LedgerName)
+	if err != nil {
+		if storage.IsNotExist(err) {
+			return nil, ErrNoLedger
+		}
+		return nil, fmt.Errorf("%w: open: %v", ErrLedgerUntrusted, err)
+	}
+	defer r.Close()
+	if r.Size() > MaxLedgerSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d MiB", ErrLedgerUntrusted, r.Size(), MaxLedgerSize>>20)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, MaxLedgerSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read: %v", ErrLedgerUntrusted, err)
+	}
+	l, err := ParseLedger(raw, key)
+	if err != nil {
+		return nil, err
+	}
+	if l.Folder != folderName {
+		return nil, fmt.Errorf("%w: it belongs to folder %q, not %q (copied from another player?)", ErrLedgerUntrusted, l.Folder, folderName)
+	}
+	return l, nil
+}
+
+// Consistent reports an error when the ledger records a file with another
+// hash or size than a readable statsnap manifest of snaps gives it: such a
+// ledger describes some other folder or an older state of this one, and is
+// ignored as a whole.
+func (l *Ledger) Consistent(snaps []Info) error {
+	for _, s := range snaps {
+		if s.Manifest == nil || s.Manifest.Legacy() {
+			continue
+		}
+		for _, t := range s.Manifest.Tables {
+			c, ok := l.Files[t.File]
+			if ok && (c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes) {
+				return fmt.Errorf("%w: it records %s with another hash or size than manifest %s", ErrLedgerUntrusted, t.File, ManifestName(s.ID))
+			}
+		}
+	}
+	return nil
+}
+
+// Vouch returns the ledger's record of file when it stands for reading
+// the file now: it passed a check of at least depth, against the hash and
+// size the manifest entry t gives, no longer than maxAge before now and
+// not after it; and the listing entry e still has that size and the
+// modification time the file had when it was checked.
+func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxAge time.Duration, now time.Time) (Check, bool) {
+	if l == nil || t == nil || t.BLAKE3 == "" {
+		return Check{}, false
+	}
+	c, ok := l.Files[file]
+	if !ok || !c.OK || c.Depth < depth || c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes {
+		return c, false
+	}
+	if e.Size != t.FileSizeBytes || !e.ModTime.Equal(c.ModTime) {
+		return c, false
+	}
+	// A check "in the future" is a forged or clock-skewed record: an hour
+	// of skew is forgiven, more is not.
+	if c.Checked.After(now.Add(time.Hour)) || now.Sub(c.Checked) > maxAge {
+		return c, false
+	}
+	return c, true
+}
+
+// Record stores the result of checking file, whose modification time was
+// modTime when the check began, against manifest entry t.
+func (l *Ledger) Record(file string, t *Table, modTime, checked time.Time, depth Depth, problem string) {
+	if t == nil || !hexRe.MatchString(t.BLAKE3) || depth <= DepthNone || modTime.IsZero() {
+		return // only files with a recorded hash are worth a record
+	}
+	l.Files[file] = Check{BLAKE3: t.BLAKE3, Size: t.FileSizeBytes, ModTime: modTime.UTC(), Checked: checked.UTC(),
+		Depth: depth, OK: problem == "", Problem: problem, Tool: ToolVersion}
+}
+
+// RecordSnapshot stores the verdict on snapshot id as a whole.
+func (l *Ledger) RecordSnapshot(id string, checked time.Time, depth Depth, problems []string) {
+	if !ValidID(id) {
+		return
+	}
+	if len(problems) > 64 {
+		problems = problems[:64]
+	}
+	l.Snapshots[id] = SnapshotCheck{Checked: checked.UTC(), Depth: depth, OK: len(problems) == 0, Problems: problems}
+}
+
+// Merge takes from other every record newer than this ledger's.
+func (l *Ledger) Merge(other *Ledger) {
+	for name, c := range other.Files {
+		if mine, ok := l.Files[name]; !ok || c.Checked.After(mine.Checked) {
+			l.Files[name] = c
+		}
+	}
+	for id, s := range other.Snapshots {
+		if mine, ok := l.Snapshots[id]; !ok || s.Checked.After(mine.Checked) {
+			l.Snapshots[id] = s
+		}
+	}
+}
+
+// Forget drops the records of files and snapshots that snaps no longer
+// hold (removed by prune, or a crashed backup's leftovers), so that the
+// ledger stays the size of the folder.
+func (l *Ledger) Forget(snaps []Info) {
+	live := map[string]bool{}
+	ids := map[string]bool{}
+	for _, s := range snaps {
+		ids[s.ID] = true
+		if s.Manifest == nil {
+			continue
+		}
+		for _, t := range s.Manifest.Tables {
+			live[t.File] = true
+		}
+	}
+	for name := range l.Files {
+		if !live[name] {
+			delete(l.Files, name)
+		}
+	}
+	for id := range l.Snapshots {
+		if !ids[id] {
+			delete(l.Snapshots, id)
+		}
+	}
+}
+
+// Save writes the ledger atomically: a temporary name, then Publish. The
+// old ledger is removed just before: Publish never replaces a file, and a
+// crash in between only loses the record (re-verification), never a
+// snapshot. The caller holds the folder's lock (shared is enough: two
+// verifies racing lose at most one's records, and Save says so).
+func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now time.Time) error {
+	l.Format, l.Tool, l.Updated = LedgerFormat, ToolVersion, now.UTC()
+	data, err := MarshalLedger(l, key)
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxLedgerSize {
+		return fmt.Errorf("write ledger: %d bytes is more than the %d MiB a ledger may hold", len(data), MaxLedgerSize>>20)
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	tmp := ledgerTempPrefix + hex.EncodeToString(rnd[:])
+	if err := f.WriteFile(ctx, tmp, data); err != nil {
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	if err := f.Remove(ctx, LedgerName); err != nil {
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		return fmt.Errorf("write ledger: replace the old one: %w", err)
+	}
+	if err := f.Publish(ctx, tmp, LedgerName); err != nil {
+		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	return nil
+}
+
+// LedgerFiles returns the ledger's file names, sorted (for tests and
+// reports).
+func (l *Ledger) LedgerFiles() []string {
+	out := make([]string, 0, len(l.Files))
+	for n := range l.Files {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TrustedLedger returns the folder's ledger when it passes every check
+// (LoadLedger, then Consistent with snaps), and otherwise an empty one
+// with the reason the stored one was ignored (nil when there was none).
+// The empty ledger vouches for nothing, so callers re-verify.
+func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, error) {
+	name := FolderName(f.Location())
+	l, err := LoadLedger(ctx, f, name, key)
+	if err == nil {
+		err = l.Consistent(snaps)
+	}
+	switch {
+	case err == nil:
+		return l, nil
+	case errors.Is(err, ErrNoLedger):
+		return NewLedger(name), nil
+	}
+	return NewLedger(name), err
+}
+
+// UpdateLedger adds the records of delta to the folder's ledger and saves
+// it: the stored ledger is read again first, so that records another
+// process wrote since this one started are kept, and records of files
+// snaps no longer hold are dropped. A stored ledger that is not trusted is
+// replaced. The caller holds the folder's lock.
+func UpdateLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info, delta *Ledger, now time.Time) error {
+	l, err := TrustedLedger(ctx, f, key, snaps)
+	if err == nil && len(l.Files) == 0 && len(l.Snapshots) == 0 && len(delta.Files) == 0 && len(delta.Snapshots) == 0 {
+		// Nothing to record and nothing recorded (or no ledger at all):
+		// a folder statsnap never checked gets no ledger.
+		if _, err := LoadLedger(ctx, f, l.Folder, key); errors.Is(err, ErrNoLedger) {
+			return nil
+		}
+	}
+	l.Merge(delta)
+	if snaps != nil {
+		l.Forget(snaps)
+	}
+	return l.Save(ctx, f, key, now)
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/zeebo/blake3"
 
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
@@ -152,9 +149,8 @@ func TestBackupManifest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
-		sum := blake3.Sum256(data)
-		if hex.EncodeToString(sum[:]) != e.BLAKE3 || s.Tables[key].BLAKE3 != e.BLAKE3 {
-			t.Errorf("%s: blake3 manifest %s, json %s, independent %x", key, e.BLAKE3, s.Tables[key].BLAKE3, sum)
+		if sum := testutil.BLAKE3(data); sum != e.BLAKE3 || s.Tables[key].BLAKE3 != e.BLAKE3 {
+			t.Errorf("%s: blake3 manifest %s, json %s, independent %s", key, e.BLAKE3, s.Tables[key].BLAKE3, sum)
 		}
 		if int64(len(data)) != e.FileSizeBytes {
 			t.Errorf("%s: size %d, manifest %d", key, len(data), e.FileSizeBytes)
@@ -387,8 +383,7 @@ func folderState(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum := blake3.Sum256(data)
-		out[e.Name()] = hex.EncodeToString(sum[:8])
+		out[e.Name()] = testutil.BLAKE3(data)[:16]
 	}
 	return out
 }

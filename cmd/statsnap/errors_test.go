@@ -12,6 +12,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // oneJSONError checks that stdout is exactly one JSON document whose error
@@ -75,11 +76,7 @@ func TestJSONErrors(t *testing.T) {
 		t.Fatalf("backup: %s", r.Stderr)
 	}
 	bad := filepath.Join(dir, "data", "backups", "bad")
-	victim := filepath.Join(bad, "match_stats_20260201_100000.parquet")
-	data, err := os.ReadFile(victim)
-	must(err)
-	data[len(data)/2] ^= 0xff
-	must(os.WriteFile(victim, data, 0o644))
+	testutil.FlipByte(t, filepath.Join(bad, "match_stats_20260201_100000.parquet"))
 
 	for _, c := range []struct {
 		name string

@@ -344,19 +344,11 @@ func TestRestoreIntegrityBeforeDDL(t *testing.T) {
 	fx.tamper(t, func(m *snapshot.Manifest) {
 		m.Tables["extra.notes"].CreateSQL = "CREATE TABLE extra.other (n VARCHAR)"
 	})
-	path := filepath.Join(fx.folder.Dir, fx.file(t, "items"))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.FlipByte(t, filepath.Join(fx.folder.Dir, fx.file(t, "items")))
 	target := filepath.Join(fx.dir, "target.duckdb")
 	testutil.CopyFile(t, fx.source, target)
 	before := testutil.FileBLAKE3(t, target)
-	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
+	_, err := Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
 	var ie *IntegrityError
 	if !errors.As(err, &ie) || errors.Is(err, ErrBadDDL) {
 		t.Fatalf("want an integrity error, got %v", err)

@@ -86,6 +86,20 @@ func Names(t testing.TB, dir string) []string {
 	return out
 }
 
+// FlipByte damages the file at path by inverting its middle byte, as a
+// faulty disk or copy would (its modification time changes too).
+func FlipByte(t testing.TB, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BLAKE3 returns the hex BLAKE3-256 of data, as manifests record it.
 func BLAKE3(data []byte) string {
 	s := blake3.Sum256(data)

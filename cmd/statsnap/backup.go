@@ -223,14 +223,21 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		op.err = withHint(err, "check --output and its permissions")
 		return backupSnapJSON{}, op
 	}
-	progress := func(backup.Progress) {}
-	if showProgress && g.terminal() {
-		progress = func(p backup.Progress) {
-			if p.Done {
-				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows, %s\n", p.Index, p.Count, p.Table, p.Rows, humanBytes(p.Bytes))
-			} else {
-				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s…", p.Index, p.Count, p.Table)
-			}
+	// The view starts with the first event, which carries the number of
+	// tables; backup calls Progress from one goroutine at a time.
+	var view *progressView
+	defer func() { view.Close() }()
+	progress := func(p backup.Progress) {
+		if !showProgress {
+			return
+		}
+		if view == nil {
+			view = g.newProgressView(ctx, "backup "+j.gamertag, p.Count, "tables")
+		}
+		if p.Done {
+			view.End(p.Table, p.Rows, p.Bytes)
+		} else {
+			view.Begin(p.Table)
 		}
 	}
 	unlock, err := lockFolder(ctx, g, folder, true)
@@ -249,6 +256,8 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Key:              key,
 		Progress:         progress,
 	})
+	view.Close()
+	view = nil
 	if err != nil {
 		if errors.Is(err, backup.ErrIDTaken) {
 			// Its message already says what to do.
@@ -277,13 +286,14 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	for k, t := range res.Manifest.Tables {
 		out.Tables[k] = backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}
 	}
-	if !g.JSON {
+	if !g.JSON && !g.Quiet {
 		kind := "snapshot"
 		if o.NoMetadata {
 			kind = "bare export (no manifest)"
 		}
-		fmt.Fprintf(g.out(), "%s: %s %s: %d tables, %d rows, %s in %s (%.1fs)\n", j.gamertag, kind, res.ID,
-			len(res.Manifest.Tables), res.Manifest.Rows(), humanBytes(res.Manifest.TotalSizeBytes), dir, out.Seconds)
+		fmt.Fprintf(g.out(), "%s: %s %s: %s, %s, %s of Parquet data in %s (%.1fs)\n", j.gamertag, kind, res.ID,
+			plural(int64(len(res.Manifest.Tables)), "table", "tables"), plural(res.Manifest.Rows(), "row", "rows"),
+			humanBytes(res.Manifest.TotalSizeBytes), dir, out.Seconds)
 	}
 	return out, nil
 }

@@ -31,6 +31,8 @@ type globals struct {
 	KeyFile  string
 	LockWait time.Duration
 	Verbose  bool
+	Quiet    bool
+	NoColor  bool
 
 	stdout io.Writer
 	stderr io.Writer
@@ -197,6 +199,8 @@ restores them in one transaction; and prunes them with restic's retention rules.
 	pf.StringVar(&g.KeyFile, "key-file", "", "key for authenticated snapshots (default $STATSNAP_KEY_FILE)")
 	pf.DurationVar(&g.LockWait, "lock-wait", 0, "how long to wait for another statsnap working on the same player")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log diagnostics to stderr")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress and no summary on success: only warnings and errors")
+	pf.BoolVar(&g.NoColor, "no-color", false, "never colour the output (NO_COLOR in the environment does the same)")
 	// --version prints what `statsnap version` prints. The text is built
 	// only when the flag is used: asking DuckDB its version costs an
 	// in-memory database.

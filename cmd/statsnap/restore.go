@@ -162,22 +162,29 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		verify.Record(delta, s, entries, res, verify.Options{}, verifyStarted)
 		saveChecks(ctx, g, folder, key, nil, delta, time.Now())
 	}
-	if g.terminal() {
+	// One view per stage: first the verified copy of every file, then the
+	// tables; restore calls Progress from one goroutine at a time.
+	var view *progressView
+	var stage restore.Stage
+	if g.showProgress() {
 		opt.Progress = func(p restore.Progress) {
-			switch {
-			case p.Stage == restore.StageVerify:
-				fmt.Fprintf(g.stderr, "\r\033[Kverifying [%d/%d] %s", p.Index, p.Count, p.Table)
-				if p.Index == p.Count {
-					fmt.Fprint(g.stderr, "\r\033[K")
+			if view == nil || p.Stage != stage {
+				view.Close()
+				verb, unit := "restore", "tables"
+				if p.Stage == restore.StageVerify {
+					verb, unit = "verify", "files"
 				}
-			case p.Done:
-				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s: %d rows\n", p.Index, p.Count, p.Table, p.Rows)
-			default:
-				fmt.Fprintf(g.stderr, "\r\033[K[%d/%d] %s…", p.Index, p.Count, p.Table)
+				view, stage = g.newProgressView(ctx, verb, p.Count, unit), p.Stage
+			}
+			if p.Done {
+				view.End(p.Table, p.Rows, 0)
+			} else {
+				view.Begin(p.Table)
 			}
 		}
 	}
 	rep, err := restore.Run(ctx, opt)
+	view.Close()
 	if err != nil {
 		return restoreFailed(g, err, rep, o, target, mode)
 	}

@@ -245,16 +245,20 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 			fmt.Fprintf(w, "skipping %s (%s): %s\n", s.Snapshot, s.Status, s.Reason)
 		}
 	}
-	if !g.JSON && g.terminal() {
+	// The view starts with the first file, which carries the count;
+	// verify calls Progress from one goroutine at a time.
+	var view *progressView
+	if g.showProgress() {
 		opt.Progress = func(done, total int, f verify.FileResult) {
-			fmt.Fprintf(g.stderr, "\r\033[Kverifying %s: %d/%d files", dir, done, total)
+			if view == nil {
+				view = g.newProgressView(ctx, "verify "+snapshot.FolderName(dir), total, "files")
+			}
+			view.End(f.File, f.Rows, f.Size)
 		}
 	}
 	start := time.Now()
 	fr := verify.Folder(ctx, folder, targets, entries, opt)
-	if opt.Progress != nil {
-		fmt.Fprint(g.stderr, "\r\033[K")
-	}
+	view.Close()
 	if ctx.Err() != nil {
 		return p, ctx.Err()
 	}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxRun runs the statsnap binary with args inside a detached tmux
+// session, a real terminal of 120×40, records every byte it draws, and
+// returns that stream and the final screen once the command has exited.
+func tmuxRun(t *testing.T, dir string, env []string, args ...string) (stream, screen string) {
+	t.Helper()
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed; .ci/run installs it")
+		}
+		t.Skip("tmux is not installed: the terminal tests need a real terminal")
+	}
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	session := "statsnap"
+	run := t.TempDir() // one log per run: tmux appends
+	log := filepath.Join(run, "terminal.log")
+	done := filepath.Join(run, "terminal.done")
+	quoted := make([]string, 0, len(args)+1)
+	quoted = append(quoted, shellQuote(binPath))
+	for _, a := range args {
+		quoted = append(quoted, shellQuote(a))
+	}
+	script := fmt.Sprintf("cd %s && env %s %s; echo $? > %s; sleep 60",
+		shellQuote(dir), strings.Join(append([]string{"TERM=xterm-256color"}, env...), " "), strings.Join(quoted, " "), shellQuote(done))
+	tm := func(a ...string) *exec.Cmd { return exec.Command(tmux, append([]string{"-S", sock}, a...)...) }
+	if out, err := tm("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "sh", "-c", "sleep 0.3; "+script).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = tm("kill-server").Run() })
+	if out, err := tm("pipe-pane", "-t", session, "-o", "cat >> "+shellQuote(log)).CombinedOutput(); err != nil {
+		t.Fatalf("tmux pipe-pane: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(done); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := tm("capture-pane", "-p", "-t", session).CombinedOutput()
+			t.Fatalf("the command did not finish within two minutes; the screen:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let tmux draw the last bytes
+	out, err := tm("capture-pane", "-p", "-t", session).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(log)
+	return string(data), string(out)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestProgressOnATerminal: on a terminal, backup draws an overall bar with
+// counts, rows and bytes plus one line per table in flight; when it is
+// done no progress line is left standing, only the summary, with plurals.
+// --quiet draws nothing and prints no summary; without a terminal there
+// is no progress at all.
+func TestProgressOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 3000)
+
+	stream, screen := tmuxRun(t, dir, nil, "backup", "--gamertag", "p")
+	if !regexp.MustCompile(`backup p\s+\d+/15 tables`).MatchString(stream) {
+		t.Errorf("no overall progress bar was drawn:\n%q", stream)
+	}
+	if !strings.Contains(stream, "highlight_events") {
+		t.Errorf("no line for the table in flight:\n%q", stream)
+	}
+	lines := nonEmptyLines(screen)
+	if len(lines) == 0 || !regexp.MustCompile(`^p: snapshot \d{8}_\d{6}: 15 tables, [\d,]+ rows, `).MatchString(lines[0]) {
+		t.Errorf("the screen does not start with the summary:\n%s", screen)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "/15 tables") || regexp.MustCompile(`[⠁-⣿]`).MatchString(l) {
+			t.Errorf("a progress line stayed on the screen: %q\n%s", l, screen)
+		}
+	}
+
+	stream, screen = tmuxRun(t, dir, nil, "backup", "--gamertag", "p", "--quiet")
+	if strings.Contains(stream, "tables [") || len(nonEmptyLines(screen)) != 0 {
+		t.Errorf("--quiet drew something:\nstream %q\nscreen %q", stream, screen)
+	}
+
+	// Not a terminal: no progress, the summary only.
+	r := mustCLI(t, dir, "backup", "--gamertag", "p")
+	if strings.Contains(r.Stderr, "tables [") || strings.Contains(r.Stdout, "tables [") {
+		t.Errorf("progress without a terminal: %q %q", r.Stdout, r.Stderr)
+	}
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

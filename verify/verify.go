@@ -143,11 +143,26 @@ type Result struct {
 	Problems []Problem
 	Warnings []Problem
 	Files    []FileResult
+	// MAC says what became of the manifest's keyed MAC: MACNone (the
+	// manifest has none), MACVerified, MACFailed, or MACNotChecked (it has
+	// one, but no key was given: the snapshot is intact, not authentic).
+	MAC MACState
 	// Err is an operational failure (cancelled, a permission denied, the
 	// copy folder full): the snapshot was not fully checked, so it is
 	// neither intact nor known to be damaged.
 	Err error
 }
+
+// MACState is what verify did with a manifest's keyed MAC.
+type MACState string
+
+// The MAC states of a Result.
+const (
+	MACNone       MACState = "none"
+	MACVerified   MACState = "verified"
+	MACFailed     MACState = "failed"
+	MACNotChecked MACState = "not_checked"
+)
 
 // mode says how much a snapshot's metadata lets us prove.
 type mode int
@@ -286,6 +301,9 @@ func finish(res Result, opt Options) Result {
 	if res.Warnings == nil {
 		res.Warnings = []Problem{}
 	}
+	if res.MAC == "" {
+		res.MAC = MACNone
+	}
 	if res.Files == nil {
 		res.Files = []FileResult{}
 	}
@@ -322,10 +340,19 @@ func checkManifest(res *Result, s snapshot.Info, opt Options) []job {
 			res.Problems = append(res.Problems, Problem{File: mname, Kind: KindManifestCorrupt,
 				Detail: fmt.Sprintf("the manifest was edited or damaged after backup: manifest_checksum says %s, its content hashes to %s", p.Checksum, got)})
 		}
-		if opt.Key != nil {
+		switch {
+		case opt.Key != nil:
+			res.MAC = MACVerified
 			if pr, ok := checkMAC(p, canon, opt.Key, mname); !ok {
 				res.Problems = append(res.Problems, pr)
+				res.MAC = MACFailed
 			}
+		case p.MAC != "":
+			// Intact is not authentic: only a key tells a forger who
+			// recomputed every hash from the backup that wrote them.
+			res.MAC = MACNotChecked
+			res.Warnings = append(res.Warnings, Problem{File: mname, Kind: KindUnauthenticated,
+				Detail: "the manifest carries a keyed MAC, but no key was given, so it was not checked: the snapshot is intact but not authenticated; pass --key-file (or set STATSNAP_KEY_FILE) to authenticate it"})
 		}
 	}
 

@@ -267,7 +267,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		return backupSnapJSON{}, op
 	}
 	if len(res.Cleanup.Removed) > 0 {
-		fmt.Fprintf(g.stderr, "removed %d leftover file(s) of an interrupted run in %s\n", len(res.Cleanup.Removed), dir)
+		fmt.Fprintf(g.stderr, "removed %s of an interrupted run in %s\n", plural(int64(len(res.Cleanup.Removed)), "leftover file", "leftover files"), dir)
 	}
 	if res.LedgerErr != nil {
 		fmt.Fprintf(g.stderr, "warning: snapshot %s is complete, but the verification ledger of %s could not be updated (%v); its first verify reads every file\n", res.ID, dir, res.LedgerErr)

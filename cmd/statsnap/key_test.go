@@ -82,3 +82,45 @@ func TestKeyGenerateParents(t *testing.T) {
 		t.Errorf("second generate: exit %d, %q", r.Code, r.Stderr)
 	}
 }
+
+// TestKeyedSnapshotWithoutKey: verifying a keyed snapshot without the key
+// still passes (it is intact), but says, as a warning and in JSON, that a
+// MAC is there and was not checked.
+func TestKeyedSnapshotWithoutKey(t *testing.T) {
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 5)
+	mustCLI(t, dir, "key", "generate", "k")
+	mustCLI(t, dir, "backup", "--gamertag", "p", "--key-file", "k")
+	folder := filepath.Join(dir, "data", "backups", "p")
+
+	r := mustCLI(t, dir, "verify", "--backup", folder)
+	if !strings.Contains(r.Stdout, "warning:") || !strings.Contains(r.Stdout, "not checked") || !strings.Contains(r.Stdout, "--key-file") {
+		t.Errorf("no warning that the MAC was not checked:\n%s", r.Stdout)
+	}
+	var doc struct {
+		OK        bool `json:"ok"`
+		Snapshots []struct {
+			OK       bool   `json:"ok"`
+			MAC      string `json:"mac"`
+			Warnings []struct {
+				Kind string `json:"kind"`
+			} `json:"warnings"`
+		} `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, dir, "verify", "--backup", folder, "--json"), &doc)
+	s := doc.Snapshots[0]
+	if !doc.OK || !s.OK || s.MAC != "not_checked" || len(s.Warnings) != 1 || s.Warnings[0].Kind != "unauthenticated" {
+		t.Errorf("without a key: %+v", doc)
+	}
+	jsonOut(t, mustCLI(t, dir, "verify", "--backup", folder, "--json", "--key-file", "k"), &doc)
+	if s := doc.Snapshots[0]; !doc.OK || s.MAC != "verified" || len(s.Warnings) != 0 {
+		t.Errorf("with the key: %+v", doc)
+	}
+	// An unkeyed snapshot (the newest, which verify picks) has no MAC to
+	// speak of, and no warning.
+	mustCLI(t, dir, "backup", "--gamertag", "p", "--time", "2030-01-01T00:00:00Z")
+	jsonOut(t, mustCLI(t, dir, "verify", "--backup", folder, "--json"), &doc)
+	if s := doc.Snapshots[0]; s.MAC != "none" || len(s.Warnings) != 0 {
+		t.Errorf("unkeyed: %+v", doc)
+	}
+}

@@ -382,7 +382,7 @@ func TestVerifyBudgetQuarterCoversEveryFileInFourRuns(t *testing.T) {
 	}
 	// The text report says the same.
 	r := pruneMust(t, dir, "verify", "--backup", folder, "--budget", "1B")
-	if !strings.Contains(r.Stdout, "coverage: ") || !strings.Contains(r.Stdout, "never checked: 0 file(s)") {
+	if !strings.Contains(r.Stdout, "coverage: ") || !strings.Contains(r.Stdout, "never checked: 0 files") {
 		t.Errorf("text coverage:\n%s", r.Stdout)
 	}
 }
@@ -407,7 +407,7 @@ func TestVerifyWholeRoot(t *testing.T) {
 		}
 	}
 	r := pruneCLI(t, dir, "verify", "--backup", root)
-	if r.Code != 3 || !strings.Contains(r.Stdout, "== A (") || !strings.Contains(r.Stdout, "FAILED: 1 of 2 player folder(s)") {
+	if r.Code != 3 || !strings.Contains(r.Stdout, "== A (") || !strings.Contains(r.Stdout, "FAILED: 1 of 2 player folders") {
 		t.Fatalf("text: exit %d\n%s", r.Code, r.Stdout)
 	}
 	if r := pruneCLI(t, dir, "verify", "--backup", root, "--snapshot", "20260101_100000"); r.Code != 2 {

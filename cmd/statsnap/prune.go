@@ -302,7 +302,7 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 		if o.DryRun {
 			verb, freed = "would remove", "freeing"
 		}
-		fmt.Fprintf(w, "total: %s %d snapshot(s) in %d player folder(s), %s %s\n", verb, removed, len(doc.Groups), freed, humanBytes(doc.FreedBytes))
+		fmt.Fprintf(w, "total: %s %s in %s, %s %s\n", verb, plural(int64(removed), "snapshot", "snapshots"), plural(int64(len(doc.Groups)), "player folder", "player folders"), freed, humanBytes(doc.FreedBytes))
 	}
 	return nil
 }
@@ -410,14 +410,14 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 		return
 	}
 	if len(gr.Keep) > 0 {
-		fmt.Fprintf(w, "keep %d snapshot(s):\n", len(gr.Keep))
+		fmt.Fprintf(w, "keep %s:\n", plural(int64(len(gr.Keep)), "snapshot", "snapshots"))
 		fmt.Fprintf(w, "  %-15s  %-25s  %10s  %-24s  %s\n", "SNAPSHOT", "TIME", "SIZE", "VERIFIED", "REASONS")
 		for _, k := range gr.Keep {
 			fmt.Fprintf(w, "  %-15s  %-25s  %10s  %-24s  %s\n", k.Snapshot, k.Time, humanBytes(k.SizeBytes), k.Verified.How, strings.Join(k.Reasons, ", "))
 		}
 	}
 	if len(gr.Remove) > 0 {
-		fmt.Fprintf(w, "remove %d snapshot(s):\n", len(gr.Remove))
+		fmt.Fprintf(w, "remove %s:\n", plural(int64(len(gr.Remove)), "snapshot", "snapshots"))
 		fmt.Fprintf(w, "  %-15s  %-25s  %10s  %-24s  %s\n", "SNAPSHOT", "TIME", "FREES", "VERIFIED", "STATE")
 		for _, r := range gr.Remove {
 			state := "removed"
@@ -431,7 +431,7 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 		}
 	}
 	if len(gr.Broken) > 0 {
-		fmt.Fprintf(w, "broken %d snapshot(s) (fail verification: neither counted nor removed by the policy):\n", len(gr.Broken))
+		fmt.Fprintf(w, "broken: %s (fail verification: neither counted nor removed by the policy):\n", plural(int64(len(gr.Broken)), "snapshot", "snapshots"))
 		for _, b := range gr.Broken {
 			state := "kept for you to inspect (--remove-broken removes it)"
 			switch {
@@ -483,10 +483,10 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 				n++
 			}
 		}
-		fmt.Fprintf(w, "dry run: would remove %d snapshot(s), freeing %s; nothing was changed\n", n, humanBytes(gr.FreedBytes))
+		fmt.Fprintf(w, "dry run: would remove %s, freeing %s; nothing was changed\n", plural(int64(n), "snapshot", "snapshots"), humanBytes(gr.FreedBytes))
 		return
 	}
-	fmt.Fprintf(w, "removed %d snapshot(s), freed %s\n", removed, humanBytes(gr.FreedBytes))
+	fmt.Fprintf(w, "removed %s, freed %s\n", plural(int64(removed), "snapshot", "snapshots"), humanBytes(gr.FreedBytes))
 }
 
 func verifiedJSON(v prune.Verification) pruneVerifiedJSON {

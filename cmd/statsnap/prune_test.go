@@ -365,8 +365,8 @@ func TestPruneWeeklyMonthlyAndDryRun(t *testing.T) {
 
 	// The human dry run explains every decision and still changes nothing.
 	r := pruneMust(t, dir, append([]string{"prune"}, append(policy, "--dry-run")...)...)
-	for _, want := range []string{"keep 4 weekly, 6 monthly snapshots", "keep 9 snapshot(s)", "weekly snapshot, monthly snapshot",
-		"remove 3 snapshot(s)", "would be removed", "FREES", "bare", "dry run: would remove 3 snapshot(s), freeing"} {
+	for _, want := range []string{"keep 4 weekly, 6 monthly snapshots", "keep 9 snapshots", "weekly snapshot, monthly snapshot",
+		"remove 3 snapshots", "would be removed", "FREES", "bare", "dry run: would remove 3 snapshots, freeing"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("human output lacks %q:\n%s", want, r.Stdout)
 		}
@@ -460,7 +460,7 @@ func TestPruneAllPrunesEachPlayerSeparately(t *testing.T) {
 	fl.Unlock()
 
 	r = pruneMust(t, dir, "prune", "--all", "--keep-last", "1")
-	for _, want := range []string{"X (", "Y (", "total: removed 1 snapshot(s) in 2 player folder(s), freed"} {
+	for _, want := range []string{"X (", "Y (", "total: removed 1 snapshot in 2 player folders, freed"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.Stdout)
 		}

@@ -112,3 +112,46 @@ func nonEmptyLines(s string) []string {
 	}
 	return out
 }
+
+// TestColourOnATerminal: on a terminal verify colours its verdicts (OK in
+// green, FAIL in red); NO_COLOR and --no-color turn colour off; off a
+// terminal there is none.
+func TestColourOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 5)
+	mustCLI(t, dir, "backup", "--gamertag", "p")
+	folder := filepath.Join(dir, "data", "backups", "p")
+
+	stream, _ := tmuxRun(t, dir, nil, "verify", "--backup", folder)
+	if !strings.Contains(stream, colourOK+"OK"+colourOff) || !strings.Contains(stream, colourOK+"ok     "+colourOff) {
+		t.Errorf("no green verdict on a terminal:\n%q", stream)
+	}
+	if !regexp.MustCompile(`\s1 row\s`).MatchString(stream) {
+		t.Errorf("a one-row table is not shown as \"1 row\":\n%q", stream)
+	}
+	for _, c := range []struct {
+		env  []string
+		args []string
+	}{
+		{[]string{"NO_COLOR=1"}, nil},
+		{nil, []string{"--no-color"}},
+	} {
+		stream, _ := tmuxRun(t, dir, c.env, append([]string{"verify", "--backup", folder}, c.args...)...)
+		if strings.Contains(stream, colourOK) || !strings.Contains(stream, "verify: OK") {
+			t.Errorf("%v %v: colour was not turned off:\n%q", c.env, c.args, stream)
+		}
+	}
+	if r := mustCLI(t, dir, "verify", "--backup", folder); strings.Contains(r.Stdout+r.Stderr, "\033[") {
+		t.Errorf("colour off a terminal: %q", r.Stdout)
+	}
+
+	// A damaged file is painted red.
+	files, _ := filepath.Glob(filepath.Join(folder, "match_stats_*.parquet"))
+	if err := os.WriteFile(files[0], []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stream, _ = tmuxRun(t, dir, nil, "verify", "--backup", folder)
+	if !strings.Contains(stream, colourFail+"FAILED"+colourOff) {
+		t.Errorf("no red verdict for a damaged snapshot:\n%q", stream)
+	}
+}

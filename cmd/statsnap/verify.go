@@ -36,7 +36,10 @@ type verifySnapJSON struct {
 	Problems []verify.Problem    `json:"problems"`
 	Warnings []verify.Problem    `json:"warnings"`
 	Files    []verify.FileResult `json:"files"`
-	Error    string              `json:"error,omitempty"`
+	// MAC is "verified", "failed", "not_checked" (the manifest has a MAC
+	// but no key was given) or "none".
+	MAC   verify.MACState `json:"mac"`
+	Error string          `json:"error,omitempty"`
 	// Source is "read", "ledger" (every file vouched for by a recent
 	// check, --max-age), "mixed" or "partial" (--budget left files for a
 	// later run; Deferred counts them).
@@ -171,7 +174,7 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		Coverage: &cov, LedgerIgnored: p.LedgerIgnored}
 	w := g.out()
 	if !g.JSON {
-		printVerdict(w, o.Backup, doc)
+		printVerdict(w, g.paint, o.Backup, doc)
 	} else if err == nil && doc.OK {
 		return g.printJSON(doc)
 	}
@@ -186,7 +189,7 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 			}
 		}
 		// The report said it all, snapshot by snapshot.
-		return withReport(doc, integrityErr("%d of %d snapshot(s) of %s not intact", bad, len(doc.Snapshots), o.Backup), true)
+		return withReport(doc, integrityErr("%d of %s of %s not intact", bad, plural(int64(len(doc.Snapshots)), "snapshot", "snapshots"), o.Backup), true)
 	}
 	return nil
 }
@@ -246,7 +249,7 @@ func available(snaps []snapshot.Info) string {
 	return " (it holds " + strings.Join(ids, ", ") + "; see 'statsnap snapshots')"
 }
 
-func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took time.Duration) {
+func printVerifyResult(w io.Writer, paint painter, s snapshot.Info, res verify.Result, took time.Duration) {
 	rows := s.Rows()
 	if s.Manifest == nil {
 		// A bare snapshot records no counts: show what was decoded.
@@ -254,7 +257,7 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 			rows += f.Rows
 		}
 	}
-	fmt.Fprintf(w, "snapshot %s (%s, %d tables, %d rows", s.ID, s.Status, s.Tables(), rows)
+	fmt.Fprintf(w, "snapshot %s (%s, %s, %s", s.ID, s.Status, plural(int64(s.Tables()), "table", "tables"), plural(rows, "row", "rows"))
 	if !s.Time.IsZero() {
 		fmt.Fprintf(w, ", taken %s", s.Time.Format(time.RFC3339))
 	}
@@ -283,25 +286,33 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 				mark = "MISSING"
 			}
 		}
+		// Pad before painting: escape codes have no width on screen.
+		shown := fmt.Sprintf("%-7s", mark)
+		switch mark {
+		case "ok", "ledger":
+			shown = paint(colourOK, shown)
+		case "FAIL", "MISSING":
+			shown = paint(colourFail, shown)
+		}
 		if mark == "later" {
-			fmt.Fprintf(w, "  %-7s %s (left for a later run by --budget)\n", mark, f.File)
+			fmt.Fprintf(w, "  %s %s (left for a later run by --budget)\n", shown, f.File)
 			continue
 		}
 		if mark == "MISSING" {
-			fmt.Fprintf(w, "  %-7s %s\n", mark, f.File)
+			fmt.Fprintf(w, "  %s %s\n", shown, f.File)
 			continue
 		}
 		sum := "-"
 		if f.BLAKE3 != "" {
 			sum = f.BLAKE3[:16]
 		}
-		fmt.Fprintf(w, "  %-7s %-*s %10d rows %10s  %s\n", mark, width, f.File, f.Rows, humanBytes(f.Size), sum)
+		fmt.Fprintf(w, "  %s %-*s %10d %-4s %10s  %s\n", shown, width, f.File, f.Rows, rowWord(f.Rows), humanBytes(f.Size), sum)
 	}
 	for _, p := range res.Problems {
-		fmt.Fprintf(w, "  problem: %s\n", problemSentence(p))
+		fmt.Fprintf(w, "  %s %s\n", paint(colourFail, "problem:"), problemSentence(p))
 	}
 	for _, p := range res.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", problemSentence(p))
+		fmt.Fprintf(w, "  %s %s\n", paint(colourWarn, "warning:"), problemSentence(p))
 	}
 	if res.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", res.Err)
@@ -314,6 +325,8 @@ func printVerifyResult(w io.Writer, s snapshot.Info, res verify.Result, took tim
 		verdict = "1 PROBLEM"
 	case len(res.Problems) > 1:
 		verdict = fmt.Sprintf("%d PROBLEMS", len(res.Problems))
+	case len(res.Warnings) == 1 && res.MAC == verify.MACNotChecked:
+		verdict = "intact, not authenticated (no key was given to check its MAC)"
 	case len(res.Warnings) > 0:
 		verdict = "intact as far as it can be checked (accepted with --allow-unverified)"
 	case resultSource(res) == "ledger":
@@ -336,12 +349,15 @@ func problemSentence(p verify.Problem) string {
 	return fmt.Sprintf("[%s] %s%s", p.Kind, where, p.Detail)
 }
 
-func printVerdict(w io.Writer, dir string, doc verifyJSON) {
-	bad, lenient := 0, 0
+func printVerdict(w io.Writer, paint painter, dir string, doc verifyJSON) {
+	bad, lenient, unkeyed := 0, 0, 0
 	for _, s := range doc.Snapshots {
-		if !s.OK {
+		switch {
+		case !s.OK:
 			bad++
-		} else if len(s.Warnings) > 0 {
+		case len(s.Warnings) == 1 && s.MAC == verify.MACNotChecked:
+			unkeyed++
+		case len(s.Warnings) > 0:
 			lenient++
 		}
 	}
@@ -355,8 +371,11 @@ func printVerdict(w io.Writer, dir string, doc verifyJSON) {
 		if lenient > 0 {
 			note = fmt.Sprintf(" (%d only as far as can be checked: accepted with --allow-unverified)", lenient)
 		}
-		fmt.Fprintf(w, "verify: OK: %d snapshot%s of %s intact%s\n", n, plural, dir, note)
+		if unkeyed > 0 {
+			note += fmt.Sprintf(" (%d with a MAC that was not checked: give --key-file to authenticate)", unkeyed)
+		}
+		fmt.Fprintf(w, "verify: %s: %d snapshot%s of %s intact%s\n", paint(colourOK, "OK"), n, plural, dir, note)
 		return
 	}
-	fmt.Fprintf(w, "verify: FAILED: %d of %d snapshot%s of %s not intact\n", bad, n, plural, dir)
+	fmt.Fprintf(w, "verify: %s: %d of %d snapshot%s of %s not intact\n", paint(colourFail, "FAILED"), bad, n, plural, dir)
 }

@@ -162,9 +162,9 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 	}
 	if !g.JSON {
 		if bad == 0 {
-			fmt.Fprintf(w, "\nverify: OK: %d player folder(s) of %s, %d snapshot(s) intact\n", len(doc.Players), root, len(doc.Snapshots))
+			fmt.Fprintf(w, "\nverify: %s: %s of %s, %s intact\n", g.paint(colourOK, "OK"), plural(int64(len(doc.Players)), "player folder", "player folders"), root, plural(int64(len(doc.Snapshots)), "snapshot", "snapshots"))
 		} else {
-			fmt.Fprintf(w, "\nverify: FAILED: %d of %d player folder(s) of %s not intact\n", bad, len(doc.Players), root)
+			fmt.Fprintf(w, "\nverify: %s: %d of %s of %s not intact\n", g.paint(colourFail, "FAILED"), bad, plural(int64(len(doc.Players)), "player folder", "player folders"), root)
 		}
 	} else if len(opErrs) == 0 && doc.OK {
 		return g.printJSON(doc)
@@ -174,7 +174,7 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 	}
 	if !doc.OK {
 		// The report said it all, folder by folder.
-		return withReport(doc, integrityErr("%d of %d player folder(s) of %s not intact", bad, len(doc.Players), root), true)
+		return withReport(doc, integrityErr("%d of %s of %s not intact", bad, plural(int64(len(doc.Players)), "player folder", "player folders"), root), true)
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	for i, res := range fr.Results {
 		s := targets[i]
 		sj := verifySnapJSON{Snapshot: res.Snapshot, Status: string(res.Status), OK: res.OK,
-			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files, Source: resultSource(res)}
+			Problems: res.Problems, Warnings: res.Warnings, Files: res.Files, Source: resultSource(res), MAC: res.MAC}
 		for _, f := range res.Files {
 			if f.Source == "deferred" {
 				sj.Deferred++
@@ -289,7 +289,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			printVerifyResult(w, s, res, 0)
+			printVerifyResult(w, g.paint, s, res, 0)
 		}
 	}
 	p.Coverage = coverageJSON(fr.Coverage, r.now)
@@ -332,14 +332,14 @@ func coverageJSON(c verify.Coverage, now time.Time) verifyCoverageJSON {
 }
 
 func printCoverage(w io.Writer, c verifyCoverageJSON, now time.Time) {
-	fmt.Fprintf(w, "coverage: %d file(s), %s: %d read now (%s), %d vouched for by the ledger (%s), %d left for a later run (%s)\n",
-		c.Files, humanBytes(c.Bytes), c.ReadFiles, humanBytes(c.ReadBytes), c.LedgerFiles, humanBytes(c.LedgerBytes),
+	fmt.Fprintf(w, "coverage: %s, %s: %d read now (%s), %d vouched for by the ledger (%s), %d left for a later run (%s)\n",
+		plural(int64(c.Files), "file", "files"), humanBytes(c.Bytes), c.ReadFiles, humanBytes(c.ReadBytes), c.LedgerFiles, humanBytes(c.LedgerBytes),
 		c.DeferredFiles, humanBytes(c.DeferredBytes))
 	oldest := "no file was ever checked"
 	if !c.Oldest.IsZero() {
 		oldest = "oldest check " + ageText(c.Oldest, now)
 	}
-	fmt.Fprintf(w, "coverage: %s; never checked: %d file(s), %s\n", oldest, c.NeverFiles, humanBytes(c.NeverBytes))
+	fmt.Fprintf(w, "coverage: %s; never checked: %s, %s\n", oldest, plural(int64(c.NeverFiles), "file", "files"), humanBytes(c.NeverBytes))
 }
 
 func (b budgetValue) zero() bool { return b.Bytes <= 0 && b.Fraction <= 0 && b.Duration <= 0 }

@@ -83,8 +83,16 @@ func cli(t testing.TB, dir string, args ...string) result {
 // cliEnv is cli with extra environment variables ("K=V").
 func cliEnv(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
+	if forkAll {
+		return runBinary(t, binPath, dir, env, args...)
+	}
 	return inProcess(t, dir, env, args...)
 }
+
+// forkAll (STATSNAP_TEST_FORK=1) runs every cli call as a subprocess
+// instead: to compare, or to rule out a difference between in-process and
+// real runs.
+var forkAll = os.Getenv("STATSNAP_TEST_FORK") == "1"
 
 // inProcessMu serializes in-process runs: each changes the working folder
 // and the environment, which the process shares.

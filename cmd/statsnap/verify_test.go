@@ -641,7 +641,7 @@ func TestVerifyKeys(t *testing.T) {
 	}{
 		{"right key", nil, []string{"--snapshot", keyed, "--key-file", "k1"}, 0, nil, nil, ""},
 		{"key from the environment", []string{"STATSNAP_KEY_FILE=k1"}, []string{"--snapshot", keyed}, 0, nil, nil, ""},
-		{"no key: the MAC is not checked", nil, []string{"--snapshot", keyed}, 0, nil, nil, ""},
+		{"no key: the MAC is not checked, and that is said", nil, []string{"--snapshot", keyed}, 0, nil, []verify.Kind{verify.KindUnauthenticated}, ""},
 		{"wrong key", nil, []string{"--snapshot", keyed, "--key-file", "k2"}, 3, []verify.Kind{verify.KindUnauthenticated}, nil, ""},
 		{"no MAC", nil, []string{"--snapshot", unkeyed, "--key-file", "k1"}, 3, []verify.Kind{verify.KindUnauthenticated}, nil, "no manifest_mac"},
 		// SPEC: --allow-unverified accepts an unauthenticated snapshot, with a warning.

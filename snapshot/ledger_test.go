@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 )
 
 var ledgerNow = time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
@@ -32,10 +33,10 @@ func sampleLedger() *Ledger {
 	return l
 }
 
-func ledgerFolder(t *testing.T, name string) (*storage.Local, string) {
+func ledgerFolder(t *testing.T, name string) (*local.Folder, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
-	f, err := storage.OpenLocal(dir, true)
+	f, err := local.OpenFolder(dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}

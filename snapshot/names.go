@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // File names inside a player folder. Everything statsnap keeps for itself
@@ -14,7 +16,7 @@ const (
 	manifestPrefix = "backup_metadata_"
 	pendingPrefix  = ".statsnap-pending-"
 	removingPrefix = ".statsnap-removing-"
-	tempPrefix     = ".statsnap-tmp-"
+	tempPrefix     = storage.TempPrefix
 )
 
 // ManifestName is the manifest of snapshot id.

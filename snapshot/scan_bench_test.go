@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 )
 
 // BenchmarkScan1000 lists a folder of 1,000 snapshots whose manifests are
@@ -39,7 +39,7 @@ func BenchmarkScan1000(b *testing.B) {
 		}
 		os.WriteFile(filepath.Join(dir, ManifestName(id)), data, 0o644)
 	}
-	f, _ := storage.OpenLocal(dir, false)
+	f, _ := local.OpenFolder(dir, false)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		list, err := Scan(context.Background(), f)

@@ -106,6 +106,10 @@ type Options struct {
 	// copy. Restore uses it so that DuckDB reads exactly the bytes that
 	// were verified, not a file someone could change in between.
 	CopyTo string
+	// DropCopies removes each copy under CopyTo once its file is checked:
+	// verify of a remote folder copies only so that the footer and page
+	// checks read local bytes instead of making a request per page.
+	DropCopies bool
 	// Progress, when set, is called once per file as it is finished, from
 	// one goroutine at a time.
 	Progress func(done, total int, f FileResult)
@@ -551,6 +555,14 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		ps = append(ps, Problem{Table: j.table, File: j.file, Kind: kind, Detail: fmt.Sprintf(format, a...)})
 	}
 	defer func() { fr.OK = len(ps) == 0 && err == nil }()
+	if opt.DropCopies {
+		defer func() {
+			if fr.Copy != "" {
+				os.Remove(fr.Copy)
+				fr.Copy = ""
+			}
+		}()
+	}
 
 	r, oerr := f.Open(ctx, j.file)
 	switch {
@@ -624,7 +636,13 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 		}
 	}
 
-	info, ierr := parquetfile.Check(ctx, src)
+	check := parquetfile.Check
+	if opt.Quick && opt.CopyTo == "" {
+		// The footer alone: walking the page headers would read a part of
+		// every page, by one ranged request each on an object store.
+		check = parquetfile.InspectContext
+	}
+	info, ierr := check(ctx, src)
 	if ierr != nil {
 		add(KindUnreadable, "%s is not a readable Parquet file: %v", j.file, ierr)
 		return fr, ps, nil

@@ -18,12 +18,13 @@ import (
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
 // testSnapshot backs up a small DuckDB database with backup.Backup and
 // returns its folder and scanned snapshot.
-func testSnapshot(t *testing.T) (*storage.Local, snapshot.Info) {
+func testSnapshot(t *testing.T) (*local.Folder, snapshot.Info) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -44,7 +45,7 @@ func testSnapshot(t *testing.T) (*storage.Local, snapshot.Info) {
 		}
 	}
 	db.Close()
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups", "p"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups", "p"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,11 +218,13 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	dir := g.playerFolder(j.gamertag)
 	op := &opError{op: "back up " + j.gamertag, verb: "backup", folder: dir, source: j.source, disk: dir, place: "--output",
 		safe: "nothing was committed and existing snapshots are untouched"}
-	folder, err := storage.OpenLocal(dir, true)
+	opened, err := storage.OpenFolder(ctx, dir, true)
 	if err != nil {
 		op.err = withHint(err, "check --output and its permissions")
 		return backupSnapJSON{}, op
 	}
+	defer opened.Close()
+	folder := faultFolder(opened)
 	// The view starts with the first event, which carries the number of
 	// tables; backup calls Progress from one goroutine at a time.
 	var view *progressView
@@ -281,7 +283,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Seconds:        time.Since(start).Seconds(),
 	}
 	if res.ManifestName != "" {
-		out.Manifest = filepath.Join(dir, res.ManifestName)
+		out.Manifest = storage.Join(dir, res.ManifestName)
 	}
 	for k, t := range res.Manifest.Tables {
 		out.Tables[k] = backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}

@@ -492,6 +492,15 @@ func TestBackupInterrupted(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// Count the delay from when the backup folder exists: the process
+		// is past its start-up (signal handling is set up before any
+		// folder is opened), however loaded the machine is.
+		for i := 0; i < 600; i++ {
+			if _, err := os.Stat(folder); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		time.Sleep(delay)
 		cmd.Process.Signal(os.Interrupt)
 		err := cmd.Wait()

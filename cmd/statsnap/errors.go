@@ -201,12 +201,15 @@ func describe(err error) failure {
 	case errors.Is(err, backup.ErrSourceMissing):
 		f.Kind, f.Message = kindNotFound, cannot("no database at "+op.source)
 		f.Hint = "check --data-dir or --db (statsnap players lists what is there)"
-	case errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, storage.ErrNoSpace) || errors.Is(err, syscall.ENOSPC):
 		f.Kind, f.Message = kindNoSpace, cannot("the disk holding "+op.disk+" is full")
 		f.Hint = joinHints(op.safe, "free space or choose another "+op.place)
-	case errors.Is(err, syscall.EROFS):
+	case errors.Is(err, storage.ErrReadOnly) || errors.Is(err, syscall.EROFS):
 		f.Kind, f.Message = kindReadOnly, cannot(op.disk+" is on a read-only file system")
 		f.Hint = "choose a writable " + op.place
+	case errors.Is(err, storage.ErrUnsupported):
+		f.Message = cannot(inner.Error())
+		f.Hint = "use a store that honours conditional writes (If-None-Match), such as AWS S3, MinIO, GCS or Azure"
 	case errors.Is(err, fs.ErrPermission):
 		f.Kind, f.Message = kindPermission, cannot(fmt.Sprintf("permission denied (%v)", inner))
 		f.Hint = "run statsnap as a user who may read the database and write the backup folder"

@@ -23,10 +23,29 @@ const crashEnv = "STATSNAP_TEST_CRASH_AFTER"
 
 // faultFolder wraps f with the fault crashEnv asks for, if any.
 func faultFolder(f storage.Folder) storage.Folder {
-	if os.Getenv(crashEnv) == "manifest-removed" {
+	switch os.Getenv(crashEnv) {
+	case "manifest-removed":
 		return &crashFolder{Folder: f}
+	case "publish-1":
+		return &crashPublish{Folder: f}
 	}
 	return f
+}
+
+// crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a backup
+// with SIGKILL right after its first file was published (uploaded): the
+// journal is written, the manifest is not.
+type crashPublish struct{ storage.Folder }
+
+func (c *crashPublish) Publish(ctx context.Context, staged, final string) error {
+	err := c.Folder.Publish(ctx, staged, final)
+	if err == nil {
+		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
+			_ = p.Kill()
+		}
+		os.Exit(137)
+	}
+	return err
 }
 
 type crashFolder struct {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
@@ -221,7 +221,7 @@ func TestTamperedLedgerNeverSkipsACorruptFile(t *testing.T) {
 	victim := filepath.Join(folder, "match_stats_20260101_100000.parquet")
 	corruptKeepingTimes(t, victim)
 
-	f, err := storage.OpenLocal(folder, false)
+	f, err := local.OpenFolder(folder, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +437,7 @@ func TestRestoreRecordsItsChecks(t *testing.T) {
 	ledgerPath := filepath.Join(folder, snapshot.LedgerName)
 	os.Remove(ledgerPath)
 	pruneMust(t, dir, "restore", "--gamertag", "X", "--backup", folder, "--db", filepath.Join(dir, "r1.duckdb"))
-	f, err := storage.OpenLocal(folder, false)
+	f, err := local.OpenFolder(folder, false)
 	if err != nil {
 		t.Fatal(err)
 	}

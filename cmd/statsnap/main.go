@@ -42,8 +42,10 @@ func (g *globals) playerDB(gamertag string) string {
 	return filepath.Join(g.DataDir, "players", gamertag, "stats.duckdb")
 }
 
+// playerFolder is the location of a player's folder in the backup root:
+// a path, or a URL with the name appended to its path.
 func (g *globals) playerFolder(gamertag string) string {
-	return filepath.Join(g.Output, gamertag)
+	return storage.Join(g.Output, gamertag)
 }
 
 // out is where the human report goes: stdout, or stderr under --json so
@@ -189,7 +191,10 @@ restores them in one transaction; and prunes them with restic's retention rules.
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-			return g.check(cmd)
+			if err := g.check(cmd); err != nil {
+				return err
+			}
+			return checkLocations(cmd, g)
 		},
 	}
 	pf := root.PersistentFlags()

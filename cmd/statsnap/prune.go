@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -222,7 +221,7 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 	}
 	var names []string
 	if o.All {
-		all, err := backupFolders(g, "")
+		all, err := backupFolders(cmd.Context(), g, "")
 		if err != nil {
 			return err
 		}
@@ -312,14 +311,15 @@ func runPrune(cmd *cobra.Command, g *globals, o pruneOptions) error {
 func pruneOne(ctx context.Context, g *globals, o pruneOptions, name string, key []byte, maxAge time.Duration) (*pruneGroupJSON, error) {
 	dir := g.playerFolder(name)
 	op := &opError{op: "prune " + name, verb: "prune", folder: dir, disk: dir, place: "--output"}
-	local, err := storage.OpenLocal(dir, false)
+	local, err := storage.OpenFolder(ctx, dir, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			err = withHint(notExist("%s does not exist", dir), "check --gamertag and --output")
 		}
 		op.err = err
 		return nil, op
 	}
+	defer local.Close()
 	// A dry run only reads, so a shared lock is enough; it still waits for
 	// a backup in progress so that the plan does not see half a snapshot.
 	unlock, err := lockFolder(ctx, g, local, !o.DryRun)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -108,13 +107,14 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	folder, err := storage.OpenLocal(o.Backup, false)
+	folder, err := storage.OpenFolder(cmd.Context(), o.Backup, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			err = withHint(notExist("there is no backup folder at %s", o.Backup), "check --backup")
 		}
 		return &opError{op: "restore", verb: "restore", folder: o.Backup, err: err}
 	}
+	defer folder.Close()
 	// Shared: verifies and other restores may read beside us, but no
 	// backup or prune can change the snapshot while it is restored.
 	unlock, err := lockFolder(ctx, g, folder, false)

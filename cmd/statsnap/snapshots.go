@@ -1,10 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -33,24 +32,22 @@ type snapshotJSON struct {
 
 // backupFolders lists the player folders of the backup root, or the one
 // of gamertag.
-func backupFolders(g *globals, gamertag string) ([]string, error) {
+func backupFolders(ctx context.Context, g *globals, gamertag string) ([]string, error) {
 	if gamertag != "" {
 		if err := checkGamertag(gamertag); err != nil {
 			return nil, err
 		}
 		return []string{gamertag}, nil
 	}
-	des, err := os.ReadDir(g.Output)
+	root, err := openRoot(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	out, err := root.Players(ctx)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("cannot list backups: %w", err), "check --output")
 	}
-	var out []string
-	for _, de := range des {
-		if de.IsDir() && storage.CheckName(de.Name()) == nil {
-			out = append(out, de.Name())
-		}
-	}
-	sort.Strings(out)
 	return out, nil
 }
 
@@ -61,7 +58,7 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 		Short: "List snapshots with their status (complete, legacy, bare, incomplete)",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := backupFolders(g, gamertag)
+			names, err := backupFolders(cmd.Context(), g, gamertag)
 			if err != nil {
 				return err
 			}
@@ -73,14 +70,15 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 			list := []snapshotJSON{}
 			for _, name := range names {
 				dir := g.playerFolder(name)
-				folder, err := storage.OpenLocal(dir, false)
+				folder, err := storage.OpenFolder(cmd.Context(), dir, false)
 				if err != nil {
-					if gamertag != "" && errors.Is(err, os.ErrNotExist) {
+					if gamertag != "" && errors.Is(err, storage.ErrNotFound) {
 						return withHint(notExist("cannot list snapshots of %s: %s does not exist", name, dir), "check --output")
 					}
 					return fmt.Errorf("cannot list snapshots of %s: %w", name, err)
 				}
 				snaps, err := snapshot.Scan(cmd.Context(), folder)
+				folder.Close()
 				if err != nil {
 					return fmt.Errorf("cannot list snapshots of %s: %w", name, err)
 				}

@@ -158,7 +158,7 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		}
 		return runVerifyRoot(ctx, g, r, root)
 	}
-	if isBackupRoot(o.Backup) {
+	if isBackupRoot(ctx, o.Backup) {
 		return runVerifyRoot(ctx, g, r, o.Backup)
 	}
 

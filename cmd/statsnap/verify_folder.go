@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -47,39 +45,55 @@ type verifyRun struct {
 
 // isBackupRoot tells a backup root from a player folder: a player folder
 // holds snapshot files or statsnap's own; a root holds only folders.
-func isBackupRoot(dir string) bool {
-	des, err := os.ReadDir(dir)
+func isBackupRoot(ctx context.Context, location string) bool {
+	r, err := storage.Open(ctx, location)
 	if err != nil {
 		return false
 	}
-	subfolders := 0
-	for _, de := range des {
-		if de.IsDir() {
-			if storage.CheckName(de.Name()) == nil && !strings.HasPrefix(de.Name(), ".") {
-				subfolders++
-			}
-			continue
-		}
-		if k, _ := snapshot.Classify(de.Name()); k != snapshot.KindOther || de.Name() == snapshot.LedgerName {
+	defer r.Close()
+	f, err := r.Folder(ctx, "", false)
+	if err == nil {
+		es, err := f.List(ctx)
+		f.Close()
+		if err != nil {
 			return false
 		}
+		for _, e := range es {
+			if k, _ := snapshot.Classify(e.Name); k != snapshot.KindOther || e.Name == snapshot.LedgerName {
+				return false
+			}
+		}
 	}
-	return subfolders > 0
+	names, err := playerNames(ctx, r)
+	return err == nil && len(names) > 0
+}
+
+// playerNames lists a root's player folders, leaving out dot-folders.
+func playerNames(ctx context.Context, r storage.Root) ([]string, error) {
+	all, err := r.Players(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range all {
+		if !strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // playerFolders lists the player folders of a backup root.
-func playerFolders(root string) ([]string, error) {
-	des, err := os.ReadDir(root)
+func playerFolders(ctx context.Context, root string) ([]string, error) {
+	r, err := storage.Open(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("cannot verify: %w; check --backup or --output", err)
 	}
-	var out []string
-	for _, de := range des {
-		if de.IsDir() && storage.CheckName(de.Name()) == nil && !strings.HasPrefix(de.Name(), ".") {
-			out = append(out, de.Name())
-		}
+	defer r.Close()
+	out, err := playerNames(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("cannot verify: %w; check --backup or --output", err)
 	}
-	sort.Strings(out)
 	if len(out) == 0 {
 		return nil, fmt.Errorf("cannot verify: %s holds no player folders; check --backup or --output", root)
 	}
@@ -88,17 +102,20 @@ func playerFolders(root string) ([]string, error) {
 
 // folderBytes is the size of the Parquet files of a folder, to share a
 // budget between the folders of a root.
-func folderBytes(dir string) int64 {
-	des, err := os.ReadDir(dir)
+func folderBytes(ctx context.Context, location string) int64 {
+	f, err := storage.OpenFolder(ctx, location, false)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	es, err := f.List(ctx)
 	if err != nil {
 		return 0
 	}
 	var n int64
-	for _, de := range des {
-		if k, _ := snapshot.Classify(de.Name()); k == snapshot.KindParquet {
-			if fi, err := de.Info(); err == nil {
-				n += fi.Size()
-			}
+	for _, e := range es {
+		if k, _ := snapshot.Classify(e.Name); k == snapshot.KindParquet {
+			n += e.Size
 		}
 	}
 	return n
@@ -110,14 +127,14 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 	if r.o.Snapshot != "" {
 		return usageErr("--snapshot names one snapshot of one player folder; with a backup root, use --all or nothing")
 	}
-	names, err := playerFolders(root)
+	names, err := playerFolders(ctx, root)
 	if err != nil {
 		return err
 	}
 	sizes := map[string]int64{}
 	var total int64
 	for _, n := range names {
-		sizes[n] = folderBytes(filepath.Join(root, n))
+		sizes[n] = folderBytes(ctx, storage.Join(root, n))
 		total += sizes[n]
 	}
 	doc := verifyJSON{OK: true, Backup: root, Deep: r.o.Deep, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{},
@@ -125,7 +142,7 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 	w := g.out()
 	var opErrs []string
 	for i, n := range names {
-		dir := filepath.Join(root, n)
+		dir := storage.Join(root, n)
 		share := 1.0
 		if total > 0 {
 			share = float64(sizes[n]) / float64(total)
@@ -186,14 +203,15 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	o := r.o
 	p := verifyPlayerJSON{Gamertag: name, Backup: dir, OK: true, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{}}
 	op := &opError{op: "verify " + dir, verb: "verify", folder: dir}
-	folder, err := storage.OpenLocal(dir, false)
+	folder, err := storage.OpenFolder(ctx, dir, false)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, storage.ErrNotFound) {
 			err = withHint(notExist("the folder does not exist"), "check --backup")
 		}
 		op.err = err
 		return p, op
 	}
+	defer folder.Close()
 	// Shared: other verifies and restores may read beside us, but no
 	// backup or prune can change the folder while we read it.
 	unlock, err := lockFolder(ctx, g, folder, false)
@@ -238,6 +256,18 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	opt := verify.FolderOptions{
 		Options: verify.Options{Deep: o.Deep, Quick: o.Quick, AllowUnverified: o.AllowUnverified, Key: r.key, Jobs: o.Jobs},
 		Ledger:  ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
+	}
+	if _, local := storage.LocalPath(folder, storage.LockName); !local && !o.Quick {
+		// From an object store, each file streams once into scratch space
+		// while it is hashed, and the footer and page checks read that
+		// copy: a request per page header would cost more than the file.
+		scratch, err := os.MkdirTemp("", "statsnap-verify-")
+		if err != nil {
+			op.err = fmt.Errorf("create scratch space: %w", err)
+			return p, op
+		}
+		defer os.RemoveAll(scratch)
+		opt.CopyTo, opt.DropCopies = scratch, true
 	}
 	w := g.out()
 	if !g.JSON {

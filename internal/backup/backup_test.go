@@ -13,7 +13,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 )
 
@@ -48,7 +48,7 @@ func TestWritersLockedOut(t *testing.T) {
 		`CREATE TABLE u AS SELECT range AS id FROM range(1000)`,
 		`CREATE TABLE v AS SELECT range AS id FROM range(10)`,
 	)
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestWideRowsOverMemoryLimit(t *testing.T) {
 		t.Fatalf("want the plain COPY to run out of memory at 16MB, got %v", perr)
 	}
 
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -107,7 +108,7 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))
 			trust := seed%2 == 0
 			dir := filepath.Join(t.TempDir(), "P")
-			f, err := storage.OpenLocal(dir, true)
+			f, err := local.OpenFolder(dir, true)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
@@ -75,10 +76,10 @@ func touch(t *testing.T, path, content string) {
 	}
 }
 
-func folder(t *testing.T) (*storage.Local, string) {
+func folder(t *testing.T) (*local.Folder, string) {
 	t.Helper()
 	dir := t.TempDir()
-	f, err := storage.OpenLocal(dir, false)
+	f, err := local.OpenFolder(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestRunSkipsCorruptAndUnusableJournals(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "X")
 	os.Mkdir(dir, 0o755)
-	f, _ := storage.OpenLocal(dir, false)
+	f, _ := local.OpenFolder(dir, false)
 	outside := filepath.Join(parent, "outside.txt")
 	touch(t, outside, "precious")
 

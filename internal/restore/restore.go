@@ -26,6 +26,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -365,7 +366,8 @@ type restoreRun struct {
 	exists bool       // the target exists
 
 	work        *workDir // nil in a dry run
-	copyTo      string   // where verify copies the files, "" in a dry run
+	copyTo      string   // where verify copies the files, "" in a dry run of a local folder
+	scratch     string   // a dry run's private copy of a remote folder's files
 	createdDirs []string // the target's parents this restore made
 }
 
@@ -475,6 +477,16 @@ func (r *restoreRun) prepareWork() error {
 				return fmt.Errorf("cannot restore into %s: folder %s does not exist", opt.Target, filepath.Dir(opt.Target))
 			}
 		}
+		// Local published files are read in place; an object store's are
+		// copied while verified into scratch space of the dry run's own
+		// (nothing is written near the target), removed at the end.
+		if _, local := storage.LocalPath(opt.Folder, storage.LockName); !local {
+			scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
+			if err != nil {
+				return fmt.Errorf("create scratch space for the dry run: %w", err)
+			}
+			r.scratch, r.copyTo = scratch, scratch
+		}
 		return nil
 	}
 	parent := filepath.Dir(r.target)
@@ -496,6 +508,9 @@ func (r *restoreRun) prepareWork() error {
 // unless the restore succeeded.
 func (r *restoreRun) cleanup(ok bool) {
 	r.work.remove()
+	if r.scratch != "" {
+		os.RemoveAll(r.scratch)
+	}
 	if !ok {
 		removeDirs(r.createdDirs)
 	}
@@ -613,11 +628,7 @@ func (e *earlyValidation) result(ctx context.Context) (*validated, error) {
 func (r *restoreRun) sourcePaths(files map[string]verify.FileResult) (map[string]string, error) {
 	paths := map[string]string{}
 	for _, t := range r.tables {
-		if r.opt.DryRun {
-			p, err := r.opt.Folder.StagePath(t.file)
-			if err != nil {
-				return nil, err
-			}
+		if p, local := storage.LocalPath(r.opt.Folder, t.file); r.opt.DryRun && local {
 			paths[t.key] = p
 			continue
 		}
@@ -711,7 +722,7 @@ func removeDirs(dirs []string) {
 // syncDirs makes created folders durable: each one's entry lives in its parent.
 func syncDirs(dirs []string) {
 	for _, d := range dirs {
-		if err := storage.SyncPath(filepath.Dir(d)); err != nil {
+		if err := fsutil.SyncPath(filepath.Dir(d)); err != nil {
 			slog.Warn("could not sync a folder restore created", "folder", filepath.Dir(d), "err", err)
 		}
 	}

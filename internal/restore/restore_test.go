@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -22,7 +22,7 @@ import (
 type fixture struct {
 	dir    string
 	source string
-	folder *storage.Local
+	folder *local.Folder
 	id     string
 }
 
@@ -42,7 +42,7 @@ func newFixture(t *testing.T) fixture {
 		`CREATE MACRO double_it(x) AS x * 2`,
 		`COMMENT ON TABLE items IS 'things'`,
 	)
-	folder, err := storage.OpenLocal(filepath.Join(dir, "backups"), true)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/fsutil"
 )
 
 // WorkPrefix starts the name of the private folder a restore works in,
@@ -320,7 +320,7 @@ func (st *state) describe(ctx context.Context, q querier, key string) error {
 // replacing a file that appeared there meanwhile: a hard link fails if
 // the name exists, and only then is the temporary name dropped.
 func publish(tmp, final string) error {
-	if err := storage.PublishNew(tmp, final); err != nil {
+	if err := fsutil.PublishNew(tmp, final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s appeared while restoring; it was left as it is", final)
 		}

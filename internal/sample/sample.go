@@ -24,7 +24,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/fsutil"
 )
 
 // DefaultMatches is the history length used when Options.Matches is 0.
@@ -114,7 +114,7 @@ func Generate(ctx context.Context, path string, opt Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("sample: %s.wal still present after checkpoint", tmp)
 	}
 	// Never replaces a database that appeared at path meanwhile.
-	if err := storage.PublishNew(tmp, path); err != nil {
+	if err := fsutil.PublishNew(tmp, path); err != nil {
 		return Summary{}, fmt.Errorf("sample: %w", err)
 	}
 	published = true

@@ -1,21 +1,22 @@
 // Package storage is the seam between statsnap and the place snapshots
-// live. Commands and packages see a Folder (one player's backup folder);
-// today the only backend is a local directory, and an object store can
-// slot in behind the same interface by staging DuckDB's output locally.
+// live. Open takes a backup root's location (a local path or an
+// object-store URL) and returns a Root, which lists player folders and
+// opens one as a Folder. Everything above this package sees only Root,
+// Folder and the sentinel errors; the backends live in subpackages
+// (local, mem, blob) and register their schemes here.
 package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 // File is an open snapshot file: Parquet readers need ReaderAt and Seeker.
+// On an object store ReadAt is a ranged read.
 type File interface {
 	io.Reader
 	io.ReaderAt
@@ -31,40 +32,73 @@ type Entry struct {
 	ModTime time.Time
 }
 
-// Folder is one player's backup folder.
-type Folder interface {
-	// Location names the folder for messages.
+// Root is a backup root: one folder per player.
+type Root interface {
+	// Location names the root for messages (never with credentials).
 	Location() string
-	// List returns the regular files of the folder (symlinks and
-	// subfolders excluded), sorted by name.
+	// Players lists the names of the player folders, sorted. Names that
+	// fail CheckName are left out.
+	Players(ctx context.Context) ([]string, error)
+	// Folder opens the player folder name ("" is the root's own location
+	// used as one folder, for --backup). Without create, a folder that
+	// does not exist is ErrNotFound.
+	Folder(ctx context.Context, name string, create bool) (Folder, error)
+	// Close releases what the root holds (connections, staging space).
+	Close() error
+}
+
+// Folder is one player's backup folder.
+//
+// Names that start with TempPrefix are staging names: a file written at
+// one (through StagePath or WriteFile) exists only to be Published under
+// its final name. A backend may keep such files outside the store (an
+// object store keeps them on local disk, where DuckDB can write them),
+// so List need not show them and Publish is their only way in.
+type Folder interface {
+	// Location names the folder for messages (never with credentials).
+	Location() string
+	// List returns the regular files of the folder (symlinks, subfolders
+	// and the lock excluded), sorted by name.
 	List(ctx context.Context) ([]Entry, error)
-	// Open opens a regular file for reading; it refuses symlinks.
+	// Open opens a regular file for reading; it refuses symlinks and
+	// anything else that is not a plain file (a FIFO must never hang a
+	// reader). A missing file is ErrNotFound.
 	Open(ctx context.Context, name string) (File, error)
-	// StagePath returns a local path where a temporary file called name
-	// can be written by another program (DuckDB's COPY).
+	// StagePath returns a local path where the staging file name (which
+	// starts with TempPrefix) can be written by another program (DuckDB's
+	// COPY). Open reads it back before it is published.
 	StagePath(name string) (string, error)
-	// Publish makes a staged file durable and renames it to final.
+	// Publish makes a staged file durable under the name final, never
+	// replacing an existing final (that is an error wrapping ErrExist).
+	// On an object store this is the upload.
 	Publish(ctx context.Context, staged, final string) error
-	// WriteFile writes data durably under name (not atomically: callers
-	// write a temporary name and Publish it when atomicity matters).
+	// WriteFile writes data durably under name, refusing to replace an
+	// existing file (ErrExist). Callers write a staging name and Publish
+	// it when atomicity matters.
 	WriteFile(ctx context.Context, name string, data []byte) error
 	// Remove deletes name; a missing file is not an error.
 	Remove(ctx context.Context, name string) error
-	// Sync makes renames and removals in the folder durable.
+	// Sync makes publishes and removals in the folder durable.
 	Sync(ctx context.Context) error
-	// Lock takes the folder's advisory lock, shared or exclusive, waiting
-	// at most wait. It returns ErrLocked when another process holds it.
+	// Lock takes the folder's lock, shared or exclusive, waiting at most
+	// wait. It returns ErrLocked when another process holds it, and an
+	// error (never a silent no-op) when it cannot be taken at all.
 	Lock(ctx context.Context, exclusive bool, wait time.Duration) (unlock func() error, err error)
+	// Close releases the folder; files opened from it must be closed first.
+	Close() error
 }
 
-// ErrLocked reports that another process holds the folder's lock.
-var ErrLocked = errors.New("locked by another statsnap process")
+// LocalPather is implemented by folders whose published files are plain
+// local files that another program (DuckDB) may read in place.
+type LocalPather interface {
+	LocalPath(name string) (string, error)
+}
 
-// ErrUnsafeName reports a file name that is not a plain name inside the folder.
-var ErrUnsafeName = errors.New("unsafe file name")
-
-// LockName is the lock file inside every player folder.
+// LockName is the lock file (or lease object) inside every player folder.
 const LockName = ".statsnap.lock"
+
+// TempPrefix starts every staging name (see Folder).
+const TempPrefix = ".statsnap-tmp-"
 
 // CheckName accepts only plain file names that stay inside the folder:
 // no separators, no "." or "..", no NUL or control characters, valid
@@ -88,6 +122,3 @@ func CheckName(name string) error {
 	}
 	return nil
 }
-
-// IsNotExist reports whether err says a file does not exist.
-func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,4 +1,7 @@
-package storage
+// Package fsutil holds file-system helpers for files that are not
+// snapshots: the target database, samples. Publishing never replaces a
+// file and every step is fsynced.
+package fsutil
 
 import (
 	"errors"

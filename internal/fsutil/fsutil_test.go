@@ -1,4 +1,4 @@
-package storage
+package fsutil
 
 import (
 	"errors"
@@ -31,18 +31,5 @@ func TestPublishNewNeverReplaces(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Errorf("temporary name survives: %v", err)
-	}
-}
-
-func TestCheckName(t *testing.T) {
-	for _, bad := range []string{"", ".", "..", "../x", "a/b", `a\b`, "/etc/passwd", "x\x00y", "x\ny", string([]byte{0xff}), string(make([]byte, 256))} {
-		if CheckName(bad) == nil {
-			t.Errorf("CheckName(%q) accepted it", bad)
-		}
-	}
-	for _, good := range []string{"match_stats_20260201_143025.parquet", "Chocobo Flör", "..x", ".statsnap.lock"} {
-		if err := CheckName(good); err != nil {
-			t.Errorf("CheckName(%q): %v", good, err)
-		}
 	}
 }

@@ -1,0 +1,41 @@
+//go:build !unix
+
+package local
+
+import (
+	"os"
+
+	"github.com/gofrs/flock"
+)
+
+// openRegular opens p for reading only if it is a regular file. Without
+// O_NOFOLLOW, it checks with Lstat first (a narrow race, on platforms
+// where FIFOs and symlinks are rare in a backup folder).
+func openRegular(p, name string) (*os.File, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(name, fi.Mode())
+	}
+	return os.Open(p)
+}
+
+type lockFile struct{ fl *flock.Flock }
+
+func openLock(p string, exclusive bool) (*lockFile, error) {
+	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, notRegular(".statsnap.lock", fi.Mode())
+	}
+	return &lockFile{flock.New(p)}, nil
+}
+
+func (l *lockFile) try(exclusive bool) (bool, error) {
+	if exclusive {
+		return l.fl.TryLock()
+	}
+	return l.fl.TryRLock()
+}
+
+func (l *lockFile) close() error { return l.fl.Unlock() }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: formatting, vet, the whole suite (end to end through the
+# Every test: formatting, vet, the linter, the whole suite (end to end through the
 # real binary), and a short run of each fuzz target over its corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,10 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# The linter, pinned, with the layering rules of .golangci.yml. go run
+# builds it once into the module cache, so a fresh machine needs nothing
+# but Go.
+go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
 go test -count=1 -timeout 40m ./...
 # Fuzz briefly (FUZZTIME=0 skips): new inputs beyond the kept corpus. A
 # count, not a duration: the fuzzing coordinator can time out spuriously

@@ -32,13 +32,16 @@ type backupTableJSON struct {
 }
 
 type backupSnapJSON struct {
-	Gamertag       string                     `json:"gamertag"`
-	Snapshot       string                     `json:"snapshot"`
-	Manifest       string                     `json:"manifest"`
-	Folder         string                     `json:"folder"`
-	Tables         map[string]backupTableJSON `json:"tables"`
-	TotalSizeBytes int64                      `json:"total_size_bytes"`
-	Seconds        float64                    `json:"seconds"`
+	Gamertag string                     `json:"gamertag"`
+	Snapshot string                     `json:"snapshot"`
+	Manifest string                     `json:"manifest"`
+	Folder   string                     `json:"folder"`
+	Tables   map[string]backupTableJSON `json:"tables"`
+	// TotalSizeBytes is the seed's figure, the Parquet files only;
+	// SizeBytes adds the manifest, as `snapshots` counts a snapshot.
+	TotalSizeBytes int64   `json:"total_size_bytes"`
+	SizeBytes      int64   `json:"size_bytes"`
+	Seconds        float64 `json:"seconds"`
 }
 
 type failedJSON struct {
@@ -51,6 +54,16 @@ func newBackupCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup (--gamertag G | --all | --db PATH [--gamertag G])",
 		Short: "Back up players' databases to Parquet with a verifiable manifest",
+		Long: `Write a snapshot of each chosen database into its player folder of the backup
+root (--output): one zstd Parquet file per table, read at one point in time
+from the database opened read-only, then a manifest with each file's BLAKE3
+hash, row count, Arrow schema and DDL, written last. The app must be closed
+while its database is read. --all backs up every player of --data-dir; one
+failure does not stop the others.` + exitStatus(
+			"0 every snapshot was written",
+			"1 a database is missing or in use, a folder is locked, the disk is full, ...",
+			exitLineUsage,
+			exitLineInterrupted),
 		Example: `  statsnap backup --gamertag Chocoboflor
   statsnap backup --all --output ./mes_backups --compression-level 15
   statsnap backup --db ./other/stats.duckdb --gamertag JGtm`,
@@ -280,6 +293,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Folder:         dir,
 		Tables:         map[string]backupTableJSON{},
 		TotalSizeBytes: res.Manifest.TotalSizeBytes,
+		SizeBytes:      res.Manifest.TotalSizeBytes + res.ManifestBytes,
 		Seconds:        time.Since(start).Seconds(),
 	}
 	if res.ManifestName != "" {
@@ -293,9 +307,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		if o.NoMetadata {
 			kind = "bare export (no manifest)"
 		}
-		fmt.Fprintf(g.out(), "%s: %s %s: %s, %s, %s of Parquet data in %s (%.1fs)\n", j.gamertag, kind, res.ID,
+		fmt.Fprintf(g.out(), "%s: %s %s: %s, %s, %s (Parquet %s + manifest %s) in %s (%.1fs)\n", j.gamertag, kind, res.ID,
 			plural(int64(len(res.Manifest.Tables)), "table", "tables"), plural(res.Manifest.Rows(), "row", "rows"),
-			humanBytes(res.Manifest.TotalSizeBytes), dir, out.Seconds)
+			humanBytes(out.SizeBytes), humanBytes(res.Manifest.TotalSizeBytes), humanBytes(res.ManifestBytes), dir, out.Seconds)
 	}
 	return out, nil
 }

@@ -173,7 +173,20 @@ func newRoot(g *globals) *cobra.Command {
 		Short: "Provable backups of DuckDB player databases",
 		Long: `statsnap backs up DuckDB databases to zstd Parquet files plus a manifest
 holding each file's BLAKE3 hash, row count, schema and DDL; verifies them;
-restores them in one transaction; and prunes them with restic's retention rules.`,
+restores them in one transaction; and prunes them with restic's retention rules.
+
+Every command takes --json (one JSON document on stdout, on failure too),
+--data-dir, --output and --key-file; see each command's --help.` + exitStatus(
+			"0 success",
+			"1 operational error: a missing or locked database, a held lock, I/O, a full disk",
+			exitLineUsage,
+			"3 integrity failure: a snapshot does not verify or authenticate",
+			exitLineInterrupted),
+		Example: `  statsnap sample --gamertag "Chocobo Flör"
+  statsnap backup --all
+  statsnap verify --backup "data/backups/Chocobo Flör"
+  statsnap restore --gamertag "Chocobo Flör" --backup "data/backups/Chocobo Flör" --dry-run
+  statsnap prune --all --keep-weekly 8 --keep-monthly 12`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Without this, cobra would report an unknown command in an error

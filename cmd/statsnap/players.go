@@ -42,7 +42,14 @@ func newPlayersCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "players",
 		Short: "List the players found under the data dir, with database sizes",
-		Args:  usageArgs(cobra.NoArgs),
+		Long: `List every player database found as {--data-dir}/players/{gamertag}/stats.duckdb,
+with its size (the seed's backup_player.py --list).` + exitStatus(
+			"0 the players were listed (possibly none)",
+			"1 the data folder cannot be read",
+			exitLineUsage),
+		Example: `  statsnap players
+  statsnap players --data-dir /srv/openspartan/data --json`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ps, err := findPlayers(g.DataDir)
 			if err != nil {

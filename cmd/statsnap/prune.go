@@ -149,7 +149,12 @@ checking it now (hashes; seed-made snapshots by their files' presence and
 footer row counts). A broken snapshot never uses up a rule's count and is
 never removed by the policy: it is reported with its problems, and goes only
 with --remove-broken. The newest snapshot that verifies is never removed.
-When none verifies, prune removes nothing and exits 3.`,
+When none verifies, prune removes nothing and exits 3.` + exitStatus(
+			"0 the policy was applied (or, with --dry-run, shown)",
+			"1 a folder is locked or cannot be read or written",
+			exitLineUsage+" (no policy at all is one)",
+			"3 no snapshot of a player verifies; nothing of it was removed",
+			exitLineInterrupted),
 		Example: `  statsnap prune --gamertag Chocoboflor --keep-last 5 --dry-run
   statsnap prune --all --keep-weekly 8 --keep-monthly 12
   statsnap prune --all --keep-within 30d --keep-monthly 12 --json

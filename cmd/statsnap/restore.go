@@ -49,7 +49,12 @@ from those copies in one transaction: it all happens or nothing does.
 
 Without --replace rows are appended to existing tables (missing tables are
 created); with --replace the chosen tables are dropped and rebuilt. A snapshot
-that does not verify is refused (exit 3) and the newest one that does is named.`,
+that does not verify is refused (exit 3) and the newest one that does is named.` + exitStatus(
+			"0 the restore committed (or, with --dry-run, would)",
+			"1 the database is in use, a key conflicts, a table is incompatible, ...",
+			exitLineUsage,
+			"3 the snapshot does not verify or authenticate; the target is untouched",
+			exitLineInterrupted),
 		Example: `  statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --replace
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --dry-run
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --list

@@ -22,7 +22,18 @@ func newSampleCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sample --gamertag NAME [--matches N] [--seed S]",
 		Short: "Write a realistic demo player database (OpenSpartan v4 schema)",
-		Args:  usageArgs(cobra.NoArgs),
+		Long: `Write {--data-dir}/players/{gamertag}/stats.duckdb: a deterministic demo player
+with the OpenSpartan Graph v4 schema (match_stats, medals_earned,
+teammates_aggregate, antagonists, the mv_* tables, sequences, indexes and
+views). The same --seed and --matches always give the same data. An existing
+database is never replaced.` + exitStatus(
+			"0 the database was written",
+			"1 it could not be written (it exists already, or the disk is full)",
+			exitLineUsage,
+			exitLineInterrupted),
+		Example: `  statsnap sample --gamertag "Chocobo Flör"
+  statsnap sample --gamertag JGtm --matches 200000 --seed 7`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Gamertag == "" {
 				return usageErr("sample needs --gamertag NAME")

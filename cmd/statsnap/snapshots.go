@@ -14,12 +14,14 @@ import (
 )
 
 type snapshotJSON struct {
-	Gamertag  string `json:"gamertag"`
-	Snapshot  string `json:"snapshot"`
-	Time      string `json:"time"`
-	Status    string `json:"status"`
-	Tables    int    `json:"tables"`
-	Rows      int64  `json:"rows"`
+	Gamertag string `json:"gamertag"`
+	Snapshot string `json:"snapshot"`
+	Time     string `json:"time"`
+	Status   string `json:"status"`
+	Tables   int    `json:"tables"`
+	Rows     int64  `json:"rows"`
+	// SizeBytes is what the snapshot takes: its Parquet files and its
+	// manifest (backup's size_bytes, the same figure).
 	SizeBytes int64  `json:"size_bytes"`
 	Error     string `json:"error,omitempty"`
 	// LastVerification is the ledger's record of the snapshot's last
@@ -56,7 +58,24 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshots [--gamertag G]",
 		Short: "List snapshots with their status (complete, legacy, bare, incomplete)",
-		Args:  usageArgs(cobra.NoArgs),
+		Long: `List every snapshot of every player folder of the backup root (--output), or
+of one player with --gamertag, oldest first, with its status:
+
+  complete    a statsnap manifest
+  legacy      a manifest written by the seed scripts (no hashes)
+  bare        Parquet files sharing an id with no manifest (a --no-metadata export)
+  incomplete  an interrupted backup or removal, known by its journal
+  corrupt     a manifest that cannot be read (verify says why)
+
+and its last verification from the folder's ledger (age, depth, result), when
+one is recorded. Listing reads manifests only; it proves nothing: run verify.` + exitStatus(
+			"0 the snapshots were listed (possibly none)",
+			"1 the backup root or a folder cannot be read",
+			exitLineUsage),
+		Example: `  statsnap snapshots
+  statsnap snapshots --gamertag Chocoboflor --json
+  statsnap snapshots --output /mnt/nas/statsnap`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names, err := backupFolders(cmd.Context(), g, gamertag)
 			if err != nil {
@@ -108,6 +127,8 @@ func newSnapshotsCmd(g *globals) *cobra.Command {
 			}
 			w := g.out()
 			fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6s %12s %10s  %s\n", "GAMERTAG", "SNAPSHOT", "TIME", "STATUS", "TABLES", "ROWS", "SIZE", "LAST VERIFIED")
+			// SIZE counts the Parquet files and the manifest, as backup's
+			// summary does.
 			for _, s := range list {
 				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s  %s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes), verifiedText(s, now))
 				if s.Error != "" {

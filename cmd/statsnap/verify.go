@@ -91,10 +91,12 @@ or that belongs to another folder, is ignored and every file is read.
 
 When DIR is a backup root rather than a player folder (or with --all-players,
 which verifies --output), every player folder is verified on its own and the
-exit status covers them all.
-
-Exit status: 0 every checked snapshot is intact, 3 a problem was found,
-1 verify could not run, 2 bad flags.`,
+exit status covers them all.` + exitStatus(
+			"0 every checked snapshot is intact",
+			"1 verify could not run (a missing folder, a held lock, an I/O error)",
+			exitLineUsage,
+			"3 a problem was found in a snapshot",
+			exitLineInterrupted),
 		Example: `  statsnap verify --backup data/backups/Chocoboflor
   statsnap verify --backup data/backups/Chocoboflor --all --deep
   statsnap verify --backup data/backups/JGtm --snapshot 20260201_143025 --json

@@ -77,7 +77,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print statsnap's version, commit, DuckDB and Go versions",
 		Long: `Print the version of statsnap, the commit it was built from, the DuckDB
 library linked into it, the Go version and the platform. Quote it in a bug
-report. --version prints the same text.`,
+report. --version prints the same text.` + exitStatus(
+			"0 always",
+			exitLineUsage),
 		Example: `  statsnap version
   statsnap version --json`,
 		Args: usageArgs(cobra.NoArgs),

@@ -74,8 +74,12 @@ type Progress struct {
 type Result struct {
 	ID           string
 	ManifestName string // empty with NoMetadata
-	Manifest     *snapshot.Manifest
-	Cleanup      snapshot.Cleanup // leftovers of earlier crashes removed first
+	// ManifestBytes is the manifest's size: with the Parquet files'
+	// (Manifest.TotalSizeBytes, the seed's figure) it is what the snapshot
+	// takes on disk.
+	ManifestBytes int64
+	Manifest      *snapshot.Manifest
+	Cleanup       snapshot.Cleanup // leftovers of earlier crashes removed first
 	// LedgerErr is a failure to record the new files in the verification
 	// ledger: the snapshot stands, its first verify only reads more.
 	LedgerErr error
@@ -92,8 +96,9 @@ var (
 
 // run is one backup in progress: what each step found, for the next.
 type run struct {
-	opt Options
-	f   storage.Folder
+	manifestBytes int64 // set by commit
+	opt           Options
+	f             storage.Folder
 
 	db           *sql.DB
 	conn         *sql.Conn // the first connection, inside its transaction
@@ -160,6 +165,7 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	if res.ManifestName, err = r.commit(ctx, res.Manifest); err != nil {
 		return nil, err
 	}
+	res.ManifestBytes = r.manifestBytes
 	committed = true
 	r.dropJournal(ctx)
 	if !opt.NoMetadata {
@@ -381,6 +387,7 @@ func (r *run) commit(ctx context.Context, m *snapshot.Manifest) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("encode manifest: %w", err)
 	}
+	r.manifestBytes = int64(len(data))
 	name := snapshot.ManifestName(r.id)
 	tmp := snapshot.TempName(r.id, "manifest.json")
 	if err := r.f.WriteFile(ctx, tmp, data); err != nil {

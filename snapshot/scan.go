@@ -211,8 +211,25 @@ func Find(list []Info, id string) (Info, error) {
 			return s, nil
 		}
 	}
-	return Info{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
+	have := make([]string, len(list))
+	for i, s := range list {
+		have[i] = s.ID
+	}
+	return Info{}, &NoSnapshotError{ID: id, Have: have}
 }
+
+// NoSnapshotError is Find's error for an id the folder does not hold; it
+// is ErrNoSnapshot, and carries the ids the folder does hold so that a
+// caller can suggest the nearest.
+type NoSnapshotError struct {
+	ID   string
+	Have []string
+}
+
+func (e *NoSnapshotError) Error() string { return fmt.Sprintf("%v: %s", ErrNoSnapshot, e.ID) }
+
+// Unwrap makes the error ErrNoSnapshot.
+func (e *NoSnapshotError) Unwrap() error { return ErrNoSnapshot }
 
 // ErrNoSnapshot reports that the folder has no such snapshot.
 var ErrNoSnapshot = errors.New("no such snapshot")

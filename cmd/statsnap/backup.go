@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 )
 
@@ -231,6 +232,29 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	dir := g.playerFolder(j.gamertag)
 	op := &opError{op: "back up " + j.gamertag, verb: "backup", folder: dir, source: j.source, disk: dir, place: "--output",
 		safe: "nothing was committed and existing snapshots are untouched"}
+	// The source is checked before the backup folder is made or locked:
+	// a mistyped gamertag or a --db naming another kind of file must leave
+	// no folder behind (it would show up as a player in prune --all).
+	if err := dbfile.Check(j.source); err != nil {
+		if errors.Is(err, dbfile.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", backup.ErrSourceMissing, err)
+			// A --gamertag that is nearly a player's: "Chocobo Flor" for
+			// "Chocobo Flör".
+			if j.source == g.playerDB(j.gamertag) {
+				if ps, perr := findPlayers(g.DataDir); perr == nil {
+					names := make([]string, len(ps))
+					for i, p := range ps {
+						names[i] = p.Gamertag
+					}
+					if dym := didYouMean(j.gamertag, names); dym != "" {
+						err = withHint(err, strings.TrimPrefix(dym, "; ")+" ('statsnap players' lists them)")
+					}
+				}
+			}
+		}
+		op.err = err
+		return backupSnapJSON{}, op
+	}
 	opened, err := storage.OpenFolder(ctx, dir, true)
 	if err != nil {
 		op.err = withHint(err, "check --output and its permissions")

@@ -187,6 +187,11 @@ func describe(err error) failure {
 		}
 	case errors.As(err, &ue):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, "--tables: "+ue.Error()
+		for _, u := range ue.Unknown {
+			if dym := didYouMean(u, ue.Available); dym != "" {
+				f.Hint = joinHints(f.Hint, strings.TrimPrefix(dym, "; ")+" (for "+u+")")
+			}
+		}
 	case errors.Is(err, storage.ErrLocked):
 		who := ""
 		if lh := new(lockHeldError); errors.As(err, &lh) {
@@ -198,6 +203,9 @@ func describe(err error) failure {
 	case errors.As(err, &le):
 		f.Kind, f.Message = kindDBLocked, cannot(le.Error())
 		f.Hint = joinHints("close OpenSpartan Graph (or whatever holds it) and run the "+op.verb+" again", op.safe)
+	case errors.Is(err, dbfile.ErrNotDuckDB):
+		f.Message = cannot(inner.Error())
+		f.Hint = "check --db: statsnap backs up DuckDB database files, such as data/players/{gamertag}/stats.duckdb"
 	case errors.Is(err, backup.ErrSourceMissing):
 		f.Kind, f.Message = kindNotFound, cannot("no database at "+op.source)
 		f.Hint = "check --data-dir or --db (statsnap players lists what is there)"
@@ -216,6 +224,11 @@ func describe(err error) failure {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
 		f.Kind, f.Message = kindNotFound, cannot(inner.Error())
 		f.Hint = "check --backup and --snapshot ('statsnap snapshots' lists them)"
+		if nse := new(snapshot.NoSnapshotError); errors.As(err, &nse) {
+			if dym := didYouMean(nse.ID, nse.Have); dym != "" {
+				f.Hint = strings.TrimPrefix(dym, "; ") + " Otherwise " + f.Hint
+			}
+		}
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, dbfile.ErrNotExist):
 		f.Kind, f.Message = kindNotFound, cannot(inner.Error())
 	default:

@@ -164,6 +164,11 @@ func checkGamertag(name string) error {
 	if strings.HasPrefix(name, ".") {
 		return usageErr("invalid gamertag %q: it may not start with '.'", name)
 	}
+	// "--gamertag --json" would otherwise take the flag as the name. Xbox
+	// gamertags start with a letter, so nothing real is refused.
+	if strings.HasPrefix(name, "-") {
+		return usageErr("invalid gamertag %q: it looks like a flag; give the gamertag right after --gamertag", name)
+	}
 	return nil
 }
 

@@ -141,6 +141,17 @@ type SnapshotCheck struct {
 	Problems []string  `json:"problems,omitempty"` // problem kinds
 }
 
+// ManifestCheck is the last check of a manifest's own checksum (and
+// MAC): verify --max-age and prune then skip recomputing its canonical
+// form while the manifest keeps its size, time and checksum.
+type ManifestCheck struct {
+	Checksum string    `json:"manifest_checksum"` // the value it was checked to match
+	Size     int64     `json:"size"`
+	ModTime  time.Time `json:"mtime"`
+	Checked  time.Time `json:"checked"`
+	MAC      bool      `json:"mac,omitempty"` // its MAC was checked too, with the key
+}
+
 // Ledger is the content of .statsnap-ledger.json.
 type Ledger struct {
 	Format int `json:"ledger_format"`
@@ -150,6 +161,7 @@ type Ledger struct {
 	Tool      string                   `json:"tool_version"`
 	Files     map[string]Check         `json:"files"`
 	Snapshots map[string]SnapshotCheck `json:"snapshots"`
+	Manifests map[string]ManifestCheck `json:"manifests"`
 	Checksum  string                   `json:"ledger_checksum,omitempty"`
 	MAC       string                   `json:"ledger_mac,omitempty"`
 }
@@ -163,7 +175,7 @@ var (
 // NewLedger returns an empty ledger for the folder called folder.
 func NewLedger(folder string) *Ledger {
 	return &Ledger{Format: LedgerFormat, Folder: folder, Tool: ToolVersion,
-		Files: map[string]Check{}, Snapshots: map[string]SnapshotCheck{}}
+		Files: map[string]Check{}, Snapshots: map[string]SnapshotCheck{}, Manifests: map[string]ManifestCheck{}}
 }
 
 // FolderName is the name a ledger is bound to: the last element of a
@@ -230,6 +242,9 @@ func ParseLedger(raw []byte, key []byte) (*Ledger, error) {
 	if l.Snapshots == nil {
 		l.Snapshots = map[string]SnapshotCheck{}
 	}
+	if l.Manifests == nil {
+		l.Manifests = map[string]ManifestCheck{}
+	}
 	return &l, nil
 }
 
@@ -261,6 +276,14 @@ func (l *Ledger) validate() error {
 		}
 		if c.OK != (c.Problem == "") || len(c.Problem) > 64 || len(c.Tool) > 64 {
 			return fmt.Errorf("file %q: result and problem disagree", name)
+		}
+	}
+	for name, m := range l.Manifests {
+		if k, _ := Classify(name); k != KindManifest {
+			return fmt.Errorf("manifest %q is not a manifest's name", name)
+		}
+		if !hexRe.MatchString(m.Checksum) || m.Size < 0 || m.ModTime.IsZero() || m.Checked.IsZero() {
+			return fmt.Errorf("manifest %q: bad checksum, size or time", name)
 		}
 	}
 	for id, s := range l.Snapshots {
@@ -377,6 +400,30 @@ func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxA
 	return c, true
 }
 
+// VouchManifest reports whether the manifest called name, holding
+// manifest_checksum checksum and listed as e, passed its own check within
+// maxAge before now with that checksum, size and modification time (and,
+// when keyed, its MAC with the key).
+func (l *Ledger) VouchManifest(name, checksum string, e storage.Entry, keyed bool, maxAge time.Duration, now time.Time) bool {
+	if l == nil || checksum == "" {
+		return false
+	}
+	m, ok := l.Manifests[name]
+	if !ok || m.Checksum != checksum || m.Size != e.Size || !m.ModTime.Equal(e.ModTime) || (keyed && !m.MAC) {
+		return false
+	}
+	return !m.Checked.After(now.Add(time.Hour)) && now.Sub(m.Checked) <= maxAge
+}
+
+// RecordManifest stores a passed check of a manifest's checksum (and MAC
+// when mac is set).
+func (l *Ledger) RecordManifest(name, checksum string, size int64, modTime, checked time.Time, mac bool) {
+	if k, _ := Classify(name); k != KindManifest || !hexRe.MatchString(checksum) || modTime.IsZero() {
+		return
+	}
+	l.Manifests[name] = ManifestCheck{Checksum: checksum, Size: size, ModTime: modTime.UTC(), Checked: checked.UTC(), MAC: mac}
+}
+
 // Record stores the result of checking file, whose modification time was
 // modTime when the check began, against manifest entry t.
 func (l *Ledger) Record(file string, t *Table, modTime, checked time.Time, depth Depth, problem string) {
@@ -398,33 +445,77 @@ func (l *Ledger) RecordSnapshot(id string, checked time.Time, depth Depth, probl
 	l.Snapshots[id] = SnapshotCheck{Checked: checked.UTC(), Depth: depth, OK: len(problems) == 0, Problems: problems}
 }
 
-// Merge takes from other every record newer than this ledger's.
-func (l *Ledger) Merge(other *Ledger) {
+// Covers reports whether merging delta would change nothing: every record
+// of delta is already here, as new or newer. A run whose checks the
+// trusted ledger covers need not rewrite it.
+func (l *Ledger) Covers(delta *Ledger) bool {
+	for name, c := range delta.Files {
+		if mine, ok := l.Files[name]; !ok || c.Checked.After(mine.Checked) {
+			return false
+		}
+	}
+	for name, m := range delta.Manifests {
+		if mine, ok := l.Manifests[name]; !ok || m.Checked.After(mine.Checked) {
+			return false
+		}
+	}
+	for id, s := range delta.Snapshots {
+		mine, ok := l.Snapshots[id]
+		if !ok || s.Checked.After(mine.Checked) || (s.Checked.Equal(mine.Checked) && (s.OK != mine.OK || s.Depth != mine.Depth)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Merge takes from other every record newer than this ledger's, and
+// reports whether it took any.
+func (l *Ledger) Merge(other *Ledger) bool {
+	changed := false
 	for name, c := range other.Files {
 		if mine, ok := l.Files[name]; !ok || c.Checked.After(mine.Checked) {
 			l.Files[name] = c
+			changed = true
+		}
+	}
+	for name, m := range other.Manifests {
+		if mine, ok := l.Manifests[name]; !ok || m.Checked.After(mine.Checked) {
+			l.Manifests[name] = m
+			changed = true
 		}
 	}
 	for id, s := range other.Snapshots {
-		if mine, ok := l.Snapshots[id]; !ok || s.Checked.After(mine.Checked) {
+		if mine, ok := l.Snapshots[id]; !ok || s.Checked.After(mine.Checked) ||
+			(s.Checked.Equal(mine.Checked) && (s.OK != mine.OK || s.Depth != mine.Depth)) {
 			l.Snapshots[id] = s
+			changed = true
 		}
 	}
+	return changed
 }
 
 // Forget drops the records of files and snapshots that snaps no longer
 // hold (removed by prune, or a crashed backup's leftovers), so that the
-// ledger stays the size of the folder.
-func (l *Ledger) Forget(snaps []Info) {
+// ledger stays the size of the folder. It reports whether it dropped any.
+func (l *Ledger) Forget(snaps []Info) bool {
 	live := map[string]bool{}
 	ids := map[string]bool{}
 	for _, s := range snaps {
 		ids[s.ID] = true
+		for _, e := range s.Files {
+			live[e.Name] = true // a bare export's files keep their records
+		}
 		if s.Manifest == nil {
 			continue
 		}
 		for _, t := range s.Manifest.Tables {
 			live[t.File] = true
+		}
+	}
+	n := len(l.Files) + len(l.Snapshots) + len(l.Manifests)
+	for name := range l.Manifests {
+		if _, id := Classify(name); !ids[id] {
+			delete(l.Manifests, name)
 		}
 	}
 	for name := range l.Files {
@@ -437,6 +528,7 @@ func (l *Ledger) Forget(snaps []Info) {
 			delete(l.Snapshots, id)
 		}
 	}
+	return len(l.Files)+len(l.Snapshots)+len(l.Manifests) != n
 }
 
 // Save writes the ledger atomically: a temporary name, then Publish. The
@@ -489,6 +581,13 @@ func (l *Ledger) LedgerFiles() []string {
 // with the reason the stored one was ignored (nil when there was none).
 // The empty ledger vouches for nothing, so callers re-verify.
 func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, error) {
+	l, _, err := trustedLedger(ctx, f, key, snaps)
+	return l, err
+}
+
+// trustedLedger is TrustedLedger, also saying whether the ledger returned
+// is the stored one.
+func trustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, bool, error) {
 	name := FolderName(f.Location())
 	l, err := LoadLedger(ctx, f, name, key)
 	if err == nil {
@@ -496,11 +595,11 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 	}
 	switch {
 	case err == nil:
-		return l, nil
+		return l, true, nil
 	case errors.Is(err, ErrNoLedger):
-		return NewLedger(name), nil
+		return NewLedger(name), false, nil
 	}
-	return NewLedger(name), err
+	return NewLedger(name), false, err
 }
 
 // UpdateLedger adds the records of delta to the folder's ledger and saves
@@ -509,17 +608,16 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 // snaps no longer hold are dropped. A stored ledger that is not trusted is
 // replaced. The caller holds the folder's lock.
 func UpdateLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info, delta *Ledger, now time.Time) error {
-	l, err := TrustedLedger(ctx, f, key, snaps)
-	if err == nil && len(l.Files) == 0 && len(l.Snapshots) == 0 && len(delta.Files) == 0 && len(delta.Snapshots) == 0 {
-		// Nothing to record and nothing recorded (or no ledger at all):
-		// a folder statsnap never checked gets no ledger.
-		if _, err := LoadLedger(ctx, f, l.Folder, key); errors.Is(err, ErrNoLedger) {
-			return nil
-		}
+	l, stored, _ := trustedLedger(ctx, f, key, snaps)
+	changed := l.Merge(delta)
+	if snaps != nil && l.Forget(snaps) {
+		changed = true
 	}
-	l.Merge(delta)
-	if snaps != nil {
-		l.Forget(snaps)
+	if !changed && (stored || (len(l.Files) == 0 && len(l.Snapshots) == 0 && len(l.Manifests) == 0)) {
+		// Nothing new (a verify --max-age that read nothing, a folder
+		// statsnap never checked): the stored ledger already says it all,
+		// and not rewriting it keeps such runs as cheap as a listing.
+		return nil
 	}
 	return l.Save(ctx, f, key, now)
 }

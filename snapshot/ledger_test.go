@@ -30,6 +30,7 @@ func sampleLedger() *Ledger {
 	l.Record("match_stats_20260201_100000.parquet", ledgerTable('a', 100), ledgerWritten, ledgerNow.Add(-time.Hour), DepthHash, "")
 	l.Record("medals_20260201_100000.parquet", ledgerTable('b', 50), ledgerWritten, ledgerNow.Add(-time.Hour), DepthDeep, "hash_mismatch")
 	l.RecordSnapshot("20260201_100000", ledgerNow.Add(-time.Hour), DepthHash, []string{"hash_mismatch"})
+	l.RecordManifest(ManifestName("20260201_100000"), hashOf('d'), 500, ledgerWritten, ledgerNow.Add(-time.Hour), false)
 	return l
 }
 
@@ -280,5 +281,89 @@ func TestFolderName(t *testing.T) {
 	wd, _ := os.Getwd()
 	if got := FolderName("."); got != filepath.Base(wd) {
 		t.Errorf("FolderName(.) = %q, want %q", got, filepath.Base(wd))
+	}
+}
+
+// TestUpdateLedgerWritesOnlyNews: a run that found nothing new (verify
+// --max-age that read nothing) leaves the stored ledger as it is, and a
+// folder never checked gets no ledger.
+func TestUpdateLedgerWritesOnlyNews(t *testing.T) {
+	ctx := context.Background()
+	f, dir := ledgerFolder(t, "Chocoboflor")
+	if err := UpdateLedger(ctx, f, nil, nil, NewLedger("Chocoboflor"), ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LedgerName)); !os.IsNotExist(err) {
+		t.Fatalf("an empty update wrote a ledger: %v", err)
+	}
+	l := sampleLedger()
+	if err := l.Save(ctx, f, nil, ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, LedgerName))
+	same := NewLedger("Chocoboflor")
+	same.Merge(l) // every record as stored: nothing new
+	if err := UpdateLedger(ctx, f, nil, nil, same, ledgerNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, LedgerName))
+	if !bytes.Equal(before, after) {
+		t.Fatal("an update with nothing new rewrote the ledger")
+	}
+	newer := NewLedger("Chocoboflor")
+	newer.Record("match_stats_20260201_100000.parquet", ledgerTable('a', 100), ledgerWritten, ledgerNow, DepthHash, "")
+	if err := UpdateLedger(ctx, f, nil, nil, newer, ledgerNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ = os.ReadFile(filepath.Join(dir, LedgerName)); bytes.Equal(before, after) {
+		t.Fatal("a newer check was not written")
+	}
+}
+
+func TestLedgerVouchManifest(t *testing.T) {
+	l := NewLedger("Chocoboflor")
+	name := ManifestName("20260201_100000")
+	sum := hashOf('d')
+	l.RecordManifest(name, sum, 500, ledgerWritten, ledgerNow.Add(-time.Hour), false)
+	l.RecordManifest("not-a-manifest.json", sum, 500, ledgerWritten, ledgerNow, false)
+	if len(l.Manifests) != 1 {
+		t.Fatalf("recorded %v", l.Manifests)
+	}
+	e := storage.Entry{Name: name, Size: 500, ModTime: ledgerWritten}
+	for _, c := range []struct {
+		name   string
+		sum    string
+		e      storage.Entry
+		keyed  bool
+		maxAge time.Duration
+		want   bool
+	}{
+		{"unchanged", sum, e, false, 2 * time.Hour, true},
+		{"other checksum", hashOf('e'), e, false, 2 * time.Hour, false},
+		{"no checksum", "", e, false, 2 * time.Hour, false},
+		{"other size", sum, storage.Entry{Size: 501, ModTime: ledgerWritten}, false, 2 * time.Hour, false},
+		{"other time", sum, storage.Entry{Size: 500, ModTime: ledgerNow}, false, 2 * time.Hour, false},
+		{"too old", sum, e, false, 30 * time.Minute, false},
+		{"keyed, MAC never checked", sum, e, true, 2 * time.Hour, false},
+	} {
+		if got := l.VouchManifest(name, c.sum, c.e, c.keyed, c.maxAge, ledgerNow); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	l.RecordManifest(name, sum, 500, ledgerWritten, ledgerNow.Add(-time.Hour), true)
+	if !l.VouchManifest(name, sum, e, true, 2*time.Hour, ledgerNow) {
+		t.Error("keyed check with its MAC not vouched for")
+	}
+	raw, err := MarshalLedger(l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseLedger(raw, nil)
+	if err != nil || !back.Manifests[name].MAC {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	l.Forget(nil)
+	if len(l.Manifests) != 0 {
+		t.Error("Forget kept a manifest record")
 	}
 }

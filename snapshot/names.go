@@ -55,14 +55,22 @@ const (
 // Classify tells what a file name in a player folder is, and the snapshot
 // id it belongs to (empty for KindOther, KindTemp without an id, KindLock).
 func Classify(name string) (Kind, string) {
-	if m := manifestRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
-		return KindManifest, m[1]
+	// Each regexp is tried only on names with its fixed prefix: a folder
+	// listing, a scan and a ledger classify every name they hold.
+	if strings.HasPrefix(name, manifestPrefix) {
+		if m := manifestRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+			return KindManifest, m[1]
+		}
 	}
-	if m := pendingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
-		return KindPending, m[1]
+	if strings.HasPrefix(name, pendingPrefix) {
+		if m := pendingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+			return KindPending, m[1]
+		}
 	}
-	if m := removingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
-		return KindRemoving, m[1]
+	if strings.HasPrefix(name, removingPrefix) {
+		if m := removingRe.FindStringSubmatch(name); m != nil && ValidID(m[1]) {
+			return KindRemoving, m[1]
+		}
 	}
 	if name == ".statsnap.lock" {
 		return KindLock, ""

@@ -126,7 +126,15 @@ func Folder(ctx context.Context, f storage.Folder, snaps []snapshot.Info, entrie
 	units := map[string]*unit{}
 	var order []*unit
 	for i, s := range snaps {
-		res, jobs, m, done := prepare(s, entries, opt.Options)
+		mname := snapshot.ManifestName(s.ID)
+		vouched := opt.MaxAge > 0 && s.Manifest != nil && !s.Manifest.Legacy() &&
+			opt.Ledger.VouchManifest(mname, s.Manifest.Checksum, listed[mname], opt.Key != nil, opt.MaxAge, now)
+		res, jobs, m, done := prepare(s, entries, opt.Options, vouched)
+		if !vouched && !done && m == modeComplete && manifestPassed(res, mname) {
+			if e, ok := listed[mname]; ok {
+				out.Delta.RecordManifest(mname, s.Manifest.Checksum, e.Size, e.ModTime, now, opt.Key != nil)
+			}
+		}
 		p := pending{res: res, s: s, m: m, done: done}
 		for _, j := range jobs {
 			key := unitKey(j, m)
@@ -461,4 +469,15 @@ func Record(delta *snapshot.Ledger, s snapshot.Info, entries []storage.Entry, re
 		}
 		delta.RecordSnapshot(res.Snapshot, started, depth, kinds)
 	}
+}
+
+// manifestPassed reports whether prepare found nothing wrong with the
+// manifest itself (its checksum and, given a key, its MAC).
+func manifestPassed(res Result, mname string) bool {
+	for _, p := range res.Problems {
+		if p.File == mname && (p.Kind == KindManifestCorrupt || p.Kind == KindUnauthenticated) {
+			return false
+		}
+	}
+	return true
 }

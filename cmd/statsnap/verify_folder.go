@@ -294,7 +294,9 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	}
 	// Record what was found before reporting it: a later run then reads
 	// the files least recently checked first.
-	saveChecks(ctx, g, folder, r.key, snaps, fr.Delta, r.now)
+	if ignored != nil || !ledgerStored(ledger) || !ledger.Covers(fr.Delta) {
+		saveChecks(ctx, g, folder, r.key, snaps, fr.Delta, r.now)
+	}
 
 	var opErr error
 	for i, res := range fr.Results {
@@ -373,3 +375,9 @@ func printCoverage(w io.Writer, c verifyCoverageJSON, now time.Time) {
 }
 
 func (b budgetValue) zero() bool { return b.Bytes <= 0 && b.Fraction <= 0 && b.Duration <= 0 }
+
+// ledgerStored reports whether l came from the folder (a trusted ledger
+// with records) rather than being the empty one used when there was none.
+func ledgerStored(l *snapshot.Ledger) bool {
+	return l != nil && (len(l.Files) > 0 || len(l.Snapshots) > 0 || len(l.Manifests) > 0)
+}

@@ -31,5 +31,12 @@ func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, 
 		delta.Record(t.File, t, mtimes[t.File], now, snapshot.DepthHash, "")
 	}
 	delta.RecordSnapshot(id, now, snapshot.DepthHash, nil)
+	// Backup computed the manifest's checksum (and MAC) itself.
+	mname := snapshot.ManifestName(id)
+	for _, e := range entries {
+		if e.Name == mname {
+			delta.RecordManifest(mname, m.Checksum, e.Size, e.ModTime, now, key != nil)
+		}
+	}
 	return snapshot.UpdateLedger(context.WithoutCancel(ctx), f, key, nil, delta, now)
 }

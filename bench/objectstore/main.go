@@ -59,6 +59,9 @@ func run(matches, reps int, work string) error {
 	db := filepath.Join(sample, "data", "players", "Bench", "stats.duckdb")
 	if _, err := os.Stat(db); err != nil {
 		fmt.Printf("making a sample of %d matches…\n", matches)
+		if err := os.MkdirAll(sample, 0o755); err != nil {
+			return err
+		}
 		if out, err := statsnap(bin, sample, nil, "sample", "--gamertag", "Bench", "--matches", strconv.Itoa(matches)); err != nil {
 			return fmt.Errorf("sample: %v\n%s", err, out)
 		}

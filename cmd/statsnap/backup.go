@@ -184,7 +184,24 @@ func runBackup(cmd *cobra.Command, g *globals, o backupOptions) error {
 	close(next)
 	wg.Wait()
 	if err := cmd.Context().Err(); err != nil {
-		return err
+		// A snapshot whose manifest was published before the signal is
+		// made: say which, never "nothing was changed".
+		var made, not []string
+		for i, j := range jobs {
+			if errs[i] == nil && snaps[i].Snapshot != "" {
+				made = append(made, j.gamertag+" ("+snaps[i].Snapshot+")")
+			} else {
+				not = append(not, j.gamertag)
+			}
+		}
+		switch {
+		case len(made) == 0:
+			return err
+		case len(not) > 0:
+			return &interruptedError{fmt.Sprintf("interrupted; backed up %s; nothing was changed for %s (run the backup again for them)",
+				strings.Join(made, ", "), strings.Join(not, ", "))}
+		}
+		// Every backup committed before the interruption took effect.
 	}
 	done := []backupSnapJSON{}
 	failed := []failedJSON{}
@@ -294,6 +311,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Time:             at,
 		Key:              key,
 		Progress:         progress,
+		Event:            signalAt("backup"),
 	})
 	view.Close()
 	view = nil

@@ -512,6 +512,13 @@ func TestBackupInterrupted(t *testing.T) {
 		if len(state) != 0 {
 			t.Errorf("interrupted at %v: left %v", delay, state)
 		}
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// On a loaded machine the signal can land before the Go
+			// runtime has installed statsnap's handler: the kernel's
+			// default kills it, having written nothing (checked above).
+			t.Logf("interrupted at %v before statsnap started handling signals", delay)
+			continue
+		}
 		if !strings.Contains(stderr.String(), "interrupted") {
 			t.Errorf("interrupted at %v: stderr %q", delay, stderr.String())
 		}

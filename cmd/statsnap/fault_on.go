@@ -9,6 +9,9 @@ package main
 import (
 	"context"
 	"os"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
@@ -70,4 +73,34 @@ func (c *crashFolder) Sync(ctx context.Context) error {
 		os.Exit(137)
 	}
 	return err
+}
+
+// signalEnv names a signal to deliver at an event:
+// STATSNAP_TEST_SIGNAL_AT=restore:at-commit:INT makes restore send itself
+// SIGINT at its "at-commit" event (TERM for SIGTERM), then wait until the
+// signal has cancelled the command's context, so that what follows runs
+// exactly as it would after a real Ctrl-C at that moment.
+const signalEnv = "STATSNAP_TEST_SIGNAL_AT"
+
+// signalAt is the Event hook of command (restore, backup) that signalEnv
+// asks for, or nil.
+func signalAt(command string) func(ctx context.Context, point string) {
+	parts := strings.Split(os.Getenv(signalEnv), ":")
+	if len(parts) != 3 || parts[0] != command {
+		return nil
+	}
+	sig := syscall.SIGINT
+	if parts[2] == "TERM" {
+		sig = syscall.SIGTERM
+	}
+	return func(ctx context.Context, point string) {
+		if point != parts[1] {
+			return
+		}
+		_ = syscall.Kill(os.Getpid(), sig)
+		select {
+		case <-ctx.Done():
+		case <-time.After(30 * time.Second):
+		}
+	}
 }

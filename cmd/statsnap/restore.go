@@ -28,6 +28,7 @@ type restoreOptions struct {
 	List            bool
 	AllowUnverified bool
 	Force           bool
+	All             bool
 }
 
 // restoreJSON is SPEC's restore document, with the verdict added.
@@ -41,7 +42,7 @@ type restoreJSON struct {
 func newRestoreCmd(g *globals) *cobra.Command {
 	var o restoreOptions
 	cmd := &cobra.Command{
-		Use:   "restore (--gamertag G | --db PATH [--gamertag G]) --backup DIR",
+		Use:   "restore (--gamertag G | --db PATH [--gamertag G] | --all) [--backup DIR]",
 		Short: "Restore a verified snapshot into a database, in one transaction",
 		Long: `Restore verifies a snapshot (the newest by id unless --snapshot), copying its
 files to a private folder next to the target while hashing them, then restores
@@ -49,7 +50,12 @@ from those copies in one transaction: it all happens or nothing does.
 
 Without --replace rows are appended to existing tables (missing tables are
 created); with --replace the chosen tables are dropped and rebuilt. A snapshot
-that does not verify is refused (exit 3) and the newest one that does is named.` + exitStatus(
+that does not verify is refused (exit 3) and the newest one that does is named.
+
+Without --backup, --gamertag G reads {--output}/G. --all restores every player
+folder of a backup root (--backup ROOT, or --output) into
+{--data-dir}/players/{gamertag}/stats.duckdb, each on its own: one failure does
+not stop the others, and the exit status is the worst of them (3 before 1).` + exitStatus(
 			"0 the restore committed (or, with --dry-run, would)",
 			"1 the database is in use, a key conflicts, a table is incompatible, ...",
 			exitLineUsage,
@@ -58,7 +64,9 @@ that does not verify is refused (exit 3) and the newest one that does is named.`
 		Example: `  statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --replace
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --dry-run
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --list
-  statsnap restore --db ./copy.duckdb --backup ./data/backups/JGtm --tables match_stats,medals_earned`,
+  statsnap restore --db ./copy.duckdb --backup ./data/backups/JGtm --tables match_stats,medals_earned
+  statsnap restore --gamertag Chocoboflor --output /mnt/nas/statsnap
+  statsnap restore --all --backup /mnt/nas/statsnap --data-dir ./data`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRestore(cmd, g, o) },
 	}
@@ -73,13 +81,24 @@ that does not verify is refused (exit 3) and the newest one that does is named.`
 	f.BoolVar(&o.List, "list", false, "list the snapshot's tables with rows, sizes and verification status")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept a seed-made (legacy) or bare snapshot, or one without a MAC; every file is fully decoded first")
 	f.BoolVar(&o.Force, "force", false, "restore a snapshot of another gamertag")
+	f.BoolVar(&o.All, "all", false, "restore every player folder of the backup root (--backup ROOT, or --output) into {--data-dir}/players/{gamertag}/stats.duckdb")
 	return cmd
 }
 
 func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	ctx := cmd.Context()
+	if o.All {
+		return runRestoreAll(cmd, g, o)
+	}
+	if o.Backup == "" && o.Gamertag != "" {
+		if err := checkGamertag(o.Gamertag); err != nil {
+			return err
+		}
+		// The player's folder of the backup root, as backup wrote it.
+		o.Backup = g.playerFolder(o.Gamertag)
+	}
 	if o.Backup == "" {
-		return usageErr("restore needs --backup DIR, the player's backup folder (e.g. ./data/backups/%s)", orDefault(o.Gamertag, "GAMERTAG"))
+		return usageErr("restore needs --backup DIR, the player's backup folder (e.g. ./data/backups/%s), or --gamertag G to read {--output}/G", orDefault(o.Gamertag, "GAMERTAG"))
 	}
 	if o.Gamertag != "" {
 		if err := checkGamertag(o.Gamertag); err != nil {
@@ -158,6 +177,7 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
+		Event:           signalAt("restore"),
 	}
 	// Restore hashes every file it restores; what it found goes into the
 	// folder's ledger (under the shared lock restore holds then).

@@ -886,7 +886,7 @@ func TestRestoreUsage(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "b"), 0o755)
 	for _, args := range [][]string{
-		{"restore", "--gamertag", "x"},
+		{"restore"},
 		{"restore", "--backup", "b"},
 		{"restore", "--gamertag", "../x", "--backup", "b"},
 		{"restore", "--gamertag", "x", "--backup", "b", "--snapshot", "yesterday"},
@@ -899,6 +899,11 @@ func TestRestoreUsage(t *testing.T) {
 	}
 	if r := cli(t, dir, "restore", "--gamertag", "x", "--backup", "nope"); r.Code != 1 {
 		t.Errorf("missing backup folder: exit %d", r.Code)
+	}
+	// Without --backup, --gamertag reads {--output}/{gamertag}: here a
+	// folder that does not exist, which the message names.
+	if r := cli(t, dir, "restore", "--gamertag", "x"); r.Code != 1 || !strings.Contains(r.Stderr, filepath.Join("data", "backups", "x")) {
+		t.Errorf("--gamertag without --backup: exit %d %q", r.Code, r.Stderr)
 	}
 	if r := cli(t, dir, "restore", "--gamertag", "x", "--backup", "b"); r.Code != 1 || !strings.Contains(r.Stderr, "no snapshot") {
 		t.Errorf("empty backup folder: exit %d: %s", r.Code, r.Stderr)

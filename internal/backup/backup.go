@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -58,6 +59,19 @@ type Options struct {
 	MemoryLimit string
 	// Progress, when set, is called before and after each table.
 	Progress func(Progress)
+	// Event, when set, is called at the moments around the commit point
+	// (the manifest's publication): "before-commit" (an interruption now
+	// removes everything), "at-commit" (past the last cancellation check:
+	// the snapshot is committed whatever comes now) and "after-commit".
+	// Fault-injection tests signal the process there.
+	Event func(ctx context.Context, point string)
+}
+
+// event calls opt.Event, when set.
+func (o Options) event(ctx context.Context, point string) {
+	if o.Event != nil {
+		o.Event(ctx, point)
+	}
 }
 
 // Progress reports one step of a backup.
@@ -162,11 +176,23 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	// tables are copied it runs alongside the manifest's commit.
 	go r.release()
 	res.Manifest = r.manifest(entries)
+	opt.event(ctx, "before-commit")
+	// The last moment an interruption undoes the backup. Committing is
+	// not cancellable halfway: once begun, the manifest is written,
+	// published and synced even if a signal lands, and the command
+	// reports the snapshot it made.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opt.event(ctx, "at-commit")
+	signalled := ctx
+	ctx = context.WithoutCancel(ctx)
 	if res.ManifestName, err = r.commit(ctx, res.Manifest); err != nil {
 		return nil, err
 	}
 	res.ManifestBytes = r.manifestBytes
 	committed = true
+	opt.event(signalled, "after-commit")
 	r.dropJournal(ctx)
 	if !opt.NoMetadata {
 		res.LedgerErr = recordLedger(ctx, r.f, opt.Key, r.id, res.Manifest)
@@ -178,15 +204,24 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 // backup's memory limit and starts the transaction the catalog and the
 // first tables are read in.
 func (r *run) openSource(ctx context.Context) error {
-	db, err := dbfile.Open(ctx, r.opt.Source, true)
+	// DuckDB spills what its memory limit cannot hold to a private
+	// folder, never beside the app's database (its default for a file).
+	spill, err := os.MkdirTemp("", "statsnap-spill-")
+	if err != nil {
+		return fmt.Errorf("create a temp folder for DuckDB: %w", err)
+	}
+	db, err := dbfile.OpenWith(ctx, r.opt.Source, dbfile.Options{ReadOnly: true, TempDir: spill})
 	if errors.Is(err, dbfile.ErrNotExist) {
+		os.RemoveAll(spill)
 		return fmt.Errorf("%w: %w", ErrSourceMissing, err)
 	}
 	if err != nil {
+		os.RemoveAll(spill)
 		return err
 	}
 	r.db = db
 	r.release = sync.OnceFunc(func() {
+		defer os.RemoveAll(spill)
 		if r.conn != nil {
 			// Cleanup must run even when ctx was cancelled.
 			// Best effort: a connection that cannot roll back is closed.
@@ -323,8 +358,11 @@ func (r *run) undo(ctx context.Context) {
 // first connection while the others start on the largest tables.
 func (r *run) copyTables(ctx context.Context) ([]*snapshot.Table, error) {
 	copyStart := time.Now()
-	readObjects := func() error {
-		if err := r.cat.ReadObjects(ctx, r.conn); err != nil {
+	base := *r.cat // what the catalog held before its objects were read
+	readObjects := func(conn *sql.Conn) error {
+		// A second attempt (after running out of memory) starts over.
+		*r.cat = base
+		if err := r.cat.ReadObjects(ctx, conn); err != nil {
 			return err
 		}
 		slog.Debug("read catalog", "took", time.Since(copyStart))
@@ -462,7 +500,7 @@ type plannedTable struct {
 // is open read-only, which keeps writers out of the file until we close it.
 //
 // before runs on the first connection, while the others already copy.
-func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() error, f storage.Folder, r *run, tables []plannedTable) ([]*snapshot.Table, error) {
+func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func(*sql.Conn) error, f storage.Folder, r *run, tables []plannedTable) ([]*snapshot.Table, error) {
 	opt := r.opt
 	jobs := opt.Jobs
 	if jobs <= 0 {
@@ -483,9 +521,10 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu     sync.Mutex // guards next, failed and the Progress calls
+		mu     sync.Mutex // guards next, failed, alone and the Progress calls
 		next   int
 		failed error
+		alone  []int // tables to copy again alone (out of memory)
 	)
 	report := func(p Progress) {
 		if opt.Progress != nil {
@@ -509,6 +548,14 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 
 			entry, err := copyTable(ctx, conn, f, r, i, tables[i])
 			mu.Lock()
+			var me *memoryError
+			if errors.As(err, &me) {
+				// Copied again alone once the others are done; this
+				// connection's transaction is aborted, so it stops here.
+				alone = append(alone, i)
+				mu.Unlock()
+				return
+			}
 			if err != nil {
 				if failed == nil {
 					failed = err
@@ -539,9 +586,13 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 			work(conn)
 		}()
 	}
-	if err := before(); err != nil {
+	catalogAgain := false
+	if err := before(first); err != nil {
 		mu.Lock()
-		if failed == nil {
+		if outOfMemory(err) && ctx.Err() == nil {
+			// Read again alone, like a table that ran out of memory.
+			catalogAgain = true
+		} else if failed == nil {
 			failed = err
 			cancel()
 		}
@@ -553,6 +604,16 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func() 
 	if failed != nil {
 		// Only the first failure is kept: the others were cancelled by it.
 		return nil, failed
+	}
+	// Tables no connection got to, because every connection stopped on a
+	// table that ran out of memory, are copied alone too.
+	for ; next < len(order); next++ {
+		alone = append(alone, order[next])
+	}
+	if len(alone) > 0 || catalogAgain {
+		if err := copyAlone(ctx, db, f, r, tables, alone, entries, catalogAgain, before); err != nil {
+			return nil, err
+		}
 	}
 	return entries, nil
 }
@@ -577,18 +638,12 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i 
 	staged := snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i))
 	entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
 	if err != nil && outOfMemory(err) && ctx.Err() == nil {
-		// The limit keeps a backup of narrow tables under 1 GiB, but a row
-		// group of wide rows (long strings, big lists) can need more than
-		// it, and DuckDB cannot spill that: a bigger backup beats a failed
-		// one. (A source holding 600,000 rows of 2 KB strings failed at
-		// 512 MB.)
-		slog.Info("a table needs more memory than the backup's limit; copying it again with DuckDB's default limit",
-			"table", pt.t.Key(), "err", err)
-		_ = f.Remove(ctx, staged) // the retry writes it again
-		if lerr := liftMemoryLimit(ctx, conn, r.defaultLimit); lerr != nil {
-			return nil, fmt.Errorf("back up table %s: %w (lifting the memory limit to retry failed: %v)", pt.t.Key(), err, lerr)
-		}
-		entry, err = writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
+		// Not retried here: this connection's transaction is aborted and
+		// even its ROLLBACK can run out of memory while another table is
+		// copied beside it. copyTables copies the table again, alone, on
+		// a fresh connection, under DuckDB's default limit.
+		_ = f.Remove(context.WithoutCancel(ctx), staged)
+		return nil, &memoryError{table: pt.t.Key(), err: err}
 	}
 	if err == nil {
 		err = f.Publish(ctx, staged, pt.file)
@@ -606,16 +661,67 @@ func outOfMemory(err error) bool {
 	return dberr.Is(err, dberr.ErrOutOfMemory)
 }
 
-// liftMemoryLimit puts DuckDB's memory limit back to its default for
-// every connection and starts conn's transaction again: the failed COPY
-// aborted it. The source is read-only, so the new transaction sees the
-// same data. (RESET memory_limit changes the setting but, in DuckDB
+// memoryError is a table whose copy ran out of the backup's memory limit.
+type memoryError struct {
+	table string
+	err   error
+}
+
+func (e *memoryError) Error() string { return fmt.Sprintf("back up table %s: %v", e.table, e.err) }
+func (e *memoryError) Unwrap() error { return e.err }
+
+// copyAlone copies tables that ran out of memory again, one at a time,
+// each on a fresh connection (the failed ones are aborted, and their
+// ROLLBACK itself could fail for memory), after the side-by-side copies
+// are done, under DuckDB's default limit, spilling to the backup's
+// private temp folder. The source is read-only, so a new transaction sees
+// the same data. (RESET memory_limit changes the setting but, in DuckDB
 // 1.5.6, not the buffer pool's limit; SET does both.)
-func liftMemoryLimit(ctx context.Context, conn *sql.Conn, limit string) error {
-	for _, q := range []string{"ROLLBACK", "SET memory_limit = " + sqlq.Literal(limit), "BEGIN TRANSACTION"} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
+func copyAlone(ctx context.Context, db *sql.DB, f storage.Folder, r *run, tables []plannedTable, idx []int, entries []*snapshot.Table,
+	catalogAgain bool, readCatalog func(*sql.Conn) error) error {
+	conn, err := readConn(ctx, db)
+	if err != nil {
+		return fmt.Errorf("a fresh connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+sqlq.Literal(r.defaultLimit)); err != nil {
+		conn.Close()
+		return fmt.Errorf("lift the memory limit: %w", err)
+	}
+	if catalogAgain {
+		slog.Info("reading the catalog again, alone, under DuckDB's default memory limit")
+		err := readCatalog(conn)
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		conn.Close()
+		if err != nil {
+			return err
 		}
+		conn = nil
+	}
+	for n, i := range idx {
+		if conn == nil {
+			if conn, err = readConn(ctx, db); err != nil {
+				return fmt.Errorf("back up table %s: a fresh connection: %w", tables[i].t.Key(), err)
+			}
+		}
+		slog.Info("copying a table again, alone, under DuckDB's default memory limit", "table", tables[i].t.Key())
+		key := tables[i].t.Key()
+		if r.opt.Progress != nil {
+			r.opt.Progress(Progress{Table: key, Index: len(tables) - len(idx) + n + 1, Count: len(tables)})
+		}
+		entry, err := copyTable(ctx, conn, f, r, i, tables[i])
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		conn.Close()
+		conn = nil
+		if err != nil {
+			return err
+		}
+		entries[i] = entry
+		if r.opt.Progress != nil {
+			r.opt.Progress(Progress{Table: key, Index: len(tables) - len(idx) + n + 1, Count: len(tables), Rows: entry.Rows, Bytes: entry.FileSizeBytes, Done: true})
+		}
+	}
+	if conn != nil {
+		conn.Close()
 	}
 	return nil
 }

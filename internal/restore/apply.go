@@ -259,6 +259,9 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 		if dberr.Is(err, dberr.ErrConstraint) && p.action == ActionAppend {
 			return &ConflictError{Table: p.src.key, Err: err}
 		}
+		if undecodable(ctx, err) {
+			return &decodeError{Table: p.src.key, File: p.src.file, Err: err}
+		}
 		return fmt.Errorf("load table %s: %w", p.src.key, err)
 	}
 	return nil
@@ -631,6 +634,21 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		version = j.rep.StorageVersion
 	}
 	opened := time.Now()
+	// What the target's file was, to give back what DuckDB's optimistic
+	// writes took if the restore rolls back (registered first, so it runs
+	// once DuckDB has closed the file).
+	committed := false
+	if exists {
+		before, err := recordTarget(path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		defer func() {
+			if !committed {
+				before.giveBack()
+			}
+		}()
+	}
 	db, err := openDB(ctx, path, false, version)
 	if err != nil {
 		return err
@@ -646,6 +664,17 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer conn.Close()
+	// DuckDB works under a memory limit, spilling to the work folder: a
+	// file that passed every check can still make a reader allocate
+	// (a forged 1.36 MB file drove restore past 4.3 GB).
+	for _, q := range []string{
+		"SET memory_limit = " + sqlq.Literal(MemoryLimit),
+		"SET temp_directory = " + sqlq.Literal(filepath.Join(work.path, "spill")),
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("limit DuckDB's memory: %s: %w", q, err)
+		}
+	}
 	if err := confine(ctx, conn, copyTo); err != nil {
 		return err
 	}
@@ -656,7 +685,6 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	committed := false
 	defer func() {
 		if !committed {
 			// A Ctrl-C must still roll back.
@@ -686,13 +714,24 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	}
 	slog.Debug("applied", "took", time.Since(started))
 	started = time.Now()
+	j.opt.event(ctx, "before-commit")
+	// The last moment an interruption rolls everything back. Past this
+	// check the commit is not cancellable: a signal that lands while
+	// DuckDB commits, or after, must not be reported as "nothing was
+	// changed" when the rows are in (running the restore again would
+	// append them twice).
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j.opt.event(ctx, "at-commit")
+	signalled := ctx
+	ctx = context.WithoutCancel(ctx)
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
 	slog.Debug("committed", "took", time.Since(started))
-	// Committed: what follows must finish even if interrupted now.
-	ctx = context.WithoutCancel(ctx)
+	j.opt.event(signalled, "after-commit")
 	for _, s := range stubs {
 		// A stand-in that stays attached goes with the connection.
 		_, _ = conn.ExecContext(ctx, "DETACH "+sqlq.Ident(s))

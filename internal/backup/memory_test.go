@@ -1,0 +1,52 @@
+package backup_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/openspartan/statsnap/internal/backup"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/storage/local"
+)
+
+// TestWideTablesAtOnceOverMemoryLimit: two tables of wide rows copied side
+// by side, each needing more than the backup's limit. The recovery must
+// not fail the same way (it used to retry on the aborted connection,
+// whose ROLLBACK itself ran out of memory beside the other copy): each is
+// copied again alone on a fresh connection, and the backup succeeds with
+// every row.
+func TestWideTablesAtOnceOverMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "stats.duckdb")
+	db, err := dbfile.Open(context.Background(), src, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE wide1 AS SELECT range AS id, repeat(md5(range::VARCHAR), 64) AS s FROM range(60000)`,
+		`CREATE TABLE wide2 AS SELECT range AS id, repeat(md5((range+7)::VARCHAR), 64) AS s, uuid() AS u FROM range(60000)`,
+		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	for _, jobs := range []int{2, 3} {
+		folder, err := local.OpenFolder(filepath.Join(dir, "backups", string(rune('0'+jobs))), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := backup.Backup(context.Background(), backup.Options{Source: src, Gamertag: "tester", Folder: folder,
+			CompressionLevel: 3, MemoryLimit: "16MB", Jobs: jobs})
+		if err != nil {
+			t.Fatalf("jobs %d: backup of two wide tables at once under 16MB: %v", jobs, err)
+		}
+		for k, want := range map[string]int64{"wide1": 60000, "wide2": 60000, "narrow": 1000} {
+			if got := res.Manifest.Tables[k].Rows; got != want {
+				t.Errorf("jobs %d: %s has %d rows, want %d", jobs, k, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package parquetfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// FuzzCheck feeds whole files, not only footers, to the checks restore and
+// verify run before any reader decodes a byte (Check, Decompress) and to
+// the full decode. Whatever the bytes: no panic, no hang, and no more
+// allocation than the bounds allow for a file of that size. Seeds live in
+// testdata/fuzz/FuzzCheck (TestWriteCheckCorpus writes them).
+func FuzzCheck(f *testing.F) {
+	for _, s := range checkSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, cerr := Check(ctx, bytes.NewReader(data))
+		derr := Decompress(ctx, bytes.NewReader(data))
+		runtime.ReadMemStats(&after)
+		if ctx.Err() != nil {
+			t.Fatal("the checks did not finish within a minute")
+		}
+		// Pages are bounded at MaxPageBytes, but a small file cannot
+		// make the checks allocate anywhere near that: they read headers,
+		// and decompress pages that exist in the file.
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+			t.Fatalf("checking %d bytes allocated %d", len(data), got)
+		}
+		if cerr == nil && derr == nil {
+			DecodeAll(ctx, bytes.NewReader(data))
+		}
+		if errors.Is(cerr, ErrBounds) && derr == nil {
+			t.Fatalf("Check refused for bounds (%v) but Decompress accepted", cerr)
+		}
+	})
+}
+
+func checkSeeds(t testing.TB) map[string][]byte {
+	good := sampleFile(t, 50)
+	return map[string][]byte{
+		"good":       good,
+		"truncated":  good[:len(good)-9],
+		"deep":       forgedFooter(t, deep(40)),
+		"too_deep":   forgedFooter(t, deep(MaxDepth+1)),
+		"wide":       forgedFooter(t, wide(300)),
+		"page_ok":    forgedPageFile(t, 16, 16),
+		"page_bomb":  forgedPageFile(t, MaxPageBytes+1, 16),
+		"page_neg":   forgedPageFile(t, -5, 16),
+		"magic_only": []byte("PAR1PAR1"),
+	}
+}
+
+// TestWriteCheckCorpus regenerates FuzzCheck's seed corpus. It only runs
+// when asked.
+func TestWriteCheckCorpus(t *testing.T) {
+	if os.Getenv("STATSNAP_WRITE_CORPUS") == "" {
+		t.Skip("set STATSNAP_WRITE_CORPUS=1 to regenerate testdata/fuzz/FuzzCheck")
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzCheck")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range checkSeeds(t) {
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(data)))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

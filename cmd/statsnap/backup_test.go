@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/blake3"
-
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -55,16 +51,6 @@ func readManifest(t *testing.T, path string) (*snapshot.Parsed, map[string]any) 
 		t.Fatal(err)
 	}
 	return p, generic
-}
-
-func openDB(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := dbfile.Open(context.Background(), path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // TestBackupManifest checks every field SPEC fixes, against the source
@@ -120,7 +106,7 @@ func TestBackupManifest(t *testing.T) {
 	}
 
 	// Every base table of the source, empty ones included, with its rows.
-	db := openDB(t, src)
+	db := testutil.OpenDB(t, src, false)
 	rows, err := db.Query(`SELECT schema_name, table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database()`)
 	if err != nil {
 		t.Fatal(err)
@@ -163,9 +149,8 @@ func TestBackupManifest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
-		sum := blake3.Sum256(data)
-		if hex.EncodeToString(sum[:]) != e.BLAKE3 || s.Tables[key].BLAKE3 != e.BLAKE3 {
-			t.Errorf("%s: blake3 manifest %s, json %s, independent %x", key, e.BLAKE3, s.Tables[key].BLAKE3, sum)
+		if sum := testutil.BLAKE3(data); sum != e.BLAKE3 || s.Tables[key].BLAKE3 != e.BLAKE3 {
+			t.Errorf("%s: blake3 manifest %s, json %s, independent %s", key, e.BLAKE3, s.Tables[key].BLAKE3, sum)
 		}
 		if int64(len(data)) != e.FileSizeBytes {
 			t.Errorf("%s: size %d, manifest %d", key, len(data), e.FileSizeBytes)
@@ -271,7 +256,8 @@ func TestBackupOperationalErrors(t *testing.T) {
 	if _, err := db.Exec("SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	r = cli(t, dir, "backup", "--gamertag", "held")
+	// DuckDB's lock is the process's: only another process meets it.
+	r = binCLI(t, dir, nil, "backup", "--gamertag", "held")
 	if r.Code != exitError || !strings.Contains(r.Stderr, fmt.Sprintf("process %d", os.Getpid())) || !strings.Contains(r.Stderr, "close") {
 		t.Errorf("locked db: exit %d, %q", r.Code, r.Stderr)
 	}
@@ -359,9 +345,9 @@ func TestBackupDBNaming(t *testing.T) {
 	src := samplePlayer(t, dir, "orig", 5)
 	other := filepath.Join(dir, "elsewhere", "Spartan 117", "stats.duckdb")
 	os.MkdirAll(filepath.Dir(other), 0o755)
-	copyFile(t, src, other)
+	testutil.CopyFile(t, src, other)
 	stem := filepath.Join(dir, "elsewhere", "my-export.duckdb")
-	copyFile(t, src, stem)
+	testutil.CopyFile(t, src, stem)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -397,8 +383,7 @@ func folderState(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum := blake3.Sum256(data)
-		out[e.Name()] = hex.EncodeToString(sum[:8])
+		out[e.Name()] = testutil.BLAKE3(data)[:16]
 	}
 	return out
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/snapshot"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // runFault runs the faultinject binary with STATSNAP_TEST_SIGNAL_AT set:
@@ -43,7 +45,7 @@ func TestRestoreSignalAtCommit(t *testing.T) {
 	fx := rsSetup(t, "Sig", 30)
 	reference := filepath.Join(fx.dir, "reference.duckdb")
 	mustCLI(t, fx.dir, "sample", "--gamertag", "Other", "--matches", "10", "--seed", "3")
-	copyFile(t, filepath.Join(fx.dir, "data", "players", "Other", "stats.duckdb"), reference)
+	testutil.CopyFile(t, filepath.Join(fx.dir, "data", "players", "Other", "stats.duckdb"), reference)
 	const q = "SELECT count(*) FROM highlight_events"
 	base := countIn(t, reference, q)
 	snap := countIn(t, fx.db, q)
@@ -51,7 +53,7 @@ func TestRestoreSignalAtCommit(t *testing.T) {
 		for _, point := range []string{"before-commit", "at-commit", "after-commit"} {
 			name := point + "/" + sig
 			target := filepath.Join(fx.dir, "t-"+point+"-"+sig+".duckdb")
-			copyFile(t, reference, target)
+			testutil.CopyFile(t, reference, target)
 			r := runFault(t, fx.dir, "restore:"+point+":"+sig, "restore", "--db", target, "--backup", fx.folder, "--force", "--tables", "highlight_events")
 			got := countIn(t, target, q)
 			if point == "before-commit" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,17 +12,8 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
-
-// runInProcess runs statsnap's run in dir (the tests of this file change
-// the working folder, so they are not parallel).
-func runInProcess(t *testing.T, dir string, args ...string) result {
-	t.Helper()
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb)
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-}
 
 // oneJSONError checks that stdout is exactly one JSON document whose error
 // member has the process's exit code, a kind, a message and a hint field,
@@ -79,18 +69,14 @@ func TestJSONErrors(t *testing.T) {
 	defer fl.Unlock()
 
 	// One real snapshot with a damaged table file: an integrity failure.
-	if r := runInProcess(t, dir, "sample", "--gamertag", "bad", "--matches", "2"); r.Code != 0 {
+	if r := cli(t, dir, "sample", "--gamertag", "bad", "--matches", "2"); r.Code != 0 {
 		t.Fatalf("sample: %s", r.Stderr)
 	}
-	if r := runInProcess(t, dir, "backup", "--gamertag", "bad", "--time", "2026-02-01T10:00:00Z"); r.Code != 0 {
+	if r := cli(t, dir, "backup", "--gamertag", "bad", "--time", "2026-02-01T10:00:00Z"); r.Code != 0 {
 		t.Fatalf("backup: %s", r.Stderr)
 	}
 	bad := filepath.Join(dir, "data", "backups", "bad")
-	victim := filepath.Join(bad, "match_stats_20260201_100000.parquet")
-	data, err := os.ReadFile(victim)
-	must(err)
-	data[len(data)/2] ^= 0xff
-	must(os.WriteFile(victim, data, 0o644))
+	testutil.FlipByte(t, filepath.Join(bad, "match_stats_20260201_100000.parquet"))
 
 	for _, c := range []struct {
 		name string
@@ -128,7 +114,7 @@ func TestJSONErrors(t *testing.T) {
 		{"key: file exists", []string{"key", "--json", "generate", "exists.key"}, exitError, kindError, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := runInProcess(t, dir, c.args...)
+			r := cli(t, dir, c.args...)
 			if r.Code != c.code {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.Code, c.code, r.Stdout, r.Stderr)
 			}

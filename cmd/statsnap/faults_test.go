@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -234,8 +235,8 @@ func TestRestoreDiskFull(t *testing.T) {
 	small = filepath.Join(dir, "small2")
 	mountTmpfs(t, small, fmt.Sprintf("size=%dk", fi.Size()/1024+512))
 	target = filepath.Join(small, "stats.duckdb")
-	copyFile(t, tinyDB, target)
-	sum := vBLAKE3(vReadFile(t, target))
+	testutil.CopyFile(t, tinyDB, target)
+	sum := testutil.BLAKE3(vReadFile(t, target))
 	r = cli(t, dir, "restore", "--gamertag", "p", "--backup", backups, "--db", target, "--replace", "--force")
 	if r.Code != exitError {
 		t.Fatalf("existing target on a full disk: exit %d, %q", r.Code, r.Stderr)
@@ -244,7 +245,7 @@ func TestRestoreDiskFull(t *testing.T) {
 	if n := strings.Count(strings.TrimSpace(r.Stderr), "\n"); n != 0 || !strings.Contains(r.Stderr, "is full") {
 		t.Errorf("want one sentence about the full disk, got %q", r.Stderr)
 	}
-	if got := vBLAKE3(vReadFile(t, target)); got != sum {
+	if got := testutil.BLAKE3(vReadFile(t, target)); got != sum {
 		t.Error("the target changed")
 	}
 	entries, _ = os.ReadDir(small)

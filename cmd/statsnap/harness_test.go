@@ -1,29 +1,41 @@
 package main
 
-// The shared end-to-end harness of package main's tests: TestMain builds
-// the real binary once, and every test runs it as a subprocess in its own
-// temporary working folder. Keep exactly one TestMain in this package.
+// The shared end-to-end harness of package main's tests. cli runs
+// statsnap in-process, through run, in a test's own temporary working
+// folder; the tests whose point is a separate process (signals, kill -9,
+// running as another user, a hang that needs a deadline) run the real
+// binary that TestMain builds once. Keep exactly one TestMain in this
+// package.
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // binPath is the statsnap binary built by TestMain.
 var binPath string
 
+// pkgDir is this package's folder: in-process runs change the working
+// folder, so builds name it explicitly.
+var pkgDir string
+
 // faultBin is the binary built with -tags faultinject, which has the
 // fault-injection hook (fault_on.go), built the first time a test asks.
 var faultBin = sync.OnceValues(func() (string, error) {
 	path := binPath + "-faultinject"
-	out, err := exec.Command("go", "build", "-tags", "faultinject", "-o", path, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-tags", "faultinject", "-o", path, ".")
+	build.Dir = pkgDir
+	out, err := build.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build statsnap -tags faultinject: %v\n%s", err, out)
 	}
@@ -39,6 +51,10 @@ func TestMain(m *testing.M) {
 	// Readable by all: fault tests run the binary as an unprivileged user.
 	os.Chmod(dir, 0o755)
 	binPath = filepath.Join(dir, "statsnap")
+	if pkgDir, err = os.Getwd(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	// The plain build, as users get it: no fault-injection hook (faults_test.go
 	// builds the binary that has one).
 	build := exec.Command("go", "build", "-o", binPath, ".")
@@ -67,6 +83,52 @@ func cli(t testing.TB, dir string, args ...string) result {
 // cliEnv is cli with extra environment variables ("K=V").
 func cliEnv(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
+	if forkAll {
+		return runBinary(t, binPath, dir, env, args...)
+	}
+	return inProcess(t, dir, env, args...)
+}
+
+// forkAll (STATSNAP_TEST_FORK=1) runs every cli call as a subprocess
+// instead: to compare, or to rule out a difference between in-process and
+// real runs.
+var forkAll = os.Getenv("STATSNAP_TEST_FORK") == "1"
+
+// inProcessMu serializes in-process runs: each changes the working folder
+// and the environment, which the process shares.
+var inProcessMu sync.Mutex
+
+// inProcess runs statsnap's run in dir with env set, as the binary would.
+func inProcess(t testing.TB, dir string, env []string, args ...string) result {
+	t.Helper()
+	inProcessMu.Lock()
+	defer inProcessMu.Unlock()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		if had {
+			defer os.Setenv(k, old)
+		} else {
+			defer os.Unsetenv(k)
+		}
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// binCLI runs the real binary: for tests about the process itself.
+func binCLI(t testing.TB, dir string, env []string, args ...string) result {
+	t.Helper()
 	return runBinary(t, binPath, dir, env, args...)
 }
 
@@ -82,7 +144,29 @@ func faultCLI(t testing.TB, dir string, env []string, args ...string) result {
 
 func runBinary(t testing.TB, bin, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	r, _ := runBinaryFor(t, bin, dir, env, 0, args...)
+	return r
+}
+
+// cliBounded runs the real binary like cli, but kills it after limit: a
+// test of a hang must not hang the suite. It reports whether the run
+// ended by itself.
+func cliBounded(t testing.TB, dir string, limit time.Duration, args ...string) (result, bool) {
+	t.Helper()
+	return runBinaryFor(t, binPath, dir, nil, limit, args...)
+}
+
+// runBinaryFor runs bin, killed after limit unless limit is 0, and
+// reports whether it ended by itself.
+func runBinaryFor(t testing.TB, bin, dir string, env []string, limit time.Duration, args ...string) (result, bool) {
+	t.Helper()
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
@@ -96,7 +180,7 @@ func runBinary(t testing.TB, bin, dir string, env []string, args ...string) resu
 		}
 		code = ee.ExitCode()
 	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}, ctx.Err() == nil
 }
 
 // mustCLI runs the binary and fails the test unless it exits 0.
@@ -122,19 +206,4 @@ func samplePlayer(t testing.TB, dir, gamertag string, matches int) string {
 	t.Helper()
 	mustCLI(t, dir, "sample", "--gamertag", gamertag, "--matches", fmt.Sprint(matches))
 	return filepath.Join(dir, "data", "players", gamertag, "stats.duckdb")
-}
-
-// copyFile copies one file, creating the destination's folders.
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

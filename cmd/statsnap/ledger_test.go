@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -28,22 +29,8 @@ func corruptKeepingTimes(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	corruptFile(t, path)
+	testutil.FlipByte(t, path)
 	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// corruptFile flips one byte in the middle of a file, as an editor or a
-// faulty copy would (its modification time changes).
-func corruptFile(t *testing.T, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -100,7 +87,7 @@ func TestPruneKeepsTheIntactSnapshotOverACorruptNewerOne(t *testing.T) {
 	folder := filepath.Join(dir, "data", "backups", "Chocoboflor")
 	ids := pruneBackups(t, dir, "Chocoboflor", "2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z")
 	older, newest := ids[0], ids[1]
-	corruptFile(t, filepath.Join(folder, "match_stats_"+newest+".parquet"))
+	testutil.FlipByte(t, filepath.Join(folder, "match_stats_"+newest+".parquet"))
 
 	// snapshots shows the last verification (backup's own check) and
 	// that a file changed since.
@@ -155,7 +142,7 @@ func TestPruneKeepsTheIntactSnapshotOverACorruptNewerOne(t *testing.T) {
 
 	// When none verifies, prune removes nothing and exits 3, even with
 	// --remove-broken.
-	corruptFile(t, filepath.Join(folder, "match_stats_"+older+".parquet"))
+	testutil.FlipByte(t, filepath.Join(folder, "match_stats_"+older+".parquet"))
 	before := listingWithoutLedger(t, folder)
 	r = pruneCLI(t, dir, "prune", "--gamertag", "Chocoboflor", "--keep-last", "1", "--remove-broken")
 	if r.Code != 3 || !strings.Contains(r.Stderr, "no snapshot of Chocoboflor verifies, so prune removed nothing") {
@@ -412,7 +399,7 @@ func TestVerifyWholeRoot(t *testing.T) {
 	if len(doc.Players) != 2 || !doc.Players[0].OK || !doc.Players[1].OK || len(doc.Snapshots) != 2 || doc.Snapshots[1].Gamertag != "B" {
 		t.Fatalf("root verify: %+v", doc)
 	}
-	corruptFile(t, filepath.Join(root, "B", "match_stats_20260101_100000.parquet"))
+	testutil.FlipByte(t, filepath.Join(root, "B", "match_stats_20260101_100000.parquet"))
 	for _, args := range [][]string{{"--backup", root}, {"--all-players"}} {
 		doc = verifyJSONRun(t, dir, 3, args...)
 		if doc.OK || !doc.Players[0].OK || doc.Players[1].OK {

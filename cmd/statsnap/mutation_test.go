@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // boundedRun is one run of the binary under an outside watch: its exit
@@ -95,7 +97,7 @@ func TestForgedFilesBounded(t *testing.T) {
 		runs = 6
 	}
 	const memBound = 1536 << 20
-	fx := vSetup(t)
+	fx := vShared(t)
 	r := rand.New(rand.NewPCG(16, 2026))
 	tables := []string{"highlight_events", "match_stats", "medals_earned"}
 	for i := 0; i < runs; i++ {
@@ -105,7 +107,7 @@ func TestForgedFilesBounded(t *testing.T) {
 		data, kind := mutate(r, vReadFile(t, p))
 		vWrite(t, p, data)
 		vEditManifest(t, folder, fx.id, func(m string) string {
-			m = vSetTableField(t, m, key, "blake3", strconv.Quote(vBLAKE3(data)))
+			m = vSetTableField(t, m, key, "blake3", strconv.Quote(testutil.BLAKE3(data)))
 			return vSetTableField(t, m, key, "file_size_bytes", strconv.Itoa(len(data)))
 		})
 		vReseal(t, folder, fx.id)

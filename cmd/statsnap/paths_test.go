@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // leaveWAL turns the database at path into one a crashed app left behind:
@@ -102,7 +103,7 @@ func TestURLCharactersInPaths(t *testing.T) {
 	dir := t.TempDir()
 	src := samplePlayer(t, dir, "p", 5)
 	q := filepath.Join(dir, "what?", "stats.duckdb")
-	copyFile(t, src, q)
+	testutil.CopyFile(t, src, q)
 	r := cli(t, dir, "backup", "--db", q, "--gamertag", "p")
 	if r.Code != exitError || !strings.Contains(r.Stderr, "'?'") {
 		t.Errorf("'?' path: exit %d, %q", r.Code, r.Stderr)

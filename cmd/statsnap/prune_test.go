@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -155,19 +156,6 @@ func pruneListing(t *testing.T, folder string) []string {
 	return out
 }
 
-func pruneNames(t *testing.T, folder string) []string {
-	t.Helper()
-	des, err := os.ReadDir(folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
-	}
-	return out
-}
-
 // pruneStatuses lists `statsnap snapshots --json` as status -> ids.
 func pruneStatuses(t *testing.T, dir, player string) map[string][]string {
 	t.Helper()
@@ -248,7 +236,7 @@ func plantUnmanaged(t *testing.T, dir, player, exportTime string) []string {
 	}
 	pruneMust(t, dir, "backup", "--gamertag", player, "--no-metadata", "--time", exportTime)
 	var out []string
-	for _, n := range pruneNames(t, folder) {
+	for _, n := range testutil.Names(t, folder) {
 		if k, id := snapshot.Classify(n); n == "notes.txt" || (k == snapshot.KindParquet && (id == "20200101_000000" || id == snapshot.FormatID(mustTime(t, exportTime)))) {
 			out = append(out, n)
 		}
@@ -270,7 +258,7 @@ func mustTime(t *testing.T, s string) time.Time {
 
 func assertPresent(t *testing.T, folder string, names []string) {
 	t.Helper()
-	have := pruneNames(t, folder)
+	have := testutil.Names(t, folder)
 	for _, n := range names {
 		if !slices.Contains(have, n) {
 			t.Errorf("%s was deleted; prune must never touch it", n)
@@ -286,7 +274,7 @@ func TestPruneKeepLast(t *testing.T) {
 		"2025-03-04T10:00:00+01:00", "2025-03-05T10:00:00Z")
 	// The bare export is the newest "snapshot" of all: it must not count.
 	unmanaged := plantUnmanaged(t, dir, "X", "2025-03-06T10:00:00Z")
-	before := pruneNames(t, folder)
+	before := testutil.Names(t, folder)
 
 	doc := pruneJSONRun(t, dir, "--gamertag", "X", "--keep-last", "2")
 	keep, remove := decisions(t, doc, 0)
@@ -312,19 +300,19 @@ func TestPruneKeepLast(t *testing.T) {
 	}
 	wantEqual(t, "skipped", bare, []string{"20250306_100000:bare", "20200101_000000:bare"})
 
-	wantEqual(t, "folder after prune", pruneNames(t, folder), withoutIDs(before, ids[:3]...))
+	wantEqual(t, "folder after prune", testutil.Names(t, folder), withoutIDs(before, ids[:3]...))
 	assertPresent(t, folder, unmanaged)
 	st := pruneStatuses(t, dir, "X")
 	wantEqual(t, "complete snapshots", st["complete"], []string{ids[3], ids[4]})
 	wantEqual(t, "bare snapshots", st["bare"], []string{"20200101_000000", "20250306_100000"})
 
 	// Pruning again with the same policy changes nothing.
-	after := pruneNames(t, folder)
+	after := testutil.Names(t, folder)
 	doc = pruneJSONRun(t, dir, "--gamertag", "X", "--keep-last", "2")
 	if _, remove := decisions(t, doc, 0); len(remove) != 0 {
 		t.Errorf("second prune removes %v", remove)
 	}
-	wantEqual(t, "folder after second prune", pruneNames(t, folder), after)
+	wantEqual(t, "folder after second prune", testutil.Names(t, folder), after)
 }
 
 func TestPruneWeeklyMonthlyAndDryRun(t *testing.T) {
@@ -385,12 +373,12 @@ func TestPruneWeeklyMonthlyAndDryRun(t *testing.T) {
 	}
 	wantEqual(t, "folder after human --dry-run", pruneListing(t, folder), before)
 
-	names := pruneNames(t, folder)
+	names := testutil.Names(t, folder)
 	doc = pruneJSONRun(t, dir, policy...)
 	keep, remove = decisions(t, doc, 0)
 	wantEqual(t, "keep", keep, wantKeep)
 	wantEqual(t, "remove", remove, wantRemove)
-	wantEqual(t, "folder after prune", pruneNames(t, folder), withoutIDs(names, wantRemove...))
+	wantEqual(t, "folder after prune", testutil.Names(t, folder), withoutIDs(names, wantRemove...))
 	assertPresent(t, folder, unmanaged)
 	wantEqual(t, "complete snapshots", pruneStatuses(t, dir, "X")["complete"],
 		[]string{ids[1], ids[2], ids[3], ids[4], ids[5], ids[7], ids[8], ids[10], ids[11]})
@@ -414,12 +402,12 @@ func TestPruneKeepWithin(t *testing.T) {
 	wantEqual(t, "remove within 1m", remove, []string{ids[2], ids[1], ids[0]})
 	wantEqual(t, "folder after --dry-run", pruneListing(t, folder), before)
 
-	names := pruneNames(t, folder)
+	names := testutil.Names(t, folder)
 	doc = pruneJSONRun(t, dir, "--gamertag", "X", "--keep-within", "30d")
 	keep, remove = decisions(t, doc, 0)
 	wantEqual(t, "keep within 30d", keep, []string{ids[4] + ": within 30d", ids[3] + ": within 30d", ids[2] + ": within 30d"})
 	wantEqual(t, "remove within 30d", remove, []string{ids[1], ids[0]})
-	wantEqual(t, "folder", pruneNames(t, folder), withoutIDs(names, ids[0], ids[1]))
+	wantEqual(t, "folder", testutil.Names(t, folder), withoutIDs(names, ids[0], ids[1]))
 }
 
 func TestPruneKeepDailyInRecordedOffsets(t *testing.T) {
@@ -435,7 +423,7 @@ func TestPruneKeepDailyInRecordedOffsets(t *testing.T) {
 		"2025-05-10T12:00:00Z",
 		"2025-05-10T20:00:00Z",
 	)
-	names := pruneNames(t, folder)
+	names := testutil.Names(t, folder)
 	doc := pruneJSONRun(t, dir, "--gamertag", "X", "--keep-daily", "3")
 	keep, remove := decisions(t, doc, 0)
 	wantEqual(t, "keep", keep, []string{ids[5] + ": daily snapshot", ids[2] + ": daily snapshot", ids[1] + ": daily snapshot"})
@@ -443,7 +431,7 @@ func TestPruneKeepDailyInRecordedOffsets(t *testing.T) {
 	if got := doc.Groups[0].Keep[2].Time; got != "2025-05-10T00:30:00+02:00" {
 		t.Errorf("time of %s = %q, want its recorded offset", ids[1], got)
 	}
-	wantEqual(t, "folder", pruneNames(t, folder), withoutIDs(names, ids[0], ids[3], ids[4]))
+	wantEqual(t, "folder", testutil.Names(t, folder), withoutIDs(names, ids[0], ids[3], ids[4]))
 }
 
 func TestPruneAllPrunesEachPlayerSeparately(t *testing.T) {
@@ -637,7 +625,7 @@ func TestPruneFinishesInterruptedRemoval(t *testing.T) {
 	want := append(withoutName(files, snapshot.ManifestName(victim)), snapshot.RemovingName(victim))
 	slices.Sort(want)
 	wantEqual(t, "cleaned", cleaned, want)
-	for _, n := range pruneNames(t, folder) {
+	for _, n := range testutil.Names(t, folder) {
 		if _, id := snapshot.Classify(n); id == victim {
 			t.Errorf("%s survived the finished removal", n)
 		}
@@ -684,7 +672,7 @@ func TestPruneKilledAfterManifestRemoved(t *testing.T) {
 	if r.Code != -1 { // -1: ended by a signal
 		t.Fatalf("prune was not killed: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	names := pruneNames(t, folder)
+	names := testutil.Names(t, folder)
 	if slices.Contains(names, snapshot.ManifestName(ids[0])) || !slices.Contains(names, snapshot.RemovingName(ids[0])) {
 		t.Fatalf("not killed between manifest and files: %v", names)
 	}
@@ -705,7 +693,7 @@ func TestPruneKilledAfterManifestRemoved(t *testing.T) {
 	if !slices.Contains(doc.Groups[0].Cleaned, snapshot.RemovingName(ids[0])) {
 		t.Errorf("cleaned %v", doc.Groups[0].Cleaned)
 	}
-	for _, n := range pruneNames(t, folder) {
+	for _, n := range testutil.Names(t, folder) {
 		if k, id := snapshot.Classify(n); (id == ids[0] || id == ids[1]) && k != snapshot.KindOther {
 			t.Errorf("%s survived", n)
 		}

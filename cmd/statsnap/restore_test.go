@@ -8,8 +8,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/blake3"
-
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 	"github.com/openspartan/statsnap/snapshot"
 )
@@ -72,30 +70,6 @@ func (d rsDoc) table(name string) (action string, rows, after int64, ok bool) {
 	return "", 0, 0, false
 }
 
-func rsHash(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := blake3.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
-
-// rsCopyDir copies a folder's regular files (statsnap's lock excluded).
-func rsCopyDir(t *testing.T, from, to string) {
-	t.Helper()
-	des, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range des {
-		if de.Type().IsRegular() && de.Name() != ".statsnap.lock" {
-			copyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
-		}
-	}
-}
-
 // rsWorkDirs lists restore's work folders left in dir.
 func rsWorkDirs(t *testing.T, dir string) []string {
 	t.Helper()
@@ -108,19 +82,6 @@ func rsWorkDirs(t *testing.T, dir string) []string {
 	}
 	return out
 }
-
-func rsOpen(t *testing.T) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	return db
-}
-
-func rsQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-func rsLit(s string) string   { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // rsRows runs q and returns each row printed as one string, sorted.
 func rsRows(t *testing.T, db *sql.DB, q string, args ...any) []string {
@@ -178,10 +139,10 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	t.Helper()
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	db := rsOpen(t)
+	db := testutil.OpenDB(t, ":memory:", true)
 	defer db.Close()
 	for alias, p := range map[string]string{"dba": a, "dbb": b} {
-		if _, err := db.Exec("ATTACH " + rsLit(p) + " AS " + alias + " (READ_ONLY)"); err != nil {
+		if _, err := db.Exec("ATTACH " + sqlq.Literal(p) + " AS " + alias + " (READ_ONLY)"); err != nil {
 			t.Fatalf("attach %s: %v", p, err)
 		}
 	}
@@ -236,8 +197,8 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	}
 	rows.Close()
 	for _, tb := range tables {
-		qa := "dba." + rsQuote(tb[0]) + "." + rsQuote(tb[1])
-		qb := "dbb." + rsQuote(tb[0]) + "." + rsQuote(tb[1])
+		qa := "dba." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
+		qb := "dbb." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		var na, nb int64
 		if err := db.QueryRow("SELECT (SELECT count(*) FROM "+qa+"), (SELECT count(*) FROM "+qb+")").Scan(&na, &nb); err != nil {
 			fail("count %s: %v", tb[1], err)
@@ -429,10 +390,10 @@ func TestRestoreTypeZoo(t *testing.T) {
 		t.Errorf("no warning about the broken view on stderr: %s", r.Stderr)
 	}
 	rsCompare(t, src, out, rsCmpOpts{missingViews: []string{"broken_view"}})
-	db := rsOpen(t)
+	db := testutil.OpenDB(t, ":memory:", true)
 	defer db.Close()
 	var tags string
-	if _, err := db.Exec("ATTACH " + rsLit(out) + " AS r (READ_ONLY)"); err != nil {
+	if _, err := db.Exec("ATTACH " + sqlq.Literal(out) + " AS r (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}
 	db.QueryRow("SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = 'r'").Scan(&tags)
@@ -483,7 +444,7 @@ func TestRestoreAppendTwice(t *testing.T) {
 func TestRestoreReplaceOverDamaged(t *testing.T) {
 	fx := rsSetup(t, "Chocoboflor", 40)
 	atBackup := filepath.Join(fx.dir, "at-backup.duckdb")
-	copyFile(t, fx.db, atBackup)
+	testutil.CopyFile(t, fx.db, atBackup)
 	db, err := sql.Open("duckdb", fx.db)
 	if err != nil {
 		t.Fatal(err)
@@ -587,9 +548,9 @@ func TestRestoreSubsetIntoNew(t *testing.T) {
 	if len(d.Tables) != 2 || d.Tables[0].Table != "match_stats" || d.Tables[1].Table != "medals_earned" {
 		t.Errorf("tables %+v", d.Tables)
 	}
-	db := rsOpen(t)
+	db := testutil.OpenDB(t, ":memory:", true)
 	defer db.Close()
-	db.Exec("ATTACH " + rsLit(out) + " AS o (READ_ONLY)")
+	db.Exec("ATTACH " + sqlq.Literal(out) + " AS o (READ_ONLY)")
 	got := rsRows(t, db, "SELECT table_name FROM duckdb_tables() WHERE database_name = 'o'")
 	if strings.Join(got, ",") != "match_stats,medals_earned" {
 		t.Errorf("tables in the new file: %v", got)
@@ -619,7 +580,7 @@ func TestRestoreCorruptRefused(t *testing.T) {
 	if err := os.WriteFile(victim, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := rsHash(t, src)
+	before := testutil.FileBLAKE3(t, src)
 	playerDir := filepath.Dir(src)
 	entriesBefore, _ := os.ReadDir(playerDir)
 
@@ -633,7 +594,7 @@ func TestRestoreCorruptRefused(t *testing.T) {
 	if !strings.Contains(r.Stderr, "--snapshot "+old) {
 		t.Errorf("stderr does not name the good snapshot: %s", r.Stderr)
 	}
-	if rsHash(t, src) != before {
+	if testutil.FileBLAKE3(t, src) != before {
 		t.Error("the target changed")
 	}
 	if entriesAfter, _ := os.ReadDir(playerDir); len(entriesAfter) != len(entriesBefore) {
@@ -673,16 +634,16 @@ func TestRestoreKilled(t *testing.T) {
 	mustCLI(t, fx.dir, "sample", "--gamertag", "Other", "--matches", "30", "--seed", "7")
 	other := filepath.Join(fx.dir, "data", "players", "Other", "stats.duckdb")
 	reference := filepath.Join(fx.dir, "reference.duckdb")
-	copyFile(t, other, reference)
+	testutil.CopyFile(t, other, reference)
 
-	copyFile(t, reference, target)
+	testutil.CopyFile(t, reference, target)
 	start := time.Now()
 	mustCLI(t, fx.dir, "restore", "--db", target, "--backup", fx.folder, "--replace")
 	full := time.Since(start)
 	t.Logf("one restore takes %v", full)
 	rsCompare(t, fx.db, target, rsCmpOpts{})
 
-	copyFile(t, reference, target)
+	testutil.CopyFile(t, reference, target)
 	os.Remove(target + ".wal")
 	killed := 0
 	const runs = 7
@@ -699,7 +660,7 @@ func TestRestoreKilled(t *testing.T) {
 		if err == nil {
 			t.Logf("run %d (after %v): finished before the kill", i, delay)
 			rsCompare(t, fx.db, target, rsCmpOpts{})
-			copyFile(t, reference, target)
+			testutil.CopyFile(t, reference, target)
 			os.Remove(target + ".wal")
 			continue
 		}
@@ -714,7 +675,7 @@ func TestRestoreKilled(t *testing.T) {
 			t.Fatalf("run %d (killed after %v) left the target neither as before nor restored:\n%s", i, delay, strings.Join(d, "\n"))
 		}
 		t.Logf("run %d (killed after %v): killed after the commit", i, delay)
-		copyFile(t, reference, target)
+		testutil.CopyFile(t, reference, target)
 		os.Remove(target + ".wal")
 	}
 	if killed == 0 {
@@ -742,7 +703,8 @@ func TestRestoreLockedTarget(t *testing.T) {
 	}
 	var before int64
 	holder.QueryRow("SELECT count(*) FROM match_stats").Scan(&before)
-	r := cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder, "--replace")
+	// DuckDB's lock is the process's: only another process meets it.
+	r := binCLI(t, fx.dir, nil, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder, "--replace")
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1", r.Code)
 	}
@@ -767,13 +729,13 @@ func TestRestoreLockedTarget(t *testing.T) {
 func TestRestoreAppendConflict(t *testing.T) {
 	fx := rsSetup(t, "Conflict", 15)
 	ref := filepath.Join(fx.dir, "ref.duckdb")
-	copyFile(t, fx.db, ref)
+	testutil.CopyFile(t, fx.db, ref)
 	// A table missing from the target would be created: it must not be,
 	// since the whole restore rolls back.
 	db, _ := sql.Open("duckdb", fx.db)
 	db.Exec("DROP TABLE weapon_kills")
 	db.Close()
-	copyFile(t, fx.db, ref)
+	testutil.CopyFile(t, fx.db, ref)
 
 	r := cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder)
 	if r.Code != 1 {
@@ -785,12 +747,12 @@ func TestRestoreAppendConflict(t *testing.T) {
 	rsCompare(t, ref, fx.db, rsCmpOpts{})
 
 	// The dry run finds the same conflict without writing.
-	h := rsHash(t, fx.db)
+	h := testutil.FileBLAKE3(t, fx.db)
 	r = cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder, "--dry-run")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "opponent_xuid: ") {
 		t.Errorf("dry run: exit %d: %s", r.Code, r.Stderr)
 	}
-	if rsHash(t, fx.db) != h {
+	if testutil.FileBLAKE3(t, fx.db) != h {
 		t.Error("dry run changed the target")
 	}
 }
@@ -811,7 +773,7 @@ func TestRestoreAppendIncompatible(t *testing.T) {
 	}
 	db.Close()
 	ref := filepath.Join(fx.dir, "ref.duckdb")
-	copyFile(t, fx.db, ref)
+	testutil.CopyFile(t, fx.db, ref)
 	r := cli(t, fx.dir, "restore", "--gamertag", fx.gamertag, "--backup", fx.folder, "--tables", "antagonists,skill_history,sessions")
 	if r.Code != 1 || !strings.Contains(r.Stderr, `table skill_history has no column "tier"`) || !strings.Contains(r.Stderr, `column "notes" of table sessions is INTEGER in the target but VARCHAR in the snapshot`) {
 		t.Errorf("exit %d: %s", r.Code, r.Stderr)
@@ -848,7 +810,7 @@ func TestRestoreMigration(t *testing.T) {
 	src := samplePlayer(t, old, "Chocoboflor", 25)
 	mustCLI(t, old, "backup", "--all", "--output", "./export")
 	fresh := t.TempDir()
-	rsCopyDir(t, filepath.Join(old, "export", "Chocoboflor"), filepath.Join(fresh, "export", "Chocoboflor"))
+	testutil.CopyDir(t, filepath.Join(old, "export", "Chocoboflor"), filepath.Join(fresh, "export", "Chocoboflor"))
 	r := mustCLI(t, fresh, "restore", "--gamertag", "Chocoboflor", "--backup", "./export/Chocoboflor", "--replace")
 	if !strings.Contains(r.Stdout, "new database") {
 		t.Errorf("stdout: %s", r.Stdout)
@@ -866,7 +828,7 @@ func TestRestoreMigration(t *testing.T) {
 // shows the tables with their verification status.
 func TestRestoreDryRunAndList(t *testing.T) {
 	fx := rsSetup(t, "Dry", 10)
-	h := rsHash(t, fx.db)
+	h := testutil.FileBLAKE3(t, fx.db)
 	d, r := rsRestore(t, fx.dir, "--gamertag", fx.gamertag, "--backup", fx.folder, "--replace", "--dry-run")
 	if r.Code != 0 || !d.DryRun || d.Mode != "replace" || len(d.Tables) != 15 {
 		t.Fatalf("exit %d: %+v %s", r.Code, d, r.Stderr)
@@ -876,7 +838,7 @@ func TestRestoreDryRunAndList(t *testing.T) {
 			t.Errorf("plan %+v", tb)
 		}
 	}
-	if rsHash(t, fx.db) != h || len(rsWorkDirs(t, filepath.Dir(fx.db))) != 0 {
+	if testutil.FileBLAKE3(t, fx.db) != h || len(rsWorkDirs(t, filepath.Dir(fx.db))) != 0 {
 		t.Error("dry run wrote something")
 	}
 	nowhere := filepath.Join(fx.dir, "nowhere", "x.duckdb")
@@ -948,46 +910,6 @@ func TestRestoreUsage(t *testing.T) {
 	}
 }
 
-// rsSeedExport writes a snapshot the way the seed's backup_player.py did:
-// DuckDB's COPY to zstd Parquet per table, and (unless bare) its metadata
-// JSON, without hashes or DDL.
-func rsSeedExport(t *testing.T, src, folder, id string, bare bool) {
-	t.Helper()
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	db := rsOpen(t)
-	defer db.Close()
-	if _, err := db.Exec("ATTACH " + rsLit(src) + " AS s (READ_ONLY)"); err != nil {
-		t.Fatal(err)
-	}
-	names := rsRows(t, db, "SELECT table_name FROM duckdb_tables() WHERE database_name = 's' AND schema_name = 'main'")
-	tables := map[string]any{}
-	var total int64
-	for _, n := range names {
-		file := n + "_" + id + ".parquet"
-		path := filepath.Join(folder, file)
-		var rows int64
-		db.QueryRow("SELECT count(*) FROM s.main." + rsQuote(n)).Scan(&rows)
-		if _, err := db.Exec("COPY (SELECT * FROM s.main." + rsQuote(n) + ") TO " + rsLit(path) + " (FORMAT PARQUET, COMPRESSION 'zstd')"); err != nil {
-			t.Fatal(err)
-		}
-		fi, _ := os.Stat(path)
-		total += fi.Size()
-		tables[n] = map[string]any{"rows": rows, "file_size_bytes": fi.Size(), "file": file}
-	}
-	if bare {
-		return
-	}
-	meta := map[string]any{"gamertag": "Seed", "backup_timestamp": id, "backup_datetime": "2026-02-01T14:30:25.123456",
-		"source_db": src, "compression": "zstd", "compression_level": 9, "tables": tables,
-		"total_size_bytes": total, "total_size_mb": float64(total) / (1 << 20)}
-	data, _ := json.MarshalIndent(meta, "", "  ")
-	if err := os.WriteFile(filepath.Join(folder, "backup_metadata_"+id+".json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestRestoreSeedSnapshots: a legacy (seed metadata) or bare (no metadata)
 // snapshot is refused unless --allow-unverified; then a new database gets
 // the Parquet files' tables, and --replace into the app's database keeps
@@ -999,7 +921,7 @@ func TestRestoreSeedSnapshots(t *testing.T) {
 		name := map[bool]string{false: "legacy", true: "bare"}[bare]
 		t.Run(name, func(t *testing.T) {
 			folder := filepath.Join(dir, "seed-"+name)
-			rsSeedExport(t, src, folder, "20260201_143025", bare)
+			testutil.SeedExport(t, src, folder, "Seed", "20260201_143025", !bare)
 			out := filepath.Join(dir, name+".duckdb")
 			r := cli(t, dir, "restore", "--db", out, "--backup", folder)
 			if r.Code != 3 || !strings.Contains(r.Stderr, "unverifiable") || !strings.Contains(r.Stderr, "--allow-unverified") {
@@ -1021,7 +943,7 @@ func TestRestoreSeedSnapshots(t *testing.T) {
 
 			// --replace into the app's database: rows replaced, keys kept.
 			app := filepath.Join(dir, name+"-app.duckdb")
-			copyFile(t, src, app)
+			testutil.CopyFile(t, src, app)
 			db, _ := sql.Open("duckdb", app)
 			db.Exec("DELETE FROM match_stats WHERE match_id IN (SELECT match_id FROM match_stats LIMIT 4)")
 			db.Close()

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // bigTarget makes a database whose one table has enough rows for DuckDB
@@ -44,7 +46,7 @@ func TestFailedRestoreGivesBackSpace(t *testing.T) {
 	dir := t.TempDir()
 	db, folder := bigTarget(t, dir)
 	target := filepath.Join(dir, "target.duckdb")
-	copyFile(t, db, target)
+	testutil.CopyFile(t, db, target)
 	before, _ := os.ReadFile(target)
 	r := cli(t, dir, "restore", "--db", target, "--backup", folder)
 	if r.Code != exitError || !strings.Contains(r.Stderr, "already holds a key") {
@@ -92,7 +94,7 @@ func TestRestoreRefusedForSpace(t *testing.T) {
 	small := filepath.Join(dir, "small")
 	mountTmpfs(t, small, "size=24m")
 	existing := filepath.Join(small, "existing.duckdb")
-	copyFile(t, db, existing)
+	testutil.CopyFile(t, db, existing)
 	before, _ := os.ReadFile(existing)
 	free := freeBytes(t, small)
 	for _, args := range [][]string{

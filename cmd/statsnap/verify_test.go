@@ -6,29 +6,27 @@ package main
 // swapped, rewritten by DuckDB, manifests edited by hand.
 
 import (
-	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/gofrs/flock"
-	"github.com/zeebo/blake3"
 
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -61,9 +59,31 @@ type vFixture struct {
 
 const vGamertag = "V"
 
-func vSetup(t *testing.T) *vFixture {
+var (
+	vOnce    sync.Once
+	vShared_ *vFixture
+)
+
+// vShared is the fixture every verify test reads from (each works on its
+// own clone): one sample player backed up once, in a folder TestMain
+// removes.
+func vShared(t *testing.T) *vFixture {
 	t.Helper()
-	root := t.TempDir()
+	vOnce.Do(func() {
+		root := filepath.Join(filepath.Dir(binPath), "verify-fixture")
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		vShared_ = vSetup(t, root)
+	})
+	if vShared_ == nil {
+		t.Fatal("the shared verify fixture could not be made (see the first test that asked for it)")
+	}
+	return vShared_
+}
+
+func vSetup(t *testing.T, root string) *vFixture {
+	t.Helper()
 	samplePlayer(t, root, vGamertag, 30)
 	r := mustCLI(t, root, "backup", "--gamertag", vGamertag, "--time", "2026-02-01T14:30:25+01:00", "--json")
 	var doc backupJSONDoc
@@ -98,25 +118,8 @@ func (fx *vFixture) clone(t *testing.T) (work, folder string) {
 	t.Helper()
 	work = t.TempDir()
 	folder = filepath.Join(work, "a", "b", fx.gt)
-	vCopyDir(t, fx.backupDir(), folder)
+	testutil.CopyDir(t, fx.backupDir(), folder)
 	return work, folder
-}
-
-func vCopyDir(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	des, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range des {
-		if !de.Type().IsRegular() {
-			continue
-		}
-		copyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
-	}
 }
 
 // vVerify runs `verify --json` and decodes its document.
@@ -253,91 +256,74 @@ func vReseal(t *testing.T, folder, id string) {
 	vWrite(t, path, []byte(s))
 }
 
-func vBLAKE3(data []byte) string {
-	s := blake3.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
-
-// vDuck runs statements in a fresh in-memory DuckDB.
-func vDuck(t *testing.T, stmts ...string) {
-	t.Helper()
-	db, err := dbfile.Open(context.Background(), ":memory:", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
-func vLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // vRewrite replaces path with DuckDB's rewrite of it through query, where
 // the query reads the original as the view "orig".
 func vRewrite(t *testing.T, path, query string) {
 	t.Helper()
 	tmp := path + ".new"
-	vDuck(t,
-		"CREATE VIEW orig AS SELECT * FROM read_parquet("+vLit(path)+")",
-		"COPY ("+query+") TO "+vLit(tmp)+" (FORMAT PARQUET, COMPRESSION 'zstd')")
+	testutil.Exec(t,
+		"CREATE VIEW orig AS SELECT * FROM read_parquet("+sqlq.Literal(path)+")",
+		"COPY ("+query+") TO "+sqlq.Literal(tmp)+" (FORMAT PARQUET, COMPRESSION 'zstd')")
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestVerify(t *testing.T) {
-	fx := vSetup(t)
+// TestVerifyIntact: an intact snapshot passes, in JSON with SPEC's keys
+// and in human output.
+func TestVerifyIntact(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
 	id := fx.id
+	work, folder := fx.clone(t)
+	r, doc := vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 0)
+	if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != id || doc.Snapshots[0].Status != "complete" {
+		t.Fatalf("want snapshot %s complete, got %+v", id, doc.Snapshots)
+	}
+	s := doc.Snapshots[0]
+	if len(s.Files) != len(fx.tables) {
+		t.Fatalf("want %d files, got %d", len(fx.tables), len(s.Files))
+	}
+	for _, f := range s.Files {
+		want := fx.tables[f.Table]
+		if want == nil || !f.OK || f.Rows != want.Rows || f.BLAKE3 != want.BLAKE3 || f.Size != want.FileSizeBytes {
+			t.Errorf("file %+v disagrees with the manifest %+v", f, want)
+		}
+	}
+	// --deep, fewer workers, and the JSON keys SPEC fixes.
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--deep", "--jobs", "1")
+	vExpect(t, r, doc, 0)
+	var generic map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &generic); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := generic["snapshots"].([]any)
+	if _, ok := generic["ok"].(bool); !ok || len(snaps) != 1 {
+		t.Fatalf("JSON lacks ok or snapshots: %s", r.Stdout)
+	}
+	s0 := snaps[0].(map[string]any)
+	for _, k := range []string{"snapshot", "ok", "problems"} {
+		if _, ok := s0[k]; !ok {
+			t.Errorf("snapshot JSON lacks %q", k)
+		}
+	}
+	if _, ok := s0["problems"].([]any); !ok {
+		t.Errorf("problems must be a list, even empty: %v", s0["problems"])
+	}
+	// Human output: one line per file and a verdict.
+	h := cli(t, work, "verify", "--backup", folder)
+	if h.Code != 0 || !strings.Contains(h.Stdout, "verify: OK") || strings.Count(h.Stdout, "_"+id+".parquet") != len(fx.tables) {
+		t.Fatalf("human output: exit %d\n%s%s", h.Code, h.Stdout, h.Stderr)
+	}
+}
 
-	t.Run("intact", func(t *testing.T) {
-		t.Parallel()
-		work, folder := fx.clone(t)
-		r, doc := vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 0)
-		if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != id || doc.Snapshots[0].Status != "complete" {
-			t.Fatalf("want snapshot %s complete, got %+v", id, doc.Snapshots)
-		}
-		s := doc.Snapshots[0]
-		if len(s.Files) != len(fx.tables) {
-			t.Fatalf("want %d files, got %d", len(fx.tables), len(s.Files))
-		}
-		for _, f := range s.Files {
-			want := fx.tables[f.Table]
-			if want == nil || !f.OK || f.Rows != want.Rows || f.BLAKE3 != want.BLAKE3 || f.Size != want.FileSizeBytes {
-				t.Errorf("file %+v disagrees with the manifest %+v", f, want)
-			}
-		}
-		// --deep, fewer workers, and the JSON keys SPEC fixes.
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--deep", "--jobs", "1")
-		vExpect(t, r, doc, 0)
-		var generic map[string]any
-		if err := json.Unmarshal([]byte(r.Stdout), &generic); err != nil {
-			t.Fatal(err)
-		}
-		snaps, _ := generic["snapshots"].([]any)
-		if _, ok := generic["ok"].(bool); !ok || len(snaps) != 1 {
-			t.Fatalf("JSON lacks ok or snapshots: %s", r.Stdout)
-		}
-		s0 := snaps[0].(map[string]any)
-		for _, k := range []string{"snapshot", "ok", "problems"} {
-			if _, ok := s0[k]; !ok {
-				t.Errorf("snapshot JSON lacks %q", k)
-			}
-		}
-		if _, ok := s0["problems"].([]any); !ok {
-			t.Errorf("problems must be a list, even empty: %v", s0["problems"])
-		}
-		// Human output: one line per file and a verdict.
-		h := cli(t, work, "verify", "--backup", folder)
-		if h.Code != 0 || !strings.Contains(h.Stdout, "verify: OK") || strings.Count(h.Stdout, "_"+id+".parquet") != len(fx.tables) {
-			t.Fatalf("human output: exit %d\n%s%s", h.Code, h.Stdout, h.Stderr)
-		}
-	})
-
-	// faults made on the bytes of the files.
+// TestVerifyFileFaults: one row per fault made on the bytes of the
+// files, with the problem kinds verify must report.
+func TestVerifyFileFaults(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
 	fileFaults := []struct {
 		name  string
 		fault func(t *testing.T, folder string)
@@ -381,9 +367,9 @@ func TestVerify(t *testing.T) {
 			}
 		}},
 		{"stray parquet with the snapshot's id", func(t *testing.T, folder string) {
-			copyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_"+id+".parquet"))
+			testutil.CopyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_"+id+".parquet"))
 			// A file of another snapshot, and one that is not Parquet, are not this snapshot's business.
-			copyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
+			testutil.CopyFile(t, fx.file(folder, "antagonists"), filepath.Join(folder, "stray_20200101_000000.parquet"))
 			vWrite(t, filepath.Join(folder, "notes.txt"), []byte("hello"))
 		}, []verify.Kind{verify.KindUnexpectedFile}, func(t *testing.T, doc vDoc) {
 			ps := vProblems(doc, verify.KindUnexpectedFile)
@@ -476,9 +462,15 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
 
-	// Hand edits of the manifest: the checksum catches every one, and
-	// the file checks say what the edit claims that the files deny.
+// TestVerifyManifestEdits: one row per hand edit of the manifest; the
+// checksum catches every one, and the file checks say what the edit
+// claims that the files deny.
+func TestVerifyManifestEdits(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
 	manifestEdits := []struct {
 		name  string
 		edit  func(t *testing.T, m string) string
@@ -552,353 +544,371 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
 
-	t.Run("resealed edit", func(t *testing.T) {
-		// Someone who edits rows and recomputes the unkeyed checksum gets
-		// past the checksum, but not past the file checks.
-		t.Parallel()
-		work, folder := fx.clone(t)
-		vEditManifest(t, folder, id, func(m string) string {
-			return vSetTableField(t, m, "match_stats", "rows", "7")
-		})
-		vReseal(t, folder, id)
-		r, doc := vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 3, verify.KindRowsMismatch)
+// TestVerifyResealedEdit: someone who edits rows and recomputes the
+// unkeyed checksum gets past the checksum, but not past the file checks.
+func TestVerifyResealedEdit(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
+	work, folder := fx.clone(t)
+	vEditManifest(t, folder, id, func(m string) string {
+		return vSetTableField(t, m, "match_stats", "rows", "7")
 	})
+	vReseal(t, folder, id)
+	r, doc := vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 3, verify.KindRowsMismatch)
+}
 
-	t.Run("human output", func(t *testing.T) {
-		t.Parallel()
-		work, folder := fx.clone(t)
-		if err := os.Truncate(fx.file(folder, "match_stats"), 100); err != nil {
-			t.Fatal(err)
+// TestVerifyHumanOutput: one line per file and one sentence per problem.
+func TestVerifyHumanOutput(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
+	work, folder := fx.clone(t)
+	if err := os.Truncate(fx.file(folder, "match_stats"), 100); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, work, "verify", "--backup", folder)
+	if r.Code != 3 {
+		t.Fatalf("want exit 3, got %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	want := fmt.Sprintf("is 100 bytes; the manifest says %d", fx.tables["match_stats"].FileSizeBytes)
+	for _, s := range []string{"problem: [size_mismatch] table match_stats: ", want, "FAIL", "verify: FAILED", "snapshot " + id + ": 2 PROBLEMS"} {
+		if !strings.Contains(r.Stdout, s) {
+			t.Errorf("human output lacks %q:\n%s", s, r.Stdout)
 		}
-		r := cli(t, work, "verify", "--backup", folder)
-		if r.Code != 3 {
-			t.Fatalf("want exit 3, got %d\n%s%s", r.Code, r.Stdout, r.Stderr)
-		}
-		want := fmt.Sprintf("is 100 bytes; the manifest says %d", fx.tables["match_stats"].FileSizeBytes)
-		for _, s := range []string{"problem: [size_mismatch] table match_stats: ", want, "FAIL", "verify: FAILED", "snapshot " + id + ": 2 PROBLEMS"} {
-			if !strings.Contains(r.Stdout, s) {
-				t.Errorf("human output lacks %q:\n%s", s, r.Stdout)
-			}
-		}
-		if strings.Count(r.Stdout, "\n  ok ") != len(fx.tables)-1 {
-			t.Errorf("want one line per intact file:\n%s", r.Stdout)
-		}
+	}
+	if strings.Count(r.Stdout, "\n  ok ") != len(fx.tables)-1 {
+		t.Errorf("want one line per intact file:\n%s", r.Stdout)
+	}
+}
+
+// TestVerifyDeep: a file that was bad when it was written (its footer
+// agrees with the manifest and its hash is the one recorded, but a data
+// page is damaged) is seen by --deep only.
+func TestVerifyDeep(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
+	work, folder := fx.clone(t)
+	key := "highlight_events"
+	p := fx.file(folder, key)
+	b := vReadFile(t, p)
+	// The end of the chunk's last page: its header stays sane, which
+	// the default verify checks; only its data is damaged.
+	off := vChunkEnd(t, p) - 8
+	for i := 0; i < 8; i++ {
+		b[off+int64(i)] = 0xff
+	}
+	vWrite(t, p, b)
+	vEditManifest(t, folder, id, func(m string) string {
+		return vSetTableField(t, m, key, "blake3", strconv.Quote(testutil.BLAKE3(b)))
 	})
+	vReseal(t, folder, id)
+	r, doc := vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 0)
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--deep")
+	vExpect(t, r, doc, 3, verify.KindUnreadable)
+	if pr := vProblems(doc, verify.KindUnreadable)[0]; pr.Table != key {
+		t.Errorf("unreadable names %s, want %s", pr.Table, key)
+	}
+}
 
-	t.Run("deep", func(t *testing.T) {
-		// A file that was bad when it was written: its footer agrees with
-		// the manifest and its hash is the one recorded, but a data page
-		// is damaged. Only --deep sees it.
-		t.Parallel()
-		work, folder := fx.clone(t)
-		key := "highlight_events"
-		p := fx.file(folder, key)
-		b := vReadFile(t, p)
-		// The end of the chunk's last page: its header stays sane, which
-		// the default verify checks; only its data is damaged.
-		off := vChunkEnd(t, p) - 8
-		for i := 0; i < 8; i++ {
-			b[off+int64(i)] = 0xff
-		}
-		vWrite(t, p, b)
-		vEditManifest(t, folder, id, func(m string) string {
-			return vSetTableField(t, m, key, "blake3", strconv.Quote(vBLAKE3(b)))
-		})
-		vReseal(t, folder, id)
-		r, doc := vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 0)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--deep")
-		vExpect(t, r, doc, 3, verify.KindUnreadable)
-		if pr := vProblems(doc, verify.KindUnreadable)[0]; pr.Table != key {
-			t.Errorf("unreadable names %s, want %s", pr.Table, key)
-		}
-	})
+// TestVerifyKeys: with a key, the MAC decides; without, the checksum.
+func TestVerifyKeys(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	work := t.TempDir()
+	testutil.CopyFile(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
+	mustCLI(t, work, "key", "generate", "k1")
+	mustCLI(t, work, "key", "generate", "k2")
+	mustCLI(t, work, "backup", "--gamertag", "K", "--key-file", "k1", "--time", "2026-03-01T10:00:00Z")
+	mustCLI(t, work, "backup", "--gamertag", "K", "--time", "2026-03-02T10:00:00Z") // no key
+	folder := filepath.Join(work, "data", "backups", "K")
+	keyed := snapshot.FormatID(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	unkeyed := snapshot.FormatID(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 
-	t.Run("keys", func(t *testing.T) {
-		t.Parallel()
-		work := t.TempDir()
-		copyFile(t, fx.db(), filepath.Join(work, "data", "players", "K", "stats.duckdb"))
-		mustCLI(t, work, "key", "generate", "k1")
-		mustCLI(t, work, "key", "generate", "k2")
-		mustCLI(t, work, "backup", "--gamertag", "K", "--key-file", "k1", "--time", "2026-03-01T10:00:00Z")
-		mustCLI(t, work, "backup", "--gamertag", "K", "--time", "2026-03-02T10:00:00Z") // no key
-		folder := filepath.Join(work, "data", "backups", "K")
-		keyed := snapshot.FormatID(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-		unkeyed := snapshot.FormatID(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
-
-		r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
-		vExpect(t, r, doc, 0)
-		r, doc = vVerify(t, work, []string{"STATSNAP_KEY_FILE=k1"}, "--backup", folder, "--snapshot", keyed)
-		vExpect(t, r, doc, 0)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed) // no key: the MAC is not checked
-		vExpect(t, r, doc, 0)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k2")
-		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", unkeyed, "--key-file", "k1")
-		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
-		if p := vProblems(doc, verify.KindUnauthenticated)[0]; !strings.Contains(p.Detail, "no manifest_mac") {
-			t.Errorf("a missing MAC should be named: %s", p.Detail)
-		}
+	for _, c := range []struct {
+		name     string
+		env      []string
+		args     []string
+		code     int
+		kinds    []verify.Kind
+		warnings []verify.Kind
+		detail   string // in the first problem's detail
+	}{
+		{"right key", nil, []string{"--snapshot", keyed, "--key-file", "k1"}, 0, nil, nil, ""},
+		{"key from the environment", []string{"STATSNAP_KEY_FILE=k1"}, []string{"--snapshot", keyed}, 0, nil, nil, ""},
+		{"no key: the MAC is not checked, and that is said", nil, []string{"--snapshot", keyed}, 0, nil, []verify.Kind{verify.KindUnauthenticated}, ""},
+		{"wrong key", nil, []string{"--snapshot", keyed, "--key-file", "k2"}, 3, []verify.Kind{verify.KindUnauthenticated}, nil, ""},
+		{"no MAC", nil, []string{"--snapshot", unkeyed, "--key-file", "k1"}, 3, []verify.Kind{verify.KindUnauthenticated}, nil, "no manifest_mac"},
 		// SPEC: --allow-unverified accepts an unauthenticated snapshot, with a warning.
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", unkeyed, "--key-file", "k1", "--allow-unverified")
-		vExpect(t, r, doc, 0)
-		if len(doc.Snapshots[0].Warnings) != 1 || doc.Snapshots[0].Warnings[0].Kind != verify.KindUnauthenticated {
-			t.Errorf("want the unauthenticated warning, got %+v", doc.Snapshots[0].Warnings)
+		{"no MAC, allowed", nil, []string{"--snapshot", unkeyed, "--key-file", "k1", "--allow-unverified"}, 0, nil, []verify.Kind{verify.KindUnauthenticated}, ""},
+	} {
+		r, doc := vVerify(t, work, c.env, append([]string{"--backup", folder}, c.args...)...)
+		vExpect(t, r, doc, c.code, c.kinds...)
+		if c.detail != "" && !strings.Contains(doc.Snapshots[0].Problems[0].Detail, c.detail) {
+			t.Errorf("%s: detail %q lacks %q", c.name, doc.Snapshots[0].Problems[0].Detail, c.detail)
 		}
+		var warned []verify.Kind
+		for _, w := range doc.Snapshots[0].Warnings {
+			warned = append(warned, w.Kind)
+		}
+		if !slices.Equal(warned, c.warnings) {
+			t.Errorf("%s: warnings %v, want %v", c.name, warned, c.warnings)
+		}
+	}
 
-		// A forger edits rows and reseals the checksum: the MAC catches it.
-		vEditManifest(t, folder, keyed, func(m string) string {
-			return vSetTableField(t, m, "match_stats", "rows", "1")
-		})
-		vReseal(t, folder, keyed)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
-		vExpect(t, r, doc, 3, verify.KindUnauthenticated, verify.KindRowsMismatch)
-		// Stripping the MAC leaves the checksum valid but not the authentication.
-		vEditManifest(t, folder, keyed, func(m string) string {
-			return regexp.MustCompile(`,\n  "manifest_mac": "[0-9a-f]+"`).ReplaceAllString(m, "")
-		})
-		vEditManifest(t, folder, keyed, func(m string) string {
-			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(fx.tables["match_stats"].Rows))
-		})
-		vReseal(t, folder, keyed)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
-		vExpect(t, r, doc, 3, verify.KindUnauthenticated)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed)
-		vExpect(t, r, doc, 0)
+	// A forger edits rows and reseals the checksum: the MAC catches it.
+	vEditManifest(t, folder, keyed, func(m string) string {
+		return vSetTableField(t, m, "match_stats", "rows", "1")
 	})
-
-	t.Run("legacy and bare", func(t *testing.T) {
-		t.Parallel()
-		work := t.TempDir()
-		db := filepath.Join(work, "data", "players", "L", "stats.duckdb")
-		copyFile(t, fx.db(), db)
-		folder := filepath.Join(work, "data", "backups", "L")
-		legacy, seedBare := "20250115_101500", "20250116_101500"
-		legacyTables := vSeedBackup(t, db, folder, legacy, true)
-		vSeedBackup(t, db, folder, seedBare, false)
-		mustCLI(t, work, "backup", "--gamertag", "L", "--no-metadata", "--time", "2026-04-01T10:00:00Z")
-		bare := snapshot.FormatID(time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
-
-		// snapshots tells them apart.
-		var list struct {
-			Snapshots []snapshotJSON `json:"snapshots"`
-		}
-		jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "L", "--json"), &list)
-		status := map[string]string{}
-		for _, s := range list.Snapshots {
-			status[s.Snapshot] = s.Status
-		}
-		if status[legacy] != "legacy" || status[seedBare] != "bare" || status[bare] != "bare" || len(status) != 3 {
-			t.Fatalf("statuses %v", status)
-		}
-
-		for _, sid := range []string{legacy, seedBare, bare} {
-			r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", sid)
-			vExpect(t, r, doc, 3, verify.KindUnverifiable)
-			if n := len(doc.Snapshots[0].Files); n == 0 {
-				t.Errorf("%s: no file was checked", sid)
-			}
-			r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", sid, "--allow-unverified")
-			vExpect(t, r, doc, 0)
-			if w := doc.Snapshots[0].Warnings; len(w) != 1 || w[0].Kind != verify.KindUnverifiable {
-				t.Errorf("%s: want the unverifiable warning, got %+v", sid, w)
-			}
-			h := cli(t, work, "verify", "--backup", folder, "--snapshot", sid)
-			if h.Code != 3 || !strings.Contains(h.Stdout, "problem: [unverifiable]") {
-				t.Errorf("%s human output: exit %d\n%s", sid, h.Code, h.Stdout)
-			}
-		}
-		// With a key, a seed snapshot cannot be authenticated either.
-		mustCLI(t, work, "key", "generate", "k")
-		r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--key-file", "k")
-		vExpect(t, r, doc, 3, verify.KindUnverifiable, verify.KindUnauthenticated)
-
-		// What can be checked still is, --allow-unverified or not.
-		vEditManifest(t, folder, legacy, func(m string) string {
-			return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(legacyTables["match_stats"]+5))
-		})
-		if err := os.Remove(filepath.Join(folder, "antagonists_"+legacy+".parquet")); err != nil {
-			t.Fatal(err)
-		}
-		vWrite(t, filepath.Join(folder, "stray_"+legacy+".parquet"), []byte("PAR1 not really"))
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--allow-unverified")
-		vExpect(t, r, doc, 3, verify.KindRowsMismatch, verify.KindMissing, verify.KindUnexpectedFile)
-		// A bare file that does not decode.
-		p := filepath.Join(folder, "match_stats_"+seedBare+".parquet")
-		b := vReadFile(t, p)
-		vWrite(t, p, b[:len(b)-100])
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", seedBare, "--allow-unverified")
-		vExpect(t, r, doc, 3, verify.KindUnreadable)
+	vReseal(t, folder, keyed)
+	r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
+	vExpect(t, r, doc, 3, verify.KindUnauthenticated, verify.KindRowsMismatch)
+	// Stripping the MAC leaves the checksum valid but not the authentication.
+	vEditManifest(t, folder, keyed, func(m string) string {
+		return regexp.MustCompile(`,\n  "manifest_mac": "[0-9a-f]+"`).ReplaceAllString(m, "")
 	})
+	vEditManifest(t, folder, keyed, func(m string) string {
+		return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(fx.tables["match_stats"].Rows))
+	})
+	vReseal(t, folder, keyed)
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed, "--key-file", "k1")
+	vExpect(t, r, doc, 3, verify.KindUnauthenticated)
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", keyed)
+	vExpect(t, r, doc, 0)
+}
 
-	t.Run("all and default", func(t *testing.T) {
-		t.Parallel()
-		work := t.TempDir()
-		db := filepath.Join(work, "data", "players", "A", "stats.duckdb")
-		copyFile(t, fx.db(), db)
-		folder := filepath.Join(work, "data", "backups", "A")
-		times := []time.Time{
-			time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
-			time.Date(2026, 5, 2, 10, 0, 0, 0, time.UTC),
-			time.Date(2026, 5, 3, 10, 0, 0, 0, time.UTC),
-		}
-		for _, tm := range times {
-			mustCLI(t, work, "backup", "--gamertag", "A", "--time", tm.Format(time.RFC3339))
-		}
-		ids := []string{snapshot.FormatID(times[0]), snapshot.FormatID(times[1]), snapshot.FormatID(times[2])}
-		legacy := "20250101_000000"
-		vSeedBackup(t, db, folder, legacy, true)
+// TestVerifyLegacyAndBare: seed-made snapshots are unverifiable unless
+// --allow-unverified, and what can be checked still is.
+func TestVerifyLegacyAndBare(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	work := t.TempDir()
+	db := filepath.Join(work, "data", "players", "L", "stats.duckdb")
+	testutil.CopyFile(t, fx.db(), db)
+	folder := filepath.Join(work, "data", "backups", "L")
+	legacy, seedBare := "20250115_101500", "20250116_101500"
+	legacyTables := testutil.SeedExport(t, db, folder, filepath.Base(folder), legacy, true)
+	testutil.SeedExport(t, db, folder, filepath.Base(folder), seedBare, false)
+	mustCLI(t, work, "backup", "--gamertag", "L", "--no-metadata", "--time", "2026-04-01T10:00:00Z")
+	bare := snapshot.FormatID(time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
 
-		r, doc := vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 0)
-		if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != ids[2] {
-			t.Fatalf("default should be the newest, %s: %+v", ids[2], doc.Snapshots)
-		}
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--all")
+	// snapshots tells them apart.
+	var list struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "L", "--json"), &list)
+	status := map[string]string{}
+	for _, s := range list.Snapshots {
+		status[s.Snapshot] = s.Status
+	}
+	if status[legacy] != "legacy" || status[seedBare] != "bare" || status[bare] != "bare" || len(status) != 3 {
+		t.Fatalf("statuses %v", status)
+	}
+
+	for _, sid := range []string{legacy, seedBare, bare} {
+		r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", sid)
 		vExpect(t, r, doc, 3, verify.KindUnverifiable)
-		if len(doc.Snapshots) != 4 {
-			t.Fatalf("--all checked %d snapshots, want 4", len(doc.Snapshots))
+		if n := len(doc.Snapshots[0].Files); n == 0 {
+			t.Errorf("%s: no file was checked", sid)
 		}
-		for _, s := range doc.Snapshots {
-			if s.OK != (s.Snapshot != legacy) {
-				t.Errorf("snapshot %s: ok=%v", s.Snapshot, s.OK)
-			}
-		}
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified", "--deep")
+		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", sid, "--allow-unverified")
 		vExpect(t, r, doc, 0)
+		if w := doc.Snapshots[0].Warnings; len(w) != 1 || w[0].Kind != verify.KindUnverifiable {
+			t.Errorf("%s: want the unverifiable warning, got %+v", sid, w)
+		}
+		h := cli(t, work, "verify", "--backup", folder, "--snapshot", sid)
+		if h.Code != 3 || !strings.Contains(h.Stdout, "problem: [unverifiable]") {
+			t.Errorf("%s human output: exit %d\n%s", sid, h.Code, h.Stdout)
+		}
+	}
+	// With a key, a seed snapshot cannot be authenticated either.
+	mustCLI(t, work, "key", "generate", "k")
+	r, doc := vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--key-file", "k")
+	vExpect(t, r, doc, 3, verify.KindUnverifiable, verify.KindUnauthenticated)
 
-		// Damage the middle one: --all fails, the default still passes.
-		if err := os.Remove(filepath.Join(folder, "match_stats_"+ids[1]+".parquet")); err != nil {
-			t.Fatal(err)
-		}
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified")
-		vExpect(t, r, doc, 3, verify.KindMissing)
-		r, doc = vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 0)
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", ids[1])
-		vExpect(t, r, doc, 3, verify.KindMissing)
-		h := cli(t, work, "verify", "--backup", folder, "--all", "--allow-unverified")
-		if h.Code != 3 || !strings.Contains(h.Stdout, "verify: FAILED: 1 of 4 snapshots") {
-			t.Errorf("human verdict: exit %d\n%s", h.Code, h.Stdout)
-		}
-
-		// An interrupted backup: the default and --all pass over it; named, it fails.
-		pending := "20260601_000000"
-		copyFile(t, filepath.Join(folder, "antagonists_"+ids[0]+".parquet"), filepath.Join(folder, "antagonists_"+pending+".parquet"))
-		vWrite(t, filepath.Join(folder, snapshot.PendingName(pending)),
-			[]byte(`{"snapshot":"`+pending+`","files":["antagonists_`+pending+`.parquet","backup_metadata_`+pending+`.json"]}`))
-		r, doc = vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 0)
-		if doc.Snapshots[0].Snapshot != ids[2] || len(doc.Skipped) != 1 || doc.Skipped[0].Snapshot != pending {
-			t.Errorf("default should verify %s and skip %s: %+v", ids[2], pending, doc)
-		}
-		r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", pending)
-		vExpect(t, r, doc, 3, verify.KindMissing)
-		var list struct {
-			Snapshots []snapshotJSON `json:"snapshots"`
-		}
-		jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "A", "--json"), &list)
-		got := map[string]string{}
-		for _, s := range list.Snapshots {
-			got[s.Snapshot] = s.Status
-		}
-		want := map[string]string{ids[0]: "complete", ids[1]: "complete", ids[2]: "complete", legacy: "legacy", pending: "incomplete"}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("snapshots statuses %v, want %v", got, want)
-		}
-
-		// A corrupt newest manifest fails the default verify.
-		vWrite(t, filepath.Join(folder, snapshot.ManifestName("20260701_000000")), []byte("{not json"))
-		r, doc = vVerify(t, work, nil, "--backup", folder)
-		vExpect(t, r, doc, 3, verify.KindManifestCorrupt)
+	// What can be checked still is, --allow-unverified or not.
+	vEditManifest(t, folder, legacy, func(m string) string {
+		return vSetTableField(t, m, "match_stats", "rows", fmt.Sprint(legacyTables["match_stats"]+5))
 	})
+	if err := os.Remove(filepath.Join(folder, "antagonists_"+legacy+".parquet")); err != nil {
+		t.Fatal(err)
+	}
+	vWrite(t, filepath.Join(folder, "stray_"+legacy+".parquet"), []byte("PAR1 not really"))
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", legacy, "--allow-unverified")
+	vExpect(t, r, doc, 3, verify.KindRowsMismatch, verify.KindMissing, verify.KindUnexpectedFile)
+	// A bare file that does not decode.
+	p := filepath.Join(folder, "match_stats_"+seedBare+".parquet")
+	b := vReadFile(t, p)
+	vWrite(t, p, b[:len(b)-100])
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", seedBare, "--allow-unverified")
+	vExpect(t, r, doc, 3, verify.KindUnreadable)
+}
 
-	t.Run("usage and operational errors", func(t *testing.T) {
-		t.Parallel()
-		work, folder := fx.clone(t)
-		for _, args := range [][]string{
-			{"verify"},
-			{"verify", "--backup", folder, "--all", "--snapshot", id},
-			{"verify", "--backup", folder, "--snapshot", "2026-02-01"},
-			{"verify", "--backup", folder, "--snapshot", "20261341_000000"},
-			{"verify", "--backup", folder, "--jobs", "-1"},
-			{"verify", "--backup", folder, "--bogus"},
-			{"verify", "--backup", folder, "extra"},
-		} {
-			if r := cli(t, work, args...); r.Code != 2 || r.Stderr == "" {
-				t.Errorf("%v: want exit 2 with a message, got %d %q", args, r.Code, r.Stderr)
-			}
+// TestVerifyAllAndDefault: the default is the newest snapshot, --all is
+// every one, and an interrupted backup is passed over unless named.
+func TestVerifyAllAndDefault(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	work := t.TempDir()
+	db := filepath.Join(work, "data", "players", "A", "stats.duckdb")
+	testutil.CopyFile(t, fx.db(), db)
+	folder := filepath.Join(work, "data", "backups", "A")
+	times := []time.Time{
+		time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 5, 2, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 5, 3, 10, 0, 0, 0, time.UTC),
+	}
+	for _, tm := range times {
+		mustCLI(t, work, "backup", "--gamertag", "A", "--time", tm.Format(time.RFC3339))
+	}
+	ids := []string{snapshot.FormatID(times[0]), snapshot.FormatID(times[1]), snapshot.FormatID(times[2])}
+	legacy := "20250101_000000"
+	testutil.SeedExport(t, db, folder, filepath.Base(folder), legacy, true)
+
+	r, doc := vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 0)
+	if len(doc.Snapshots) != 1 || doc.Snapshots[0].Snapshot != ids[2] {
+		t.Fatalf("default should be the newest, %s: %+v", ids[2], doc.Snapshots)
+	}
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--all")
+	vExpect(t, r, doc, 3, verify.KindUnverifiable)
+	if len(doc.Snapshots) != 4 {
+		t.Fatalf("--all checked %d snapshots, want 4", len(doc.Snapshots))
+	}
+	for _, s := range doc.Snapshots {
+		if s.OK != (s.Snapshot != legacy) {
+			t.Errorf("snapshot %s: ok=%v", s.Snapshot, s.OK)
 		}
-		empty := filepath.Join(work, "empty")
-		if err := os.Mkdir(empty, 0o755); err != nil {
+	}
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified", "--deep")
+	vExpect(t, r, doc, 0)
+
+	// Damage the middle one: --all fails, the default still passes.
+	if err := os.Remove(filepath.Join(folder, "match_stats_"+ids[1]+".parquet")); err != nil {
+		t.Fatal(err)
+	}
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--all", "--allow-unverified")
+	vExpect(t, r, doc, 3, verify.KindMissing)
+	r, doc = vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 0)
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", ids[1])
+	vExpect(t, r, doc, 3, verify.KindMissing)
+	h := cli(t, work, "verify", "--backup", folder, "--all", "--allow-unverified")
+	if h.Code != 3 || !strings.Contains(h.Stdout, "verify: FAILED: 1 of 4 snapshots") {
+		t.Errorf("human verdict: exit %d\n%s", h.Code, h.Stdout)
+	}
+
+	// An interrupted backup: the default and --all pass over it; named, it fails.
+	pending := "20260601_000000"
+	testutil.CopyFile(t, filepath.Join(folder, "antagonists_"+ids[0]+".parquet"), filepath.Join(folder, "antagonists_"+pending+".parquet"))
+	vWrite(t, filepath.Join(folder, snapshot.PendingName(pending)),
+		[]byte(`{"snapshot":"`+pending+`","files":["antagonists_`+pending+`.parquet","backup_metadata_`+pending+`.json"]}`))
+	r, doc = vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 0)
+	if doc.Snapshots[0].Snapshot != ids[2] || len(doc.Skipped) != 1 || doc.Skipped[0].Snapshot != pending {
+		t.Errorf("default should verify %s and skip %s: %+v", ids[2], pending, doc)
+	}
+	r, doc = vVerify(t, work, nil, "--backup", folder, "--snapshot", pending)
+	vExpect(t, r, doc, 3, verify.KindMissing)
+	var list struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, work, "snapshots", "--gamertag", "A", "--json"), &list)
+	got := map[string]string{}
+	for _, s := range list.Snapshots {
+		got[s.Snapshot] = s.Status
+	}
+	want := map[string]string{ids[0]: "complete", ids[1]: "complete", ids[2]: "complete", legacy: "legacy", pending: "incomplete"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("snapshots statuses %v, want %v", got, want)
+	}
+
+	// A corrupt newest manifest fails the default verify.
+	vWrite(t, filepath.Join(folder, snapshot.ManifestName("20260701_000000")), []byte("{not json"))
+	r, doc = vVerify(t, work, nil, "--backup", folder)
+	vExpect(t, r, doc, 3, verify.KindManifestCorrupt)
+}
+
+// TestVerifyUsageAndOperationalErrors: bad flags exit 2, what stops
+// verify from running exits 1, and the folder's lock is honoured.
+func TestVerifyUsageAndOperationalErrors(t *testing.T) {
+	t.Parallel()
+	fx := vShared(t)
+	id := fx.id
+	work, folder := fx.clone(t)
+	for _, args := range [][]string{
+		{"verify"},
+		{"verify", "--backup", folder, "--all", "--snapshot", id},
+		{"verify", "--backup", folder, "--snapshot", "2026-02-01"},
+		{"verify", "--backup", folder, "--snapshot", "20261341_000000"},
+		{"verify", "--backup", folder, "--jobs", "-1"},
+		{"verify", "--backup", folder, "--bogus"},
+		{"verify", "--backup", folder, "extra"},
+	} {
+		if r := cli(t, work, args...); r.Code != 2 || r.Stderr == "" {
+			t.Errorf("%v: want exit 2 with a message, got %d %q", args, r.Code, r.Stderr)
+		}
+	}
+	empty := filepath.Join(work, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"verify", "--backup", filepath.Join(work, "nope")},
+		{"verify", "--backup", empty},
+		{"verify", "--backup", folder, "--snapshot", "20200101_000000"},
+		{"verify", "--backup", folder, "--key-file", filepath.Join(work, "no-key")},
+		{"verify", "--backup", fx.file(folder, "antagonists")},
+	} {
+		r := cli(t, work, args...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "statsnap: ") {
+			t.Errorf("%v: want exit 1 with a message, got %d %q", args, r.Code, r.Stderr)
+		}
+		if r2 := cli(t, work, append(args, "--json")...); r2.Code != 1 {
+			t.Errorf("%v --json: want exit 1, got %d %q", args, r2.Code, r2.Stdout)
+		} else {
+			oneJSONError(t, r2)
+		}
+	}
+	// A backup or prune holds the folder: verify does not read under it.
+	lock := flock.New(filepath.Join(folder, storage.LockName))
+	if err := lock.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, work, "verify", "--backup", folder)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "another statsnap process (backup or prune) is working on") {
+		t.Errorf("under an exclusive lock: want exit 1, got %d %q", r.Code, r.Stderr)
+	}
+	lock.Unlock()
+	// Readers share: a verify runs beside another reader.
+	if err := lock.RLock(); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	mustCLI(t, work, "verify", "--backup", folder)
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(folder, 0o000); err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{
-			{"verify", "--backup", filepath.Join(work, "nope")},
-			{"verify", "--backup", empty},
-			{"verify", "--backup", folder, "--snapshot", "20200101_000000"},
-			{"verify", "--backup", folder, "--key-file", filepath.Join(work, "no-key")},
-			{"verify", "--backup", fx.file(folder, "antagonists")},
-		} {
-			r := cli(t, work, args...)
-			if r.Code != 1 || !strings.Contains(r.Stderr, "statsnap: ") {
-				t.Errorf("%v: want exit 1 with a message, got %d %q", args, r.Code, r.Stderr)
-			}
-			if r2 := cli(t, work, append(args, "--json")...); r2.Code != 1 {
-				t.Errorf("%v --json: want exit 1, got %d %q", args, r2.Code, r2.Stdout)
-			} else {
-				oneJSONError(t, r2)
-			}
+		defer os.Chmod(folder, 0o755)
+		if r := cli(t, work, "verify", "--backup", folder); r.Code != 1 {
+			t.Errorf("unreadable folder: want exit 1, got %d %q", r.Code, r.Stderr)
 		}
-		// A backup or prune holds the folder: verify does not read under it.
-		lock := flock.New(filepath.Join(folder, storage.LockName))
-		if err := lock.Lock(); err != nil {
-			t.Fatal(err)
-		}
-		r := cli(t, work, "verify", "--backup", folder)
-		if r.Code != 1 || !strings.Contains(r.Stderr, "another statsnap process (backup or prune) is working on") {
-			t.Errorf("under an exclusive lock: want exit 1, got %d %q", r.Code, r.Stderr)
-		}
-		lock.Unlock()
-		// Readers share: a verify runs beside another reader.
-		if err := lock.RLock(); err != nil {
-			t.Fatal(err)
-		}
-		defer lock.Unlock()
-		mustCLI(t, work, "verify", "--backup", folder)
-		if os.Geteuid() != 0 {
-			if err := os.Chmod(folder, 0o000); err != nil {
-				t.Fatal(err)
-			}
-			defer os.Chmod(folder, 0o755)
-			if r := cli(t, work, "verify", "--backup", folder); r.Code != 1 {
-				t.Errorf("unreadable folder: want exit 1, got %d %q", r.Code, r.Stderr)
-			}
-		}
-	})
+	}
 }
 
 // vVerifyTimeout is vVerify with a deadline: a verify that opened a FIFO
 // would block forever.
 func vVerifyTimeout(t *testing.T, dir string, args ...string) (result, vDoc) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, append([]string{"verify", "--json"}, args...)...)
-	cmd.Dir = dir
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
+	r, ended := cliBounded(t, dir, 60*time.Second, append([]string{"verify", "--json"}, args...)...)
+	if !ended {
 		t.Fatalf("verify %v did not finish: it must have opened something it should not", args)
-	}
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
 	}
 	var doc vDoc
 	if r.Code == 0 || r.Code == 3 {
@@ -949,78 +959,4 @@ func vChunkEnd(t *testing.T, path string) int64 {
 		start = cc.DictionaryPageOffset()
 	}
 	return start + cc.TotalCompressedSize()
-}
-
-// vSeedBackup makes a snapshot the way the seed's backup_player.py did:
-// DuckDB's COPY of every table to {table}_{ts}.parquet, then (unless
-// --no-metadata) its metadata JSON. It returns the rows per table.
-func vSeedBackup(t *testing.T, dbPath, folder, ts string, metadata bool) map[string]int64 {
-	t.Helper()
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	db, err := dbfile.Open(context.Background(), dbPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	type entry struct {
-		Rows          int64  `json:"rows"`
-		FileSizeBytes int64  `json:"file_size_bytes"`
-		File          string `json:"file"`
-	}
-	meta := map[string]any{
-		"gamertag":          filepath.Base(folder),
-		"backup_timestamp":  ts,
-		"backup_datetime":   ts[:4] + "-" + ts[4:6] + "-" + ts[6:8] + "T" + ts[9:11] + ":" + ts[11:13] + ":" + ts[13:15] + ".123456",
-		"source_db":         dbPath,
-		"compression":       "zstd",
-		"compression_level": 9,
-	}
-	entries := map[string]entry{}
-	counts := map[string]int64{}
-	var total int64
-	for _, tb := range tables {
-		name := tb + "_" + ts + ".parquet"
-		out := filepath.Join(folder, name)
-		if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * FROM %q) TO %s (FORMAT PARQUET, COMPRESSION 'zstd')`, tb, vLit(out))); err != nil {
-			t.Fatalf("copy %s: %v", tb, err)
-		}
-		var n int64
-		if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM %q`, tb)).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		fi, err := os.Stat(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries[tb] = entry{Rows: n, FileSizeBytes: fi.Size(), File: name}
-		counts[tb] = n
-		total += fi.Size()
-	}
-	if !metadata {
-		return counts
-	}
-	meta["tables"] = entries
-	meta["total_size_bytes"] = total
-	meta["total_size_mb"] = math.Round(float64(total)/(1<<20)*100) / 100
-	data, err := json.MarshalIndent(meta, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vWrite(t, filepath.Join(folder, snapshot.ManifestName(ts)), data)
-	return counts
 }

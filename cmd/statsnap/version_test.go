@@ -58,18 +58,24 @@ func TestVersion(t *testing.T) {
 // checkout reports the checkout's HEAD. (The harness's binary may be built
 // with GOFLAGS=-buildvcs=false and then honestly says "unknown".)
 func TestVersionCommit(t *testing.T) {
-	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	gitCmd := func(args ...string) *exec.Cmd {
+		c := exec.Command("git", args...)
+		c.Dir = pkgDir
+		return c
+	}
+	head, err := gitCmd("rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Skipf("not a git checkout: %v", err)
 	}
 	// The go command stamps a clone, not a linked worktree (whose .git is
 	// a file); CI builds from a clone.
-	top, _ := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	top, _ := gitCmd("rev-parse", "--show-toplevel").Output()
 	if fi, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !fi.IsDir() {
 		t.Skip("a git worktree: the go command does not stamp VCS information there")
 	}
 	bin := filepath.Join(t.TempDir(), "statsnap")
 	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".")
+	build.Dir = pkgDir
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // TestMain lets the test binary act as a second process that tries to
@@ -41,21 +42,12 @@ func TestMain(m *testing.M) {
 func TestWritersLockedOut(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "stats.duckdb")
-	db, err := sql.Open("duckdb", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	testutil.WriteDB(t, src,
 		`CREATE TABLE t (id BIGINT, s VARCHAR)`,
 		`INSERT INTO t SELECT range, 'row ' || range FROM range(300000)`,
 		`CREATE TABLE u AS SELECT range AS id FROM range(1000)`,
 		`CREATE TABLE v AS SELECT range AS id FROM range(10)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	)
 	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)

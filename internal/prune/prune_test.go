@@ -13,6 +13,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
 )
@@ -73,21 +74,6 @@ func touch(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func listing(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		if de.Name() != storage.LockName {
-			out = append(out, de.Name())
-		}
-	}
-	return out
 }
 
 func folder(t *testing.T) (*local.Folder, string) {
@@ -165,7 +151,7 @@ func TestRunKeepLastRemovesOnlyClaimedFiles(t *testing.T) {
 	if res.Freed != want {
 		t.Errorf("freed %d, want %d", res.Freed, want)
 	}
-	got := listing(t, dir)
+	got := testutil.Names(t, dir)
 	wantFiles := []string{
 		snapshot.ManifestName(c), snapshot.ManifestName(d),
 		"extra_" + a + ".parquet",
@@ -204,12 +190,12 @@ func TestRunDryRunChangesNothing(t *testing.T) {
 	old := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(tmp, old, old)
 
-	before := listing(t, dir)
+	before := testutil.Names(t, dir)
 	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 1}, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after := listing(t, dir); !slices.Equal(before, after) {
+	if after := testutil.Names(t, dir); !slices.Equal(before, after) {
 		t.Fatalf("dry run changed the folder:\nbefore %v\nafter  %v", before, after)
 	}
 	if len(res.Keep) != 1 || len(res.Remove) != 2 || res.Removed() != 0 || len(res.Cleanup.Removed) != 0 {
@@ -342,7 +328,7 @@ func TestRunFinishesInterruptedRemoval(t *testing.T) {
 	if len(res.Cleanup.Removed) != 3 {
 		t.Errorf("cleanup removed %v", res.Cleanup.Removed)
 	}
-	got := listing(t, dir)
+	got := testutil.Names(t, dir)
 	want := []string{snapshot.ManifestName(keep), "match_stats_" + keep + ".parquet", "medals_earned_" + keep + ".parquet"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("folder %v, want %v", got, want)

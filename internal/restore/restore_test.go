@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -31,11 +30,7 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.duckdb")
-	db, err := sql.Open("duckdb", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	testutil.WriteDB(t, src,
 		`CREATE SCHEMA extra`,
 		`CREATE SEQUENCE ids START 10`,
 		`CREATE TABLE items (id BIGINT PRIMARY KEY DEFAULT nextval('ids'), name VARCHAR NOT NULL, qty INTEGER CHECK (qty >= 0))`,
@@ -46,12 +41,7 @@ func newFixture(t *testing.T) fixture {
 		`CREATE VIEW big_items AS SELECT * FROM items WHERE qty > 50`,
 		`CREATE MACRO double_it(x) AS x * 2`,
 		`COMMENT ON TABLE items IS 'things'`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	)
 	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -87,23 +77,9 @@ func (fx fixture) tamper(t *testing.T, edit func(m *snapshot.Manifest)) {
 	}
 }
 
-func fileHash(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := blake3.Sum256(data)
-	return string(s[:])
-}
-
 func count(t *testing.T, path, table string) int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testutil.OpenDB(t, path, false)
 	var n int64
 	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -194,10 +170,8 @@ func TestRestoreHostileManifests(t *testing.T) {
 			fx := newFixture(t)
 			fx.tamper(t, c.edit)
 			target := filepath.Join(fx.dir, "target.duckdb")
-			if err := copyPath(fx.source, target); err != nil {
-				t.Fatal(err)
-			}
-			before := fileHash(t, target)
+			testutil.CopyFile(t, fx.source, target)
+			before := testutil.FileBLAKE3(t, target)
 			_, err := Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error containing %q, got %v", c.want, err)
@@ -205,7 +179,7 @@ func TestRestoreHostileManifests(t *testing.T) {
 			if !errors.Is(err, ErrBadDDL) && !errors.Is(err, ErrUnknownEncoding) {
 				t.Errorf("error is neither ErrBadDDL nor ErrUnknownEncoding: %v", err)
 			}
-			if fileHash(t, target) != before {
+			if testutil.FileBLAKE3(t, target) != before {
 				t.Error("the target changed")
 			}
 			_, err = Run(context.Background(), Options{Folder: fx.folder, Target: filepath.Join(fx.dir, "new.duckdb")})
@@ -361,14 +335,6 @@ func TestRestoreAdvance(t *testing.T) {
 	}
 }
 
-func copyPath(from, to string) error {
-	data, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, data, 0o644)
-}
-
 // TestRestoreIntegrityBeforeDDL: the manifest's DDL is checked while the
 // files are hashed, but a snapshot that does not verify is refused as
 // such, whatever its DDL says, and a manifest whose checksum is wrong is
@@ -378,26 +344,16 @@ func TestRestoreIntegrityBeforeDDL(t *testing.T) {
 	fx.tamper(t, func(m *snapshot.Manifest) {
 		m.Tables["extra.notes"].CreateSQL = "CREATE TABLE extra.other (n VARCHAR)"
 	})
-	path := filepath.Join(fx.folder.Dir, fx.file(t, "items"))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.FlipByte(t, filepath.Join(fx.folder.Dir, fx.file(t, "items")))
 	target := filepath.Join(fx.dir, "target.duckdb")
-	if err := copyPath(fx.source, target); err != nil {
-		t.Fatal(err)
-	}
-	before := fileHash(t, target)
-	_, err = Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
+	testutil.CopyFile(t, fx.source, target)
+	before := testutil.FileBLAKE3(t, target)
+	_, err := Run(context.Background(), Options{Folder: fx.folder, Target: target, Mode: ModeReplace})
 	var ie *IntegrityError
 	if !errors.As(err, &ie) || errors.Is(err, ErrBadDDL) {
 		t.Fatalf("want an integrity error, got %v", err)
 	}
-	if fileHash(t, target) != before {
+	if testutil.FileBLAKE3(t, target) != before {
 		t.Error("the target changed")
 	}
 

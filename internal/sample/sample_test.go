@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 const testGamertag = "Chocobo Flör"
@@ -30,16 +32,6 @@ func generate(t *testing.T, path string, opt Options) Summary {
 		t.Fatalf("Generate: %v", err)
 	}
 	return sum
-}
-
-func openDB(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int64 {
@@ -119,7 +111,7 @@ func TestGenerateSmall(t *testing.T) {
 		t.Errorf("tables = %v\nwant %v", keys, expectedTables)
 	}
 
-	db := openDB(t, path)
+	db := testutil.OpenDB(t, path, false)
 	for _, name := range expectedTables {
 		q := "SELECT count(*) FROM " + name
 		if got := queryInt(t, db, q); got != sum.Tables[name] {
@@ -272,7 +264,7 @@ func TestGamertagEscaping(t *testing.T) {
 	for _, g := range []string{"O'Brien \"Ünal\" 🎮", `x'); DROP TABLE match_stats; --`, "Łukasz\\N"} {
 		path := filepath.Join(t.TempDir(), "stats.duckdb")
 		generate(t, path, Options{Gamertag: g, Matches: 5, Seed: 1})
-		db := openDB(t, path)
+		db := testutil.OpenDB(t, path, false)
 		got := queryStrings(t, db, `SELECT DISTINCT gamertag FROM match_stats UNION ALL SELECT value FROM meta.db_info WHERE key = 'gamertag'`)
 		if len(got) != 2 || got[0] != g || got[1] != g {
 			t.Errorf("gamertag %q stored as %q", g, got)

@@ -22,9 +22,13 @@ import (
 	"github.com/openspartan/statsnap/snapshot"
 )
 
-// CopyFile copies a regular file, keeping its mode.
+// CopyFile copies a regular file, keeping its mode and creating the
+// destination's folders.
 func CopyFile(t testing.TB, from, to string) {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	in, err := os.Open(from)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +66,37 @@ func CopyDir(t testing.TB, from, to string) {
 		if de.Type().IsRegular() && de.Name() != storage.LockName {
 			CopyFile(t, filepath.Join(from, de.Name()), filepath.Join(to, de.Name()))
 		}
+	}
+}
+
+// Names lists the names in a folder, sorted, without statsnap's lock
+// file (which any command may create).
+func Names(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if de.Name() != storage.LockName {
+			out = append(out, de.Name())
+		}
+	}
+	return out
+}
+
+// FlipByte damages the file at path by inverting its middle byte, as a
+// faulty disk or copy would (its modification time changes too).
+func FlipByte(t testing.TB, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -180,4 +215,22 @@ func SeedExport(t testing.TB, src, folder, gamertag, id string, metadata bool) m
 		t.Fatal(err)
 	}
 	return counts
+}
+
+// WriteDB creates the DuckDB database at path with stmts run in it.
+func WriteDB(t testing.TB, path string, stmts ...string) {
+	t.Helper()
+	db, err := dbfile.Open(context.Background(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -23,10 +24,13 @@ type progressView struct {
 	total   *mpb.Bar
 	started time.Time
 
-	mu     sync.Mutex
+	// rows and bytes are read by the figures decorator on mpb's render
+	// goroutine, so they are atomics: a mutex held across a call into mpb
+	// (which waits for that goroutine) would deadlock against it.
+	rows, bytes atomic.Int64
+
+	mu     sync.Mutex // guards active; never held while calling mpb
 	active map[string]*mpb.Bar
-	rows   int64
-	bytes  int64
 }
 
 // newProgressView returns a view on w for count items of the given unit
@@ -60,9 +64,7 @@ func newProgressViewOn(ctx context.Context, w io.Writer, verb string, count int,
 
 // figures is the overall line's "12,345 rows · 1.2 MiB · 3.4 MiB/s".
 func (v *progressView) figures() string {
-	v.mu.Lock()
-	rows, bytes := v.rows, v.bytes
-	v.mu.Unlock()
+	rows, bytes := v.rows.Load(), v.bytes.Load()
 	s := plural(rows, "row", "rows") + " · " + humanBytes(bytes)
 	if el := time.Since(v.started).Seconds(); el > 0.5 && bytes > 0 {
 		s += " · " + humanBytes(int64(float64(bytes)/el)) + "/s"
@@ -76,16 +78,21 @@ func (v *progressView) Begin(item string) {
 		return
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if _, ok := v.active[item]; ok {
+	_, ok := v.active[item]
+	priority := 1 + len(v.active)
+	v.mu.Unlock()
+	if ok {
 		return
 	}
-	v.active[item] = v.p.AddSpinner(0,
+	b := v.p.AddSpinner(0,
 		mpb.BarRemoveOnComplete(),
-		mpb.BarPriority(1+len(v.active)),
+		mpb.BarPriority(priority),
 		mpb.PrependDecorators(decor.Name("  "+item, decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)),
 	)
+	v.mu.Lock()
+	v.active[item] = b
+	v.mu.Unlock()
 }
 
 // End marks item done with what it held, and removes its line.
@@ -93,9 +100,9 @@ func (v *progressView) End(item string, rows, bytes int64) {
 	if v == nil {
 		return
 	}
+	v.rows.Add(rows)
+	v.bytes.Add(bytes)
 	v.mu.Lock()
-	v.rows += rows
-	v.bytes += bytes
 	b := v.active[item]
 	delete(v.active, item)
 	v.mu.Unlock()
@@ -112,11 +119,15 @@ func (v *progressView) Close() {
 		return
 	}
 	v.mu.Lock()
+	bars := make([]*mpb.Bar, 0, len(v.active))
 	for item, b := range v.active {
-		b.Abort(true)
+		bars = append(bars, b)
 		delete(v.active, item)
 	}
 	v.mu.Unlock()
+	for _, b := range bars {
+		b.Abort(true)
+	}
 	v.total.Abort(true)
 	v.p.Wait()
 }

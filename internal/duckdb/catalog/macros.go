@@ -264,49 +264,36 @@ func parseParams(s string, names []string) (defaults []string, rest string, ok b
 
 // exprEnd returns the index of the top-level ',' or ')' that ends the
 // expression at the start of s, or -1.
-func exprEnd(s string) int {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'', '"':
-			i = skipQuoted(s, i)
-		case '(', '[', '{':
-			depth++
-		case ']', '}':
-			depth--
-		case ')':
-			if depth == 0 {
-				return i
-			}
-			depth--
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
-}
+func exprEnd(s string) int { return topLevel(s, ",)") }
 
 // skipBody skips " AS [TABLE] body" and returns the text from the next
 // top-level comma (the next overload) or semicolon (the statement's end).
 func skipBody(s string) string {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'', '"':
-			i = skipQuoted(s, i)
-		case '(', '[', '{':
-			depth++
-		case ')', ']', '}':
-			depth--
-		case ',', ';':
-			if depth == 0 {
-				return s[i:]
-			}
-		}
+	if i := topLevel(s, ",;"); i >= 0 {
+		return s[i:]
 	}
 	return ""
+}
+
+// topLevel returns the index of the first byte of stops that stands
+// outside literals, quoted identifiers and brackets, or -1. A closing
+// bracket at depth 0 is such a byte when stops holds it.
+func topLevel(s, stops string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"':
+			i = skipQuoted(s, i)
+		case depth == 0 && strings.IndexByte(stops, c) >= 0:
+			return i
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+	}
+	return -1
 }
 
 // macroSQL renders one CREATE MACRO statement holding every overload, with

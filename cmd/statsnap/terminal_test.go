@@ -96,6 +96,22 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Errorf("--quiet drew something:\nstream %q\nscreen %q", stream, screen)
 	}
 
+	// verify and restore draw theirs too, and leave none behind.
+	folder := filepath.Join(dir, "data", "backups", "p")
+	stream, screen = tmuxRun(t, dir, nil, "verify", "--backup", folder)
+	if !regexp.MustCompile(`verify p\s+\d+/15 files`).MatchString(stream) || !strings.Contains(screen, "verify: OK") {
+		t.Errorf("verify drew no progress bar, or no verdict:\nstream %q\nscreen %s", stream, screen)
+	}
+	stream, screen = tmuxRun(t, dir, nil, "restore", "--db", filepath.Join(dir, "r.duckdb"), "--gamertag", "p", "--backup", folder)
+	if !regexp.MustCompile(`restore\s+\d+/15 tables`).MatchString(stream) || !strings.Contains(screen, "restored snapshot") {
+		t.Errorf("restore drew no progress bar, or no summary:\nstream %q\nscreen %s", stream, screen)
+	}
+	for _, l := range nonEmptyLines(screen) {
+		if strings.Contains(l, "/15 tables") || strings.Contains(l, "/15 files") {
+			t.Errorf("a progress line stayed on the screen after restore: %q", l)
+		}
+	}
+
 	// Not a terminal: no progress, the summary only.
 	r := mustCLI(t, dir, "backup", "--gamertag", "p")
 	if strings.Contains(r.Stderr, "tables [") || strings.Contains(r.Stdout, "tables [") {

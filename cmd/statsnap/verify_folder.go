@@ -330,7 +330,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 			fmt.Fprintln(w)
 			printCoverage(w, p.Coverage, r.now)
 		}
-		fmt.Fprintf(w, "(%.1fs)\n", time.Since(start).Seconds())
+		fmt.Fprintf(w, "checked in %.1fs\n", time.Since(start).Seconds())
 	}
 	return p, opErr
 }

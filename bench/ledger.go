@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/openspartan/statsnap/snapshot"
 )
 
 // ledgerResult measures what the verification ledger costs: prune counts
@@ -43,22 +40,10 @@ func (b *bench) scaleLedger(s *scaleResult) {
 		return
 	}
 	b.logf("ledger: %d snapshots, fresh ledger", n)
-	src, _, err := b.sampleDB(gamertag, 200)
-	if err != nil {
-		fail(err)
-		return
-	}
-	root := filepath.Join(b.work, "run", "ledger")
-	os.RemoveAll(root)
-	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	ctx, cancel := context.WithTimeout(b.ctx, b.timeout)
 	defer cancel()
-	if _, _, err := runOnce(ctx, b.statsnapCmd("backup", "--db", src, "--gamertag", gamertag, "--output", root, "--time", base.Format(time.RFC3339), "--json")); err != nil {
-		fail(err)
-		return
-	}
-	folder := filepath.Join(root, gamertag)
-	files, err := cloneSnapshots(folder, snapshot.FormatID(base), base, n-1, 24*time.Hour)
+	root := filepath.Join(b.work, "run", "ledger")
+	folder, files, err := b.snapshotFolder(ctx, root, gamertag, 200, n, 24*time.Hour)
 	if err != nil {
 		fail(err)
 		return

@@ -337,23 +337,11 @@ func (b *bench) scaleMany(s *scaleResult) {
 	s.Snapshots = n
 	fail := func(err error) { s.ManyErr = err.Error(); b.logf("scale: %d snapshots: %v", n, err) }
 	b.logf("scale: %d snapshots in one folder", n)
-	src, _, err := b.sampleDB(gamertag, 5)
-	if err != nil {
-		fail(err)
-		return
-	}
-	root := filepath.Join(b.work, "run", "many")
-	os.RemoveAll(root)
-	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	ctx, cancel := context.WithTimeout(b.ctx, b.timeout)
 	defer cancel()
-	if _, _, err := runOnce(ctx, b.statsnapCmd("backup", "--db", src, "--gamertag", gamertag, "--output", root, "--time", base.Format(time.RFC3339), "--json")); err != nil {
-		fail(err)
-		return
-	}
-	folder := filepath.Join(root, gamertag)
+	root := filepath.Join(b.work, "run", "many")
 	start := time.Now()
-	files, err := cloneSnapshots(folder, snapshot.FormatID(base), base, n-1, 7*time.Hour)
+	folder, files, err := b.snapshotFolder(ctx, root, gamertag, 5, n, 7*time.Hour)
 	if err != nil {
 		fail(err)
 		return
@@ -372,7 +360,7 @@ func (b *bench) scaleMany(s *scaleResult) {
 		return
 	}
 	if b.hasCommand("verify", "") {
-		mid := snapshot.FormatID(base.Add(-time.Duration(n/2) * 7 * time.Hour))
+		mid := snapshot.FormatID(folderBase.Add(-time.Duration(n/2) * 7 * time.Hour))
 		if _, _, err := runOnce(ctx, b.statsnapCmd("verify", "--backup", folder, "--snapshot", mid, "--json")); err != nil {
 			fail(fmt.Errorf("a cloned snapshot does not verify: %w", err))
 			return
@@ -445,6 +433,29 @@ func (b *bench) scaleMany(s *scaleResult) {
 
 // cloneSnapshots writes count copies of snapshot id0 of folder, each step
 // earlier than the last, and returns how many files it created.
+// folderBase is the time of the newest snapshot snapshotFolder makes; the
+// clones go back from it.
+var folderBase = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// snapshotFolder makes root/gamertag hold n snapshots of a sample player
+// of the given size: one real backup, then n-1 clones of it, step apart
+// (cloning is how a folder of hundreds of snapshots is made in seconds).
+// It returns the folder and the number of files the clones wrote.
+func (b *bench) snapshotFolder(ctx context.Context, root, gamertag string, matches, n int, step time.Duration) (string, int, error) {
+	src, _, err := b.sampleDB(gamertag, matches)
+	if err != nil {
+		return "", 0, err
+	}
+	os.RemoveAll(root)
+	base := folderBase
+	if _, _, err := runOnce(ctx, b.statsnapCmd("backup", "--db", src, "--gamertag", gamertag, "--output", root, "--time", base.Format(time.RFC3339), "--json")); err != nil {
+		return "", 0, err
+	}
+	folder := filepath.Join(root, gamertag)
+	files, err := cloneSnapshots(folder, snapshot.FormatID(base), base, n-1, step)
+	return folder, files, err
+}
+
 func cloneSnapshots(folder, id0 string, base time.Time, count int, step time.Duration) (int, error) {
 	raw, err := os.ReadFile(filepath.Join(folder, snapshot.ManifestName(id0)))
 	if err != nil {

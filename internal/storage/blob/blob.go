@@ -326,15 +326,7 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 		if err != nil {
 			return err
 		}
-		h, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return storage.ClassifyOS(err)
-		}
-		if _, err := h.Write(data); err != nil {
-			h.Close()
-			return storage.ClassifyOS(err)
-		}
-		return storage.ClassifyOS(h.Close())
+		return stage.WriteNew(p, data)
 	}
 	if err := f.upload(ctx, k, strings.NewReader(string(data)), int64(len(data))); err != nil {
 		return fmt.Errorf("write %s to %s: %w", name, f.location, err)

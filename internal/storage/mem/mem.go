@@ -248,15 +248,7 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 		if err != nil {
 			return err
 		}
-		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return storage.ClassifyOS(err)
-		}
-		if _, err := fh.Write(data); err != nil {
-			fh.Close()
-			return storage.ClassifyOS(err)
-		}
-		return fh.Close()
+		return stage.WriteNew(p, data)
 	}
 	return f.put(name, bytes.Clone(data))
 }

@@ -110,3 +110,17 @@ func (a *Area) Close() error {
 	_ = a.lock.Unlock()
 	return err
 }
+
+// WriteNew writes data to a new staging file at path, refusing one that
+// exists. Backends whose staging lives on local disk share it.
+func WriteNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return storage.ClassifyOS(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return storage.ClassifyOS(err)
+	}
+	return storage.ClassifyOS(f.Close())
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -16,8 +17,12 @@ import (
 	"github.com/openspartan/statsnap/internal/storage"
 )
 
-// FormatVersion is the manifest format this build writes and reads.
-const FormatVersion = 1
+// FormatVersion is the manifest format this build writes; it reads every
+// version up to it. Version 2 added Table.Files: a table's rows may be
+// held by several Parquet files, and a file may have been written by an
+// earlier snapshot of the same folder (incremental snapshots, see
+// docs/incremental.md). Version 1 manifests name one file per table.
+const FormatVersion = 2
 
 // MaxManifestSize bounds what is read of a manifest: a real one is a few
 // hundred kilobytes even for thousands of tables.
@@ -81,6 +86,43 @@ type Table struct {
 	CreateSQL   string       `json:"create_sql,omitempty"`
 	Columns     []Column     `json:"columns,omitempty"`
 	ArrowSchema *ArrowSchema `json:"arrow_schema,omitempty"`
+
+	// Files lists, in row order, the Parquet files that hold the table's
+	// rows (format 2). A file may have been written by an earlier snapshot
+	// of the folder and shared because its rows were proven unchanged. File,
+	// BLAKE3 and FileSizeBytes above then describe the first file, the
+	// table's total size and rows, so that a reader of format 1 sees a
+	// consistent, if partial, entry; DataFiles is the one way to read them.
+	Files []Part `json:"files,omitempty"`
+	// Fingerprint is the fingerprint of every row of the table (the parts'
+	// fingerprints combined), Shape the BLAKE3 of what decides how rows
+	// become Parquet (columns, types, encodings). A later backup shares a
+	// part only when both its Shape and its part's fingerprint match.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Shape       string `json:"shape,omitempty"`
+}
+
+// Part is one Parquet file holding a run of a table's rows: those whose
+// DuckDB rowid lies in [RowidLo, RowidHi) when the backup read them.
+type Part struct {
+	File          string `json:"file"`
+	Rows          int64  `json:"rows"`
+	FileSizeBytes int64  `json:"file_size_bytes"`
+	BLAKE3        string `json:"blake3"`
+	RowidLo       int64  `json:"rowid_lo"`
+	RowidHi       int64  `json:"rowid_hi"`
+	// Fingerprint covers every value of every row of the part, with its
+	// rowid: 32 hex digits, two independent 64-bit hashes.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// DataFiles returns the files holding the table's rows, in order: Files
+// in format 2, otherwise the one file the entry names.
+func (t *Table) DataFiles() []Part {
+	if len(t.Files) > 0 {
+		return t.Files
+	}
+	return []Part{{File: t.File, Rows: t.Rows, FileSizeBytes: t.FileSizeBytes, BLAKE3: t.BLAKE3}}
 }
 
 // Column records how one column is stored.
@@ -141,6 +183,36 @@ func TableKey(schema, name string) string {
 // Legacy reports whether m was written by the seed's script (no format
 // version, no hashes).
 func (m *Manifest) Legacy() bool { return m.FormatVersion == 0 }
+
+// FileNames returns every data file the manifest names, each once, in
+// table order (sorted keys for manifests without table_order).
+func (m *Manifest) FileNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, key := range m.Keys() {
+		for _, p := range m.Tables[key].DataFiles() {
+			if !seen[p.File] {
+				seen[p.File] = true
+				names = append(names, p.File)
+			}
+		}
+	}
+	return names
+}
+
+// Keys returns the table keys in table_order, or sorted when the manifest
+// has none (seed manifests).
+func (m *Manifest) Keys() []string {
+	if len(m.TableOrder) == len(m.Tables) && len(m.TableOrder) > 0 {
+		return m.TableOrder
+	}
+	keys := make([]string, 0, len(m.Tables))
+	for k := range m.Tables {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 // Rows sums the rows of every table.
 func (m *Manifest) Rows() int64 {
@@ -295,12 +367,19 @@ func validate(m *Manifest) error {
 		if strings.HasPrefix(t.File, ".") {
 			return fmt.Errorf("table %q: file %q is a hidden name", key, t.File)
 		}
-		if other, ok := files[t.File]; ok {
-			return fmt.Errorf("tables %q and %q share file %q", other, key, t.File)
-		}
-		files[t.File] = key
 		if t.Rows < 0 || t.FileSizeBytes < 0 {
 			return fmt.Errorf("table %q: negative rows or size", key)
+		}
+		if len(t.Files) > 0 {
+			if err := validateParts(m, key, t); err != nil {
+				return err
+			}
+		}
+		for _, p := range t.DataFiles() {
+			if other, ok := files[p.File]; ok {
+				return fmt.Errorf("tables %q and %q share file %q", other, key, p.File)
+			}
+			files[p.File] = key
 		}
 		if m.Legacy() {
 			continue
@@ -338,6 +417,72 @@ func validate(m *Manifest) error {
 	}
 	return nil
 }
+
+var fingerprintRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// validateParts checks a format 2 table's files: plain Parquet names of
+// this snapshot or an earlier one, each once, whose rows and sizes add up
+// to the table's and whose rowid ranges follow each other.
+func validateParts(m *Manifest, key string, t *Table) error {
+	if m.FormatVersion < 2 {
+		return fmt.Errorf("table %q: files is a member of format 2, this manifest says format %d", key, m.FormatVersion)
+	}
+	if len(t.Files) > MaxParts {
+		return fmt.Errorf("table %q: %d files, more than %d", key, len(t.Files), MaxParts)
+	}
+	if t.Files[0].File != t.File {
+		return fmt.Errorf("table %q: file %q is not its first file %q", key, t.File, t.Files[0].File)
+	}
+	if t.Fingerprint != "" && !fingerprintRe.MatchString(t.Fingerprint) {
+		return fmt.Errorf("table %q: fingerprint %q is not 32 lowercase hex digits", key, t.Fingerprint)
+	}
+	if t.Shape != "" && !hexRe.MatchString(t.Shape) {
+		return fmt.Errorf("table %q: shape %q is not 64 lowercase hex digits", key, t.Shape)
+	}
+	var rows, size, hi int64
+	seen := map[string]bool{}
+	for i, p := range t.Files {
+		if err := storage.CheckName(p.File); err != nil {
+			return fmt.Errorf("table %q: file %v", key, err)
+		}
+		k, id := Classify(p.File)
+		if k != KindParquet || id > m.BackupTimestamp {
+			return fmt.Errorf("table %q: file %q is not a Parquet file of snapshot %s or an earlier one", key, p.File, m.BackupTimestamp)
+		}
+		if seen[p.File] {
+			return fmt.Errorf("table %q: file %q is listed twice", key, p.File)
+		}
+		seen[p.File] = true
+		if !hexRe.MatchString(p.BLAKE3) {
+			return fmt.Errorf("table %q: file %q: blake3 %q is not 64 lowercase hex digits", key, p.File, p.BLAKE3)
+		}
+		if p.Fingerprint != "" && !fingerprintRe.MatchString(p.Fingerprint) {
+			return fmt.Errorf("table %q: file %q: fingerprint %q is not 32 lowercase hex digits", key, p.File, p.Fingerprint)
+		}
+		if p.Rows < 0 || p.FileSizeBytes < 0 || p.RowidLo < hi || p.RowidHi < p.RowidLo || (i > 0 && p.RowidLo == p.RowidHi) {
+			return fmt.Errorf("table %q: file %q: bad rows, size or rowid range", key, p.File)
+		}
+		hi = p.RowidHi
+		// The sums are bounded: a part count above is capped and each term
+		// is checked non-negative, but 2^63 can still be passed by adding.
+		if rows+p.Rows < rows || size+p.FileSizeBytes < size {
+			return fmt.Errorf("table %q: rows or sizes overflow", key)
+		}
+		rows += p.Rows
+		size += p.FileSizeBytes
+	}
+	if rows != t.Rows || size != t.FileSizeBytes {
+		return fmt.Errorf("table %q: its files hold %d rows in %d bytes, the table says %d rows in %d bytes", key, rows, size, t.Rows, t.FileSizeBytes)
+	}
+	if t.BLAKE3 != t.Files[0].BLAKE3 {
+		return fmt.Errorf("table %q: blake3 is not its first file's", key)
+	}
+	return nil
+}
+
+// MaxParts bounds the files of one table: a hostile manifest must not make
+// verify or restore plan millions of reads.
+const MaxParts = 100_000
 
 // checkStructure scans the JSON once, refusing duplicate object keys
 // (Go's decoder would silently keep the last one, so two readers could

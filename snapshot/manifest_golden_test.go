@@ -11,7 +11,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenManifest is a manifest with every member of format version 1 set,
+// goldenManifest is a manifest with every member of format version 2 set,
 // the way backup writes one (tool and DuckDB versions fixed).
 func goldenManifest() *Manifest {
 	cols := []Column{
@@ -29,9 +29,19 @@ func goldenManifest() *Manifest {
 		CompressionLevel: 9,
 		Tables: map[string]*Table{
 			"match_stats": {
-				Rows: 500, FileSizeBytes: 123456, File: "match_stats_20260201_143025.parquet",
+				Rows: 500, FileSizeBytes: 123456, File: "match_stats_20260125_143025.parquet",
 				Schema: "main", Name: "match_stats",
 				BLAKE3:    "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+				Files: []Part{
+					{File: "match_stats_20260125_143025.parquet", Rows: 400, FileSizeBytes: 100000, RowidLo: 0, RowidHi: 2048,
+						BLAKE3:      "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+						Fingerprint: "0123456789abcdef0123456789abcdef"},
+					{File: "match_stats_20260201_143025.parquet", Rows: 100, FileSizeBytes: 23456, RowidLo: 2048, RowidHi: 4096,
+						BLAKE3:      "1111111111111111111111111111111111111111111111111111111111111111",
+						Fingerprint: "fedcba9876543210fedcba9876543210"},
+				},
+				Fingerprint: "fedcba9876543210fedcba9876543210",
+				Shape:       "2222222222222222222222222222222222222222222222222222222222222222",
 				CreateSQL: `CREATE TABLE match_stats(match_id VARCHAR PRIMARY KEY, duration INTERVAL, score HUGEINT, total INTEGER GENERATED ALWAYS AS (1) VIRTUAL);`,
 				Columns:   cols,
 				ArrowSchema: &ArrowSchema{

@@ -93,7 +93,7 @@ func TestParseManifestRefuses(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrManifestCorrupt", name, err)
 		}
 	}
-	future := bytes.Replace(good, []byte(`"format_version": 1`), []byte(`"format_version": 99`), 1)
+	future := bytes.Replace(good, []byte(`"format_version": 2`), []byte(`"format_version": 99`), 1)
 	if _, err := ParseManifest(future); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "upgrade") {
 		t.Errorf("future format: %v", err)
 	}

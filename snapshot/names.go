@@ -33,7 +33,10 @@ func TempName(id, what string) string { return tempPrefix + id + "-" + what }
 
 var (
 	manifestRe = regexp.MustCompile(`^backup_metadata_(\d{8}_\d{6})\.json$`)
-	parquetRe  = regexp.MustCompile(`^(.+)_(\d{8}_\d{6})\.parquet$`)
+	// A table's first file of a snapshot is {table}_{id}.parquet, as the
+	// seed names it; the further files one snapshot writes for a table
+	// are {table}_{id}.{n}.parquet.
+	parquetRe  = regexp.MustCompile(`^(.+)_(\d{8}_\d{6})(?:\.[1-9][0-9]{0,5})?\.parquet$`)
 	pendingRe  = regexp.MustCompile(`^\.statsnap-pending-(\d{8}_\d{6})$`)
 	removingRe = regexp.MustCompile(`^\.statsnap-removing-(\d{8}_\d{6})$`)
 )
@@ -105,6 +108,15 @@ func TableFileName(key, id string, taken map[string]bool) string {
 	}
 	taken[strings.ToLower(name)] = true
 	return name
+}
+
+// PartFileName is the name of the n-th file (from 0) one snapshot writes
+// for a table whose first file is first (a TableFileName).
+func PartFileName(first string, n int) string {
+	if n == 0 {
+		return first
+	}
+	return strings.TrimSuffix(first, ".parquet") + "." + itoa(n) + ".parquet"
 }
 
 func sanitize(key string) string {

@@ -497,10 +497,10 @@ func TestVerifyManifestEdits(t *testing.T) {
 		{"format_version removed", func(t *testing.T, m string) string {
 			// Passing off a statsnap manifest as a seed one would skip
 			// every hash check.
-			return strings.Replace(m, "\n  \"format_version\": 1,", "", 1)
+			return strings.Replace(m, fmt.Sprintf("\n  \"format_version\": %d,", snapshot.FormatVersion), "", 1)
 		}, []verify.Kind{verify.KindManifestCorrupt, verify.KindUnverifiable}},
 		{"unknown format_version", func(t *testing.T, m string) string {
-			return vSetTop(t, m, "format_version", "2")
+			return vSetTop(t, m, "format_version", strconv.Itoa(snapshot.FormatVersion+1))
 		}, []verify.Kind{verify.KindManifestCorrupt}},
 		{"path traversal", func(t *testing.T, m string) string {
 			return vSetTableField(t, m, "match_stats", "file", `"../../etc/passwd"`)
@@ -530,7 +530,7 @@ func TestVerifyManifestEdits(t *testing.T) {
 			p := vProblems(doc, verify.KindManifestCorrupt)[0]
 			switch tc.name {
 			case "unknown format_version":
-				if !strings.Contains(p.Detail, "format_version 2") || !strings.Contains(p.Detail, fmt.Sprintf("reads %d", snapshot.FormatVersion)) || !strings.Contains(p.Detail, "upgrade") {
+				if !strings.Contains(p.Detail, fmt.Sprintf("format_version %d", snapshot.FormatVersion+1)) || !strings.Contains(p.Detail, fmt.Sprintf("reads %d", snapshot.FormatVersion)) || !strings.Contains(p.Detail, "upgrade") {
 					t.Errorf("detail should name both versions and say to upgrade: %s", p.Detail)
 				}
 			case "path traversal":

@@ -82,7 +82,7 @@ func Over(gs []Granule, lo, hi int64) Sum {
 	return s
 }
 
-// ErrNoRowid: the table has a column named rowid, which hides DuckDB's
+// ErrNoRowid means the table has a column named rowid, which hides DuckDB's
 // rowid; its rows cannot be fingerprinted by position.
 var ErrNoRowid = errors.New("a column named rowid hides DuckDB's rowid")
 

@@ -367,9 +367,11 @@ func (l *Ledger) Consistent(snaps []Info) error {
 			continue
 		}
 		for _, t := range s.Manifest.Tables {
-			c, ok := l.Files[t.File]
-			if ok && (c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes) {
-				return fmt.Errorf("%w: it records %s with another hash or size than manifest %s", ErrLedgerUntrusted, t.File, ManifestName(s.ID))
+			for _, p := range t.DataFiles() {
+				c, ok := l.Files[p.File]
+				if ok && (c.BLAKE3 != p.BLAKE3 || c.Size != p.FileSizeBytes) {
+					return fmt.Errorf("%w: it records %s with another hash or size than manifest %s", ErrLedgerUntrusted, p.File, ManifestName(s.ID))
+				}
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 type backupOptions struct {
@@ -23,13 +24,29 @@ type backupOptions struct {
 	NoMetadata       bool
 	Time             string
 	Jobs             int
+	Full             bool
 }
 
+// incrementalByDefault: until prune counts shared files it must not be
+// possible to make them.
+const incrementalByDefault = false
+
 type backupTableJSON struct {
-	Rows   int64  `json:"rows"`
+	Rows   int64            `json:"rows"`
+	File   string           `json:"file"`
+	BLAKE3 string           `json:"blake3,omitempty"`
+	Bytes  int64            `json:"file_size_bytes"`
+	Files  []backupFileJSON `json:"files,omitempty"`
+}
+
+// backupFileJSON is one file holding a table's rows; shared when an
+// earlier snapshot wrote it.
+type backupFileJSON struct {
 	File   string `json:"file"`
-	BLAKE3 string `json:"blake3,omitempty"`
+	Rows   int64  `json:"rows"`
+	BLAKE3 string `json:"blake3"`
 	Bytes  int64  `json:"file_size_bytes"`
+	Shared bool   `json:"shared"`
 }
 
 type backupSnapJSON struct {
@@ -43,6 +60,14 @@ type backupSnapJSON struct {
 	TotalSizeBytes int64   `json:"total_size_bytes"`
 	SizeBytes      int64   `json:"size_bytes"`
 	Seconds        float64 `json:"seconds"`
+	// Base is the earlier snapshot files were shared with (absent for a
+	// full snapshot); NewBytes what this one wrote, SharedBytes what it
+	// names of earlier snapshots.
+	Base        string `json:"base,omitempty"`
+	NewFiles    int    `json:"new_files"`
+	NewBytes    int64  `json:"new_bytes"`
+	SharedFiles int    `json:"shared_files"`
+	SharedBytes int64  `json:"shared_bytes"`
 }
 
 type failedJSON struct {
@@ -79,6 +104,7 @@ failure does not stop the others.` + exitStatus(
 	f.BoolVar(&o.NoMetadata, "no-metadata", false, "write the Parquet files only, like the seed's bare export (such a snapshot cannot be verified)")
 	f.StringVar(&o.Time, "time", "", "record the snapshot as taken at this RFC 3339 time (for imports and tests)")
 	f.IntVar(&o.Jobs, "jobs", 1, "with --all, back up this many players at once")
+	f.BoolVar(&o.Full, "full", false, "write every table anew instead of sharing the files of unchanged rows with the previous snapshot")
 	return cmd
 }
 
@@ -308,6 +334,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Folder:           folder,
 		CompressionLevel: o.CompressionLevel,
 		NoMetadata:       o.NoMetadata,
+		Full:             o.Full || !incrementalByDefault,
 		Time:             at,
 		Key:              key,
 		Progress:         progress,
@@ -326,6 +353,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 	if len(res.Cleanup.Removed) > 0 {
 		fmt.Fprintf(g.stderr, "removed %s of an interrupted run in %s\n", plural(int64(len(res.Cleanup.Removed)), "leftover file", "leftover files"), dir)
 	}
+	for _, name := range res.Refused {
+		fmt.Fprintf(g.stderr, "warning: %s of snapshot %s no longer matches its manifest, so its rows were written again from the database; run statsnap verify --backup %s --all\n", name, res.Base, dir)
+	}
 	if res.LedgerErr != nil {
 		fmt.Fprintf(g.stderr, "warning: snapshot %s is complete, but the verification ledger of %s could not be updated (%v); its first verify reads every file\n", res.ID, dir, res.LedgerErr)
 	}
@@ -337,12 +367,24 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		TotalSizeBytes: res.Manifest.TotalSizeBytes,
 		SizeBytes:      res.Manifest.TotalSizeBytes + res.ManifestBytes,
 		Seconds:        time.Since(start).Seconds(),
+		Base:           res.Base,
+		NewFiles:       res.NewFiles,
+		NewBytes:       res.NewBytes,
+		SharedFiles:    res.SharedFiles,
+		SharedBytes:    res.SharedBytes,
 	}
 	if res.ManifestName != "" {
 		out.Manifest = storage.Join(dir, res.ManifestName)
 	}
 	for k, t := range res.Manifest.Tables {
-		out.Tables[k] = backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}
+		tj := backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}
+		if len(t.Files) > 0 {
+			for _, p := range t.Files {
+				_, id := snapshot.Classify(p.File)
+				tj.Files = append(tj.Files, backupFileJSON{File: p.File, Rows: p.Rows, BLAKE3: p.BLAKE3, Bytes: p.FileSizeBytes, Shared: id != res.ID})
+			}
+		}
+		out.Tables[k] = tj
 	}
 	if !g.JSON && !g.Quiet {
 		kind := "snapshot"
@@ -352,6 +394,10 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		fmt.Fprintf(g.out(), "%s: %s %s: %s, %s, %s (Parquet %s + manifest %s) in %s (%.1fs)\n", j.gamertag, kind, res.ID,
 			plural(int64(len(res.Manifest.Tables)), "table", "tables"), plural(res.Manifest.Rows(), "row", "rows"),
 			humanBytes(out.SizeBytes), humanBytes(res.Manifest.TotalSizeBytes), humanBytes(res.ManifestBytes), dir, out.Seconds)
+		if res.Base != "" {
+			fmt.Fprintf(g.out(), "  incremental: wrote %s (%s), shares %s (%s) of unchanged rows with earlier snapshots\n",
+				plural(int64(res.NewFiles), "file", "files"), humanBytes(res.NewBytes), plural(int64(res.SharedFiles), "file", "files"), humanBytes(res.SharedBytes))
+		}
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,12 @@ type Options struct {
 	// means now, waiting for the next second when this one's id is taken.
 	Time time.Time
 	Key  []byte // non-nil: add a MAC
+	// Full writes every table anew. Otherwise files of the newest earlier
+	// snapshot whose rows are proven unchanged are shared (incremental).
+	Full bool
+	// ReuseMaxAge is how recent a ledger record of a passed hash check
+	// must be to share a file without hashing it again (0: DefaultReuseMaxAge).
+	ReuseMaxAge time.Duration
 	// Jobs is how many tables are written at once, each on its own
 	// connection (0: two, or one on a single CPU).
 	Jobs int
@@ -97,6 +104,15 @@ type Result struct {
 	// LedgerErr is a failure to record the new files in the verification
 	// ledger: the snapshot stands, its first verify only reads more.
 	LedgerErr error
+	// Base is the earlier snapshot files were shared with ("" for a full
+	// snapshot); NewFiles and NewBytes what this one wrote, SharedFiles
+	// and SharedBytes what it names of earlier ones.
+	Base                  string
+	NewFiles, SharedFiles int
+	NewBytes, SharedBytes int64
+	// Refused are files of the base that did not match their manifest
+	// when hashed again: their rows were written anew.
+	Refused []string
 }
 
 // Errors a caller decides on.
@@ -118,6 +134,7 @@ type run struct {
 	conn         *sql.Conn // the first connection, inside its transaction
 	release      func()    // closes the source, once
 	defaultLimit string    // DuckDB's own memory_limit, to retry a table with
+	limit        string    // the backup's memory_limit
 	cat          *catalog.Catalog
 	tables       []plannedTable
 
@@ -125,6 +142,10 @@ type run struct {
 	taken   time.Time
 	finals  []string // every final name the journal lists
 	journal string
+
+	base     *base                // the snapshot files are shared with, if any
+	refused  []string             // base files that failed their check
+	rehashed map[string]time.Time // base files hashed in this run, by mtime
 }
 
 // Backup writes one snapshot of opt.Source into opt.Folder, committing in
@@ -141,7 +162,7 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	if opt.CompressionLevel < MinCompressionLevel || opt.CompressionLevel > MaxCompressionLevel {
 		return nil, fmt.Errorf("%w: %d (zstd levels are %d to %d)", ErrBadCompressor, opt.CompressionLevel, MinCompressionLevel, MaxCompressionLevel)
 	}
-	r := &run{opt: opt, f: opt.Folder, release: func() {}}
+	r := &run{opt: opt, f: opt.Folder, release: func() {}, rehashed: map[string]time.Time{}}
 	defer func() { r.release() }()
 	now := time.Now()
 	res := &Result{}
@@ -159,6 +180,12 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.ID = r.id
+	if err := r.findBase(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.planFiles(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.writeJournal(ctx); err != nil {
 		return nil, err
 	}
@@ -176,6 +203,7 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	// tables are copied it runs alongside the manifest's commit.
 	go r.release()
 	res.Manifest = r.manifest(entries)
+	r.tally(res)
 	opt.event(ctx, "before-commit")
 	// The last moment an interruption undoes the backup. Committing is
 	// not cancellable halfway: once begun, the manifest is written,
@@ -195,7 +223,7 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 	opt.event(signalled, "after-commit")
 	r.dropJournal(ctx)
 	if !opt.NoMetadata {
-		res.LedgerErr = recordLedger(ctx, r.f, opt.Key, r.id, res.Manifest)
+		res.LedgerErr = recordLedger(ctx, r.f, opt.Key, r.id, res.Manifest, r.rehashed)
 	}
 	return res, nil
 }
@@ -248,6 +276,7 @@ func (r *run) openSource(ctx context.Context) error {
 	if err := r.conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&r.defaultLimit); err != nil {
 		return fmt.Errorf("read memory limit: %w", err)
 	}
+	r.limit = limit
 	if _, err := r.conn.ExecContext(ctx, "SET memory_limit = "+sqlq.Literal(limit)); err != nil {
 		return fmt.Errorf("set memory limit: %w", err)
 	}
@@ -310,13 +339,33 @@ func (r *run) chooseID(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// writeJournal names every table's file and writes the pending journal
-// listing them, before the first final name appears.
+// writeJournal names every file the backup will write and writes the
+// pending journal listing them, before the first final name appears.
+// Shared files are never in it: an interrupted backup's cleanup removes
+// only what this backup wrote.
 func (r *run) writeJournal(ctx context.Context) error {
 	names := map[string]bool{}
+	// Names already in the folder (files of earlier snapshots keep theirs)
+	// are taken too, compared as TableFileName does.
+	if r.base != nil {
+		for n := range r.base.entries {
+			names[strings.ToLower(n)] = true
+		}
+	}
 	for i := range r.tables {
-		r.tables[i].file = snapshot.TableFileName(r.tables[i].t.Key(), r.id, names)
-		r.finals = append(r.finals, r.tables[i].file)
+		pt := &r.tables[i]
+		first, n := "", 0
+		for j := range pt.parts {
+			if pt.parts[j].reuse != nil {
+				continue
+			}
+			if first == "" {
+				first = snapshot.TableFileName(pt.t.Key(), r.id, names)
+			}
+			pt.parts[j].file = snapshot.PartFileName(first, n)
+			n++
+			r.finals = append(r.finals, pt.parts[j].file)
+		}
 	}
 	if !r.opt.NoMetadata {
 		r.finals = append(r.finals, snapshot.ManifestName(r.id))
@@ -343,7 +392,9 @@ func (r *run) undo(ctx context.Context) {
 		}
 	}
 	for i := range r.tables {
-		remove(snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i)))
+		for j := range r.tables[i].parts {
+			remove(stagedName(r.id, i, j))
+		}
 	}
 	remove(snapshot.TempName(r.id, "manifest.json"))
 	for _, n := range r.finals {
@@ -488,9 +539,16 @@ func manifestFields(fs []parquetfile.Field) []snapshot.Field {
 }
 
 type plannedTable struct {
-	t     catalog.Table
-	plans []codec.ColumnPlan
-	file  string
+	t           catalog.Table
+	plans       []codec.ColumnPlan
+	shape       string
+	fingerprint string // of the whole table ("" when not fingerprinted)
+	parts       []partPlan
+}
+
+// stagedName is the temporary name part j of table i is written under.
+func stagedName(id string, i, j int) string {
+	return snapshot.TempName(id, fmt.Sprintf("%d.%d.parquet", i, j))
 }
 
 // copyTables writes the tables on up to jobs connections at once, the
@@ -631,27 +689,67 @@ func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	return conn, nil
 }
 
-// copyTable writes table i to its staged file and publishes it under its
-// final name.
+// copyTable writes the files of table i that are not shared, each to its
+// staged name and then under its final name, and returns the table's
+// manifest entry.
 func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i int, pt plannedTable) (*snapshot.Table, error) {
 	opt := r.opt
-	staged := snapshot.TempName(r.id, fmt.Sprintf("%d.parquet", i))
-	entry, err := writeTable(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel)
-	if err != nil && outOfMemory(err) && ctx.Err() == nil {
-		// Not retried here: this connection's transaction is aborted and
-		// even its ROLLBACK can run out of memory while another table is
-		// copied beside it. copyTables copies the table again, alone, on
-		// a fresh connection, under DuckDB's default limit.
-		_ = f.Remove(context.WithoutCancel(ctx), staged)
-		return nil, &memoryError{table: pt.t.Key(), err: err}
+	entry := &snapshot.Table{Schema: pt.t.Schema, Name: pt.t.Name, CreateSQL: pt.t.CreateSQL, Shape: pt.shape, Fingerprint: pt.fingerprint}
+	for _, p := range pt.plans {
+		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
 	}
-	if err == nil {
-		err = f.Publish(ctx, staged, pt.file)
+	var published []string
+	for j, pp := range pt.parts {
+		if pp.reuse != nil {
+			entry.Files = append(entry.Files, *pp.reuse)
+			continue
+		}
+		staged := stagedName(r.id, i, j)
+		part, schema, err := writePart(ctx, conn, f, pt.t, pt.plans, staged, opt.CompressionLevel, pp)
+		if err != nil && outOfMemory(err) && ctx.Err() == nil {
+			// Not retried here: this connection's transaction is aborted
+			// and even its ROLLBACK can run out of memory while another
+			// table is copied beside it. copyTables copies the table
+			// again, alone, on a fresh connection, under DuckDB's default
+			// limit; what it published of the table goes first, since a
+			// final name is never replaced.
+			cleanup := context.WithoutCancel(ctx)
+			_ = f.Remove(cleanup, staged)
+			for _, n := range published {
+				_ = f.Remove(cleanup, n)
+			}
+			return nil, &memoryError{table: pt.t.Key(), err: err}
+		}
+		if err == nil {
+			err = f.Publish(ctx, staged, pp.file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("back up table %s: %w", pt.t.Key(), err)
+		}
+		published = append(published, pp.file)
+		part.File = pp.file
+		if entry.ArrowSchema == nil {
+			entry.ArrowSchema = schema
+		} else if entry.ArrowSchema.IPC != schema.IPC {
+			return nil, fmt.Errorf("back up table %s: DuckDB wrote two of its files with different schemas", pt.t.Key())
+		}
+		entry.Files = append(entry.Files, *part)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("back up table %s: %w", pt.t.Key(), err)
+	if r.base != nil {
+		// A shared file keeps the schema its snapshot recorded; the shape,
+		// which includes DuckDB's version, makes new files match it.
+		if bt := r.base.m.Tables[pt.t.Key()]; bt != nil && bt.ArrowSchema != nil && bt.Shape == pt.shape && len(published) < len(entry.Files) {
+			if entry.ArrowSchema != nil && entry.ArrowSchema.IPC != bt.ArrowSchema.IPC {
+				return nil, fmt.Errorf("back up table %s: its new files have another schema than its shared ones; run backup --full", pt.t.Key())
+			}
+			entry.ArrowSchema = bt.ArrowSchema
+		}
 	}
-	entry.File = pt.file
+	for _, p := range entry.Files {
+		entry.Rows += p.Rows
+		entry.FileSizeBytes += p.FileSizeBytes
+	}
+	entry.File, entry.BLAKE3 = entry.Files[0].File, entry.Files[0].BLAKE3
 	return entry, nil
 }
 
@@ -768,25 +866,33 @@ func idUsed(ctx context.Context, f storage.Folder, id string) (bool, error) {
 	return false, nil
 }
 
-// writeTable copies one table to a staged Parquet file, then reads the
-// file back: BLAKE3 of its bytes, row count and schema from its footer.
-func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int) (*snapshot.Table, error) {
+// writePart copies one run of a table's rows (the whole table when
+// pp.whole) to a staged Parquet file, then reads the file back: BLAKE3 of
+// its bytes, row count and schema from its footer.
+func writePart(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.Table, plans []codec.ColumnPlan, staged string, level int, pp partPlan) (*snapshot.Part, *snapshot.ArrowSchema, error) {
 	begun := time.Now()
 	from := sqlq.Ident(t.Schema) + "." + sqlq.Ident(t.Name)
-	var counted int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
-		return nil, fmt.Errorf("count rows: %w", err)
+	where := ""
+	if !pp.whole {
+		// Rowids are numbers the fingerprint scan gave, not names.
+		where = fmt.Sprintf(" WHERE rowid >= %d AND rowid < %d", pp.lo, pp.hi)
+	}
+	counted := pp.sum.Rows
+	if counted < 0 {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from).Scan(&counted); err != nil {
+			return nil, nil, fmt.Errorf("count rows: %w", err)
+		}
 	}
 	path, err := f.StagePath(staged)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL %d, RETURN_STATS)",
-		codec.SelectList(plans), from, sqlq.Literal(path), level)
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL %d, RETURN_STATS)",
+		codec.SelectList(plans), from, where, sqlq.Literal(path), level)
 	var written int64
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("write parquet: %w", err)
+		return nil, nil, fmt.Errorf("write parquet: %w", err)
 	}
 	cols, _ := rows.Columns()
 	for rows.Next() {
@@ -797,7 +903,7 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("write parquet: %w", err)
+			return nil, nil, fmt.Errorf("write parquet: %w", err)
 		}
 		for i, c := range cols {
 			if c == "count" {
@@ -807,42 +913,34 @@ func writeTable(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("write parquet: %w", err)
+		return nil, nil, fmt.Errorf("write parquet: %w", err)
 	}
 	if written != counted {
-		return nil, fmt.Errorf("%w: COPY wrote %d rows, count(*) says %d", ErrRowsDisagree, written, counted)
+		return nil, nil, fmt.Errorf("%w: COPY wrote %d rows, count(*) says %d", ErrRowsDisagree, written, counted)
 	}
 	copied := time.Now()
 	r, err := f.Open(ctx, staged)
 	if err != nil {
-		return nil, fmt.Errorf("reopen written file: %w", err)
+		return nil, nil, fmt.Errorf("reopen written file: %w", err)
 	}
 	defer r.Close()
 	sum, size, err := snapshot.HashFile(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("hash written file: %w", err)
+		return nil, nil, fmt.Errorf("hash written file: %w", err)
 	}
 	info, err := parquetfile.Inspect(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slog.Debug("wrote table", "table", t.Key(), "rows", counted, "copy", copied.Sub(begun), "check", time.Since(copied))
 	if info.Rows != counted {
-		return nil, fmt.Errorf("%w: the footer says %d rows, DuckDB counted %d", ErrRowsDisagree, info.Rows, counted)
+		return nil, nil, fmt.Errorf("%w: the footer says %d rows, DuckDB counted %d", ErrRowsDisagree, info.Rows, counted)
 	}
-	entry := &snapshot.Table{
-		Rows:          counted,
-		FileSizeBytes: size,
-		Schema:        t.Schema,
-		Name:          t.Name,
-		BLAKE3:        sum,
-		CreateSQL:     t.CreateSQL,
-		ArrowSchema:   &snapshot.ArrowSchema{Fields: manifestFields(info.Fields), IPC: info.IPC},
+	part := &snapshot.Part{Rows: counted, FileSizeBytes: size, BLAKE3: sum, RowidLo: pp.lo, RowidHi: pp.hi}
+	if pp.sum.Rows >= 0 {
+		part.Fingerprint = pp.sum.Hex()
 	}
-	for _, p := range plans {
-		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
-	}
-	return entry, nil
+	return part, &snapshot.ArrowSchema{Fields: manifestFields(info.Fields), IPC: info.IPC}, nil
 }
 
 func toInt64(v any) int64 {

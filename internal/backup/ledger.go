@@ -14,7 +14,11 @@ import (
 // exactly what verify checks. Each record keeps the file's modification
 // time as listed now, so a later write to it voids the record. The caller
 // holds the exclusive lock.
-func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, m *snapshot.Manifest) error {
+//
+// Files shared from earlier snapshots are recorded only when this backup
+// hashed them again (rehashed, by their modification time then); the
+// ledger's own record of the others stays as it was.
+func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, m *snapshot.Manifest, rehashed map[string]time.Time) error {
 	now := time.Now()
 	entries, err := f.List(ctx)
 	if err != nil {
@@ -26,9 +30,16 @@ func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, 
 	}
 	delta := snapshot.NewLedger(snapshot.FolderName(f.Location()))
 	for _, t := range m.Tables {
-		// The file's time as listed now: DuckDB's last write, before the
-		// hash that backup compared (the final name is a hard link).
-		delta.Record(t.File, t, mtimes[t.File], now, snapshot.DepthHash, "")
+		for _, p := range t.DataFiles() {
+			entry := &snapshot.Table{BLAKE3: p.BLAKE3, FileSizeBytes: p.FileSizeBytes}
+			if k, fid := snapshot.Classify(p.File); k == snapshot.KindParquet && fid == id {
+				// The file's time as listed now: DuckDB's last write, before
+				// the hash that backup compared (the final name is a hard link).
+				delta.Record(p.File, entry, mtimes[p.File], now, snapshot.DepthHash, "")
+			} else if mt, ok := rehashed[p.File]; ok {
+				delta.Record(p.File, entry, mt, now, snapshot.DepthHash, "")
+			}
+		}
 	}
 	delta.RecordSnapshot(id, now, snapshot.DepthHash, nil)
 	// Backup computed the manifest's checksum (and MAC) itself.

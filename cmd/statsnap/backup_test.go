@@ -400,7 +400,9 @@ func TestBackupKilled(t *testing.T) {
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
 	folder := filepath.Join(dir, "data", "backups", "big")
 	start := time.Now()
-	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-02T00:00:00Z")
+	// Full backups: an incremental one of unchanged data writes no file
+	// (TestIncrementalBackupKilled kills those).
+	mustCLI(t, dir, "backup", "--full", "--gamertag", "big", "--time", "2020-01-02T00:00:00Z")
 	full := time.Since(start)
 	t.Logf("one backup takes %v", full)
 	os.RemoveAll(folder)
@@ -410,7 +412,7 @@ func TestBackupKilled(t *testing.T) {
 	killed := 0
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
-		cmd := exec.Command(binPath, "backup", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
+		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
 		cmd.Dir = dir
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

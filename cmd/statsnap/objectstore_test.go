@@ -258,7 +258,7 @@ func TestObjectStoreKillMidUpload(t *testing.T) {
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 20)
 	s.must(t, dir, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-01T10:00:00Z")
-	r := faultCLI(t, dir, append(append([]string{}, s.env...), "STATSNAP_TEST_CRASH_AFTER=publish-1"), "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z")
+	r := faultCLI(t, dir, append(append([]string{}, s.env...), "STATSNAP_TEST_CRASH_AFTER=publish-1"), "backup", "--full", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z")
 	if r.Code != 137 && r.Code != -1 {
 		t.Fatalf("the crash hook did not fire: exit %d %s", r.Code, r.Stderr)
 	}

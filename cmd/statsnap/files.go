@@ -117,7 +117,9 @@ func runFiles(cmd *cobra.Command, g *globals, o filesOptions, args []string) err
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error { return &opError{op: "list the files", verb: "files", folder: o.Backup, err: err} }
+	fail := func(err error) error {
+		return &opError{op: "list the files", verb: "files", folder: o.Backup, err: err}
+	}
 	folder, err := storage.OpenFolder(ctx, o.Backup, false)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {

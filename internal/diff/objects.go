@@ -90,7 +90,7 @@ func compareObjects(a, b *snapshot.Manifest) []ObjectDiff {
 	for k := range keys {
 		x, inA := oa[k]
 		y, inB := ob[k]
-		d := ObjectDiff{}
+		var d ObjectDiff
 		switch {
 		case !inA:
 			d = ObjectDiff{Kind: y.kind, Schema: y.schema, Name: y.name, Table: y.table, Change: Added, SQLAfter: y.sql, NextAfter: y.next}

@@ -225,13 +225,13 @@ func textRows(ctx context.Context, conn *sql.Conn, q string, n, maxValue int) ([
 	return out, rows.Err()
 }
 
-// cut shortens s to at most max bytes, on a character boundary, marking
+// cut shortens s to at most limit bytes, on a character boundary, marking
 // the cut with "…".
-func cut(s string, max int) string {
-	if len(s) <= max {
+func cut(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
-	i := max
+	i := limit
 	for i > 0 && !utf8.RuneStart(s[i]) {
 		i--
 	}

@@ -382,9 +382,8 @@ func confine(ctx context.Context, conn *sql.Conn, dir string) error {
 }
 
 // liveFingerprint computes a live table's fingerprint the way backup
-// records it; nil until this build has the fingerprint scan, in which case
-// the live side is compared by row counts.
-var liveFingerprint diff.Fingerprinter
+// records it.
+var liveFingerprint diff.Fingerprinter = diff.Fingerprint
 
 // printDiff writes the human report.
 func printDiff(w io.Writer, doc diffJSON, o diffOptions) {

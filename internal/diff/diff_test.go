@@ -464,3 +464,62 @@ func TestCompareFingerprints(t *testing.T) {
 		t.Errorf("DDL-only change: %+v", r.Tables)
 	}
 }
+
+// readLive reads the fixture's live database, with fingerprints.
+func readLive(t *testing.T, path string) *snapshot.Manifest {
+	t.Helper()
+	ctx := context.Background()
+	db, err := dbfile.Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m, err := diff.ReadLive(ctx, conn, diff.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The live database against a snapshot that records fingerprints: a value
+// edited in place (same row count) is proven changed, the other tables
+// proven unchanged, without reading the snapshot's data.
+func TestLiveFingerprint(t *testing.T) {
+	f := newFixture(t)
+	before := readLive(t, f.src)
+	snap := *f.b.Manifest.Manifest
+	snap.Tables = map[string]*snapshot.Table{}
+	for k, e := range f.b.Manifest.Tables {
+		c := *e
+		if c.Fingerprint == "" {
+			// What a backup of this instant records.
+			c.Fingerprint = before.Tables[k].Fingerprint
+		}
+		if c.Fingerprint != before.Tables[k].Fingerprint {
+			t.Fatalf("%s: the snapshot's fingerprint %s is not the live one %s, though nothing changed", k, c.Fingerprint, before.Tables[k].Fingerprint)
+		}
+		snap.Tables[k] = &c
+	}
+	if r := diff.Compare(diff.Side{Label: "b", Manifest: &snap}, diff.Side{Label: "live", Manifest: before, Live: true}); len(r.Tables) != 0 {
+		t.Fatalf("nothing changed, yet: %+v", r.Tables)
+	}
+	testutil.WriteDB(t, f.src, `UPDATE edited SET v = 'again' WHERE id = 2`, `UPDATE same SET twice = twice WHERE id = 1`)
+	after := readLive(t, f.src)
+	r := diff.Compare(diff.Side{Label: "b", Manifest: &snap}, diff.Side{Label: "live", Manifest: after, Live: true})
+	got := byTable(r)
+	if d := got["edited"]; d.Change != diff.Changed || d.Data != diff.DataChanged || d.Basis != diff.BasisFingerprint || d.RowsDelta != 0 {
+		t.Errorf("edited: %+v", d)
+	}
+	// An UPDATE that writes the same value leaves the rows as they were.
+	if d, listed := got["same"]; listed {
+		t.Errorf("same: %+v", d)
+	}
+	if len(r.Tables) != 1 {
+		t.Errorf("tables: %+v", r.Tables)
+	}
+}

@@ -3,19 +3,42 @@ package diff
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/duckdb/fingerprint"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Fingerprinter computes a live table's fingerprint, as backup records it
-// in Table.Fingerprint, inside the caller's transaction on conn. A nil
-// Fingerprinter leaves live tables without one: they are then compared by
-// row counts only.
-type Fingerprinter func(ctx context.Context, conn *sql.Conn, t catalog.Table) (string, error)
+// in Table.Fingerprint, inside the caller's transaction on conn; cols are
+// the table's stored (not generated) columns. It returns "" for a table it
+// cannot fingerprint. A nil Fingerprinter leaves live tables without one:
+// they are then compared by row counts only.
+type Fingerprinter func(ctx context.Context, conn *sql.Conn, schema, table string, cols []snapshot.Column) (string, error)
+
+// Fingerprint is the Fingerprinter backup's own: DuckDB's two hashes of
+// every row with its rowid, combined over the whole table. A table with a
+// column named rowid has none (backup never shares its files either).
+func Fingerprint(ctx context.Context, conn *sql.Conn, schema, table string, cols []snapshot.Column) (string, error) {
+	var fc []fingerprint.Column
+	for _, c := range cols {
+		if !c.Generated {
+			fc = append(fc, fingerprint.Column{Name: c.Name, Type: c.Type})
+		}
+	}
+	gs, err := fingerprint.Scan(ctx, conn, schema, table, fc)
+	if errors.Is(err, fingerprint.ErrNoRowid) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fingerprint.Combine(gs).Hex(), nil
+}
 
 // ReadLive reads the live database on conn (opened read-only by the
 // caller) into a manifest-shaped description: every table with its DDL,
@@ -67,7 +90,7 @@ func ReadLive(ctx context.Context, conn *sql.Conn, fp Fingerprinter) (*snapshot.
 			return nil, fmt.Errorf("count the rows of %s: %w", key, err)
 		}
 		if fp != nil {
-			if e.Fingerprint, err = fp(ctx, conn, t); err != nil {
+			if e.Fingerprint, err = fp(ctx, conn, t.Schema, t.Name, e.Columns); err != nil {
 				return nil, fmt.Errorf("fingerprint table %s: %w", key, err)
 			}
 		}

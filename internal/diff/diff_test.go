@@ -523,3 +523,4 @@ func TestLiveFingerprint(t *testing.T) {
 		t.Errorf("tables: %+v", r.Tables)
 	}
 }
+

@@ -18,7 +18,7 @@ import (
 // its checksum holds (and its MAC, with key).
 func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
 	t.Helper()
-	m := ReadManifest(t, dir, id)
+	m := ReadSnapshotManifest(t, dir, id)
 	e, ok := m.Tables[key]
 	if !ok {
 		t.Fatalf("snapshot %s has no table %q", id, key)
@@ -56,7 +56,7 @@ func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
 	e.BLAKE3 = e.Files[0].BLAKE3
 	e.FileSizeBytes = e.Files[0].FileSizeBytes + e.Files[1].FileSizeBytes
 	e.Fingerprint = ""
-	WriteManifest(t, dir, m, mac)
+	RewriteManifest(t, dir, m, mac)
 }
 
 // ShareTable rewrites snapshot id so that table key names the files of
@@ -64,8 +64,8 @@ func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
 // deletes: what an incremental backup does for a table proven unchanged.
 func ShareTable(t testing.TB, dir, id, earlier, key string, mac []byte) {
 	t.Helper()
-	m := ReadManifest(t, dir, id)
-	old := ReadManifest(t, dir, earlier)
+	m := ReadSnapshotManifest(t, dir, id)
+	old := ReadSnapshotManifest(t, dir, earlier)
 	e, prev := m.Tables[key], old.Tables[key]
 	if e == nil || prev == nil {
 		t.Fatalf("table %q is not in both %s and %s", key, id, earlier)
@@ -80,11 +80,11 @@ func ShareTable(t testing.TB, dir, id, earlier, key string, mac []byte) {
 		e.Files[0].RowidHi = prev.Rows
 	}
 	e.File, e.BLAKE3, e.FileSizeBytes, e.Rows = e.Files[0].File, e.Files[0].BLAKE3, prev.FileSizeBytes, prev.Rows
-	WriteManifest(t, dir, m, mac)
+	RewriteManifest(t, dir, m, mac)
 }
 
-// ReadManifest parses snapshot id's manifest in dir.
-func ReadManifest(t testing.TB, dir, id string) *snapshot.Manifest {
+// ReadSnapshotManifest parses snapshot id's manifest in dir.
+func ReadSnapshotManifest(t testing.TB, dir, id string) *snapshot.Manifest {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, snapshot.ManifestName(id)))
 	if err != nil {
@@ -97,8 +97,8 @@ func ReadManifest(t testing.TB, dir, id string) *snapshot.Manifest {
 	return p.Manifest
 }
 
-// WriteManifest marshals m (checksum, and MAC with key) over its file.
-func WriteManifest(t testing.TB, dir string, m *snapshot.Manifest, key []byte) {
+// RewriteManifest marshals m (checksum, and MAC with key) over its file.
+func RewriteManifest(t testing.TB, dir string, m *snapshot.Manifest, key []byte) {
 	t.Helper()
 	m.FormatVersion = snapshot.FormatVersion
 	data, err := snapshot.Marshal(m, key)

@@ -523,4 +523,3 @@ func TestLiveFingerprint(t *testing.T) {
 		t.Errorf("tables: %+v", r.Tables)
 	}
 }
-

@@ -148,10 +148,13 @@ func TestIncrementalBackupKilled(t *testing.T) {
 		t.Fatalf("the crash hook did not fire: exit %d %s", r.Code, r.Stderr)
 	}
 	start := time.Now()
-	probe := t.TempDir()
-	testutil.CopyDir(t, filepath.Join(dir, "data"), filepath.Join(probe, "data"))
-	mustCLI(t, probe, "backup", "--gamertag", "Inc", "--time", "2026-11-03T03:00:00Z")
+	r = mustCLI(t, dir, "backup", "--gamertag", "Inc", "--time", "2026-11-03T03:00:00Z")
 	took := time.Since(start)
+	if !strings.Contains(r.Stderr, "leftover") {
+		t.Errorf("the backup after the crash did not clean up: %s", r.Stderr)
+	}
+	mustCLI(t, dir, "verify", "--backup", folder, "--all")
+	appendEvents(t, src, 30000)
 	before := folderState(t, folder)
 	killed := 1
 	for i := 1; i <= 6; i++ {

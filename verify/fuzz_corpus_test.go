@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,6 +74,39 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"empty":               ``,
 		"escapes":             strings.Replace(legacy, `"Chocoboflor"`, `"\u0000\u2028\ud800<>&"`, 1),
 	}
+	// Format 2: a table held by several files. Each seed breaks one rule
+	// of the files member; the parser must refuse every one.
+	parts := func(edit func(files []any, table map[string]any)) string {
+		var m map[string]any
+		if err := json.Unmarshal(real, &m); err != nil {
+			t.Fatal(err)
+		}
+		tb := m["tables"].(map[string]any)["big"].(map[string]any)
+		files := tb["files"].([]any)
+		if len(files) < 2 {
+			t.Fatalf("table big has %d files; the seeds need a chunked table", len(files))
+		}
+		edit(files, tb)
+		out, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	part := func(files []any, i int) map[string]any { return files[i].(map[string]any) }
+	seeds["parts_future_file"] = parts(func(f []any, _ map[string]any) {
+		part(f, 1)["file"] = "big_29991231_235959.parquet"
+	})
+	seeds["parts_listed_twice"] = parts(func(f []any, _ map[string]any) { f[1] = f[0] })
+	seeds["parts_rows_do_not_add_up"] = parts(func(f []any, _ map[string]any) { part(f, 1)["rows"] = 1 })
+	seeds["parts_ranges_overlap"] = parts(func(f []any, _ map[string]any) { part(f, 1)["rowid_lo"] = 0 })
+	seeds["parts_negative_range"] = parts(func(f []any, _ map[string]any) { part(f, 0)["rowid_hi"] = -5 })
+	seeds["parts_traversal"] = parts(func(f []any, _ map[string]any) { part(f, 1)["file"] = "../big_20260201_143025.parquet" })
+	seeds["parts_bad_fingerprint"] = parts(func(f []any, _ map[string]any) { part(f, 0)["fingerprint"] = "xyz" })
+	seeds["parts_first_not_file"] = parts(func(f []any, tb map[string]any) { f[0], f[1] = f[1], f[0] })
+	seeds["parts_huge_size"] = parts(func(f []any, _ map[string]any) {
+		part(f, 0)["file_size_bytes"] = json.Number("9223372036854775807")
+	})
 	// The target lives in package snapshot, which links no DuckDB, so that
 	// fuzzing builds fast; the real manifest needs a real backup, made here.
 	dir := filepath.Join("..", "snapshot", "testdata", "fuzz", "FuzzParseManifest")

@@ -54,12 +54,14 @@ func pruneFixture(t *testing.T, players ...string) string {
 }
 
 // pruneBackups makes one real backup of player per time and returns the
-// snapshot ids in the same order.
+// snapshot ids in the same order. They are full backups, each with files
+// of its own: these tests are about retention and the ledger; shared
+// files have theirs (prune_shared_test.go, incremental_test.go).
 func pruneBackups(t *testing.T, dir, player string, times ...string) []string {
 	t.Helper()
 	var ids []string
 	for _, ts := range times {
-		r := pruneMust(t, dir, "backup", "--gamertag", player, "--time", ts, "--json")
+		r := pruneMust(t, dir, "backup", "--full", "--gamertag", player, "--time", ts, "--json")
 		var doc backupJSONDoc
 		jsonOut(t, r, &doc)
 		if len(doc.Snapshots) != 1 {

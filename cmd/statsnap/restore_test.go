@@ -567,7 +567,8 @@ func TestRestoreCorruptRefused(t *testing.T) {
 	gt := "Corrupt"
 	src := samplePlayer(t, dir, gt, 20)
 	mustCLI(t, dir, "backup", "--gamertag", gt, "--time", "2026-01-01T10:00:00Z")
-	mustCLI(t, dir, "backup", "--gamertag", gt, "--time", "2026-01-02T10:00:00Z")
+	// --full: the newest snapshot gets files of its own to corrupt.
+	mustCLI(t, dir, "backup", "--full", "--gamertag", gt, "--time", "2026-01-02T10:00:00Z")
 	old := snapshot.FormatID(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
 	newest := snapshot.FormatID(time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC))
 	folder := filepath.Join(dir, "data", "backups", gt)

@@ -99,7 +99,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	// verify and restore draw theirs too, and leave none behind.
 	folder := filepath.Join(dir, "data", "backups", "p")
 	stream, screen = tmuxRun(t, dir, nil, "verify", "--backup", folder)
-	if !regexp.MustCompile(`verify p\s+\d+/15 files`).MatchString(stream) || !strings.Contains(screen, "verify: OK") {
+	if !regexp.MustCompile(`verify p\s+\d+/\d+ files`).MatchString(stream) || !strings.Contains(screen, "verify: OK") {
 		t.Errorf("verify drew no progress bar, or no verdict:\nstream %q\nscreen %s", stream, screen)
 	}
 	stream, screen = tmuxRun(t, dir, nil, "restore", "--db", filepath.Join(dir, "r.duckdb"), "--gamertag", "p", "--backup", folder)
@@ -107,7 +107,7 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Errorf("restore drew no progress bar, or no summary:\nstream %q\nscreen %s", stream, screen)
 	}
 	for _, l := range nonEmptyLines(screen) {
-		if strings.Contains(l, "/15 tables") || strings.Contains(l, "/15 files") {
+		if strings.Contains(l, "/15 tables") || regexp.MustCompile(`/\d+ files`).MatchString(l) {
 			t.Errorf("a progress line stayed on the screen after restore: %q", l)
 		}
 	}

@@ -786,7 +786,7 @@ func TestVerifyAllAndDefault(t *testing.T) {
 		time.Date(2026, 5, 3, 10, 0, 0, 0, time.UTC),
 	}
 	for _, tm := range times {
-		mustCLI(t, work, "backup", "--gamertag", "A", "--time", tm.Format(time.RFC3339))
+		mustCLI(t, work, "backup", "--full", "--gamertag", "A", "--time", tm.Format(time.RFC3339))
 	}
 	ids := []string{snapshot.FormatID(times[0]), snapshot.FormatID(times[1]), snapshot.FormatID(times[2])}
 	legacy := "20250101_000000"

@@ -153,6 +153,13 @@ func TestSampleAddInterrupted(t *testing.T) {
 		{os.Interrupt, full / 4}, {os.Interrupt, full / 2}, {os.Interrupt, full * 3 / 4},
 		{syscall.SIGKILL, full / 4}, {syscall.SIGKILL, full / 2}, {syscall.SIGKILL, full * 3 / 4},
 	} {
+		// A run killed after its commit leaves its WAL, which belongs to
+		// its own file: it must go with it.
+		for _, extra := range []string{".wal", ".tmp"} {
+			if err := os.RemoveAll(src + extra); err != nil {
+				t.Fatal(err)
+			}
+		}
 		copyDB(t, orig, src)
 		cmd := exec.Command(binPath, "sample", "--gamertag", "p", "--add", "3000")
 		cmd.Dir = dir

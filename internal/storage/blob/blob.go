@@ -69,6 +69,7 @@ type Root struct {
 	location string // redacted, for messages
 	area     *stage.Area
 	lease    leaseConfig
+	store    string // the bucket's URL without its path: which store this is
 
 	mu     sync.Mutex
 	probed error // result of the conditional-create probe, once run
@@ -114,7 +115,7 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 		b.Close()
 		return nil, err
 	}
-	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease()}, nil
+	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: bu.String()}, nil
 }
 
 // Location implements storage.Root.
@@ -170,13 +171,14 @@ func (r *Root) Folder(ctx context.Context, name string, create bool) (storage.Fo
 		// The bucket itself as one player folder.
 		f.sub = "_"
 	}
-	it := r.bucket.List(&gcblob.ListOptions{Prefix: prefix})
-	_, err := it.Next(ctx)
+	// One key is enough to know the prefix holds something: a page of
+	// one, not the first thousand keys of a folder of many snapshots.
+	objs, _, err := r.bucket.ListPage(ctx, gcblob.FirstPageToken, 1, &gcblob.ListOptions{Prefix: prefix})
 	switch {
-	case err == io.EOF && !create:
-		return nil, fmt.Errorf("open backup folder %s: %w", loc, storage.ErrNotFound)
-	case err != nil && err != io.EOF:
+	case err != nil:
 		return nil, fmt.Errorf("open backup folder %s: %w", loc, classify(err))
+	case len(objs) == 0 && !create:
+		return nil, fmt.Errorf("open backup folder %s: %w", loc, storage.ErrNotFound)
 	}
 	return f, nil
 }

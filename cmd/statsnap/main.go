@@ -249,6 +249,8 @@ Every command takes --json (one JSON document on stdout, on failure too),
 		newVerifyCmd(g),
 		newRestoreCmd(g),
 		newPruneCmd(g),
+		newDiffCmd(g),
+		newFilesCmd(g),
 		newKeyCmd(g),
 		newVersionCmd(g),
 	)

@@ -109,7 +109,7 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 	}
 	a, err := stage.New("")
 	if err != nil {
-		closeBucket(store)
+		_ = closeBucket(store) // nothing was opened on it yet
 		return nil, err
 	}
 	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: store, shared: true}, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -87,7 +88,47 @@ differ, as restic's diff does.` + exitStatus(
 	f.StringVar(&o.Rows, "rows", "", "print the rows that differ in this `TABLE` (its manifest key, schema.name outside main)")
 	f.IntVar(&o.Limit, "limit", 100, "with --rows, the most rows listed each way")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "with --rows, read a seed-made snapshot (or one without a MAC, given a key); its files are fully decoded first")
+	// A and B complete to the folder's snapshot ids, --rows to the tables
+	// of either.
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) >= 2 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ids := []string{"latest"}
+		for _, s := range completionSnapshots(cmd, g) {
+			ids = append(ids, s.ID)
+		}
+		return withPrefix(ids, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("rows", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		seen := map[string]bool{}
+		var out []string
+		for _, s := range completionSnapshots(cmd, g) {
+			if s.Manifest == nil || !containsID(args, s.ID) {
+				continue
+			}
+			for name := range s.Manifest.Tables {
+				if !seen[name] && strings.HasPrefix(name, toComplete) {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
+		}
+		sort.Strings(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
+}
+
+// containsID reports whether the snapshot arguments name id ("latest"
+// names every snapshot here: completion only suggests).
+func containsID(args []string, id string) bool {
+	for _, a := range args {
+		if a == id || a == "latest" {
+			return true
+		}
+	}
+	return len(args) == 0
 }
 
 // diffSide is one side being compared.

@@ -33,8 +33,13 @@ type Info struct {
 	Time        time.Time
 	Manifest    *Parsed
 	ManifestErr error
-	ManifestRaw int64           // manifest size in bytes
-	Files       []storage.Entry // Parquet files carrying the id
+	ManifestRaw int64 // manifest size in bytes
+	// Files are the Parquet files of the snapshot present in the folder:
+	// for a readable manifest, every file it names (shared ones written by
+	// an earlier snapshot included), then the files carrying the id that
+	// no readable manifest names; otherwise the files carrying the id that
+	// no readable manifest names.
+	Files []storage.Entry
 }
 
 // Tables is the number of tables (files for a bare snapshot).
@@ -80,6 +85,8 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	journals := map[string]bool{}
 	removing := map[string]bool{}
 	manifests := map[string]storage.Entry{}
+	var parquet []storage.Entry
+	listed := map[string]storage.Entry{}
 	for _, e := range entries {
 		kind, id := Classify(e.Name)
 		switch kind {
@@ -87,8 +94,8 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 			manifests[id] = e
 			get(id)
 		case KindParquet:
-			s := get(id)
-			s.Files = append(s.Files, e)
+			parquet = append(parquet, e)
+			listed[e.Name] = e
 		case KindPending, KindRemoving:
 			journals[id] = true
 			removing[id] = removing[id] || kind == KindRemoving
@@ -96,6 +103,33 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 		}
 	}
 	parsed := readManifests(ctx, f, manifests)
+	// A file belongs to every readable manifest naming it (an incremental
+	// snapshot names files earlier snapshots wrote). A file no readable
+	// manifest names belongs to the snapshot whose id it carries: its
+	// unexpected file, its corrupt manifest's, a journal's leftover, or a
+	// bare export. A file of a removed snapshot that a later one shares
+	// is therefore not a bare snapshot of its own.
+	named := map[string]bool{}
+	for id, r := range parsed {
+		if r.err != nil {
+			continue
+		}
+		s := get(id)
+		for _, name := range r.p.FileNames() {
+			named[name] = true
+			if e, ok := listed[name]; ok {
+				s.Files = append(s.Files, e)
+			}
+		}
+	}
+	for _, e := range parquet {
+		if named[e.Name] {
+			continue
+		}
+		_, id := Classify(e.Name)
+		s := get(id)
+		s.Files = append(s.Files, e)
+	}
 	for id, s := range byID {
 		s.Time, _ = IDTime(id)
 		me, hasManifest := manifests[id]

@@ -173,12 +173,14 @@ func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
 		listed[e.Name] = e
 	}
 	for _, t := range s.Manifest.Tables {
-		e, ok := listed[t.File]
-		if !ok || e.Size != t.FileSizeBytes {
-			return true
-		}
-		if c, ok := l.Files[t.File]; ok && e.ModTime.After(c.Checked) {
-			return true
+		for _, p := range t.DataFiles() {
+			e, ok := listed[p.File]
+			if !ok || e.Size != p.FileSizeBytes {
+				return true
+			}
+			if c, ok := l.Files[p.File]; ok && e.ModTime.After(c.Checked) {
+				return true
+			}
 		}
 	}
 	return false

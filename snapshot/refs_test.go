@@ -277,3 +277,36 @@ func TestRecoverInterruptedBackupLeavesSharedFiles(t *testing.T) {
 		t.Errorf("intact: %v", got)
 	}
 }
+
+func TestScanGivesARemovalItsLeftoversOfEarlierSnapshots(t *testing.T) {
+	f, a, b, c := shared(t)
+	ctx := context.Background()
+	// B was removed (its files stayed, C named them), then C's removal
+	// was cut short after its manifest went: its journal lists B's part,
+	// which only C still named, and its own.
+	bPart := snapshot.PartFileName("log_"+b+".parquet", 1)
+	cPart := snapshot.PartFileName("log_"+c+".parquet", 1)
+	writeJournal(t, f, snapshot.RemovingName(c), c, []string{bPart, cPart, snapshot.ManifestName(c)})
+	for _, id := range []string{b, c} {
+		if err := os.Remove(filepath.Join(f.Dir, snapshot.ManifestName(id))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snaps := scan(t, f)
+	if len(snaps) != 2 || snaps[0].ID != a || snaps[1].ID != c || snaps[1].Status != snapshot.StatusIncomplete {
+		t.Fatalf("scan: %+v (B's part is the removal's leftover, not a bare snapshot)", snaps)
+	}
+	if got := len(snaps[1].Files); got != 2 {
+		t.Errorf("the removal has %d leftover files, want 2", got)
+	}
+	cl, err := snapshot.Recover(ctx, f, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cl.Removed, []string{bPart, cPart, snapshot.RemovingName(c)}) {
+		t.Errorf("recover: %+v", cl)
+	}
+	if got := intact(t, f); !slices.Equal(got, []string{a}) {
+		t.Errorf("intact: %v", got)
+	}
+}

@@ -122,11 +122,27 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 			}
 		}
 	}
+	// A removal cut short after its manifest went may list files of
+	// earlier snapshots that only it named: they are its leftovers, not
+	// a bare export of the snapshot whose id they carry.
+	claimed := map[string]string{}
+	for _, e := range entries {
+		if k, id := Classify(e.Name); k == KindRemoving && !hasManifestResult(parsed, id) {
+			if j, err := readJournal(ctx, f, e.Name, id, k); err == nil {
+				for _, n := range j.Files {
+					claimed[n] = id
+				}
+			}
+		}
+	}
 	for _, e := range parquet {
 		if named[e.Name] {
 			continue
 		}
 		_, id := Classify(e.Name)
+		if jid, ok := claimed[e.Name]; ok {
+			id = jid
+		}
 		s := get(id)
 		s.Files = append(s.Files, e)
 	}
@@ -170,6 +186,12 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// hasManifestResult reports whether snapshot id has a readable manifest.
+func hasManifestResult(parsed map[string]parseResult, id string) bool {
+	r, ok := parsed[id]
+	return ok && r.err == nil
 }
 
 type parseResult struct {

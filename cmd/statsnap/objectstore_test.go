@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -297,4 +299,58 @@ func TestObjectStoreKillMidUpload(t *testing.T) {
 		t.Errorf("verify after the crash: ok=%v, %d snapshots", v.OK, len(v.Snapshots))
 	}
 	s.noStaging(t)
+}
+
+// oneJSONDocument fails the test unless stdout is exactly one JSON
+// document (and whitespace).
+func oneJSONDocument(t *testing.T, r result) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("stdout does not start with a JSON document: %v\n%s\nstderr: %s", err, r.Stdout, r.Stderr)
+	}
+	if rest, _ := io.ReadAll(dec.Buffered()); strings.TrimSpace(string(rest)) != "" || dec.More() {
+		t.Fatalf("stdout holds more than one JSON document:\n%s", r.Stdout)
+	}
+}
+
+// TestGCSNoCredentialsKeepsStdoutClean: gocloud's default gs:// opener
+// prints a warning to the process's stdout when no Google credentials
+// exist, before the JSON document. The real binary is run, since the
+// warning goes to os.Stdout, not to run's writer.
+func TestGCSNoCredentialsKeepsStdoutClean(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"STORAGE_EMULATOR_HOST=", "STORAGE_EMULATOR_HOST_GRPC=", "HOME=" + dir, "CLOUDSDK_CONFIG=" + dir,
+		"GOOGLE_APPLICATION_CREDENTIALS=" + filepath.Join(dir, "missing.json")}
+	for _, args := range [][]string{
+		{"snapshots", "--output", "gs://statsnap-no-creds/x", "--json"},
+		{"verify", "--backup", "gs://statsnap-no-creds/x/p", "--json"},
+	} {
+		r := binCLI(t, dir, env, args...)
+		if r.Code != 1 {
+			t.Errorf("%v without credentials: exit %d, want 1\n%s%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+		oneJSONDocument(t, r)
+		if !strings.Contains(r.Stderr, "no Google Cloud credentials found") || !strings.Contains(r.Stderr, "GOOGLE_APPLICATION_CREDENTIALS") {
+			t.Errorf("%v: the message does not say what is missing: %s", args, r.Stderr)
+		}
+	}
+
+	// Against fake-gcs-server, with no credentials either (the emulator
+	// needs none): backup and list, one JSON document each.
+	s := newStore(t, "fake-gcs-server")
+	samplePlayer(t, dir, "p", 5)
+	env = append(append([]string{}, s.env...), "HOME="+dir, "CLOUDSDK_CONFIG="+dir)
+	for _, args := range [][]string{
+		{"backup", "--gamertag", "p", "--output", s.root, "--json"},
+		{"snapshots", "--output", s.root, "--json"},
+		{"verify", "--backup", s.folder("p"), "--json"},
+	} {
+		r := binCLI(t, dir, env, args...)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+		oneJSONDocument(t, r)
+	}
 }

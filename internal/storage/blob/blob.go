@@ -99,7 +99,13 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 		q.Set("response_checksum_validation", "when_required")
 		bu.RawQuery = q.Encode()
 	}
-	b, err := gcblob.OpenBucket(ctx, bu.String())
+	var b *gcblob.Bucket
+	var err error
+	if u.Scheme == "gs" {
+		b, err = openGCS(ctx, &bu)
+	} else {
+		b, err = gcblob.OpenBucket(ctx, bu.String())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", storage.Redact(u.String()), classify(err))
 	}

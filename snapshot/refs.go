@@ -13,7 +13,9 @@ import (
 // incremental snapshots a Parquet file may be named by several manifests,
 // and it is deleted only when none that remains, and no journal, names it.
 //
-// What an unreadable manifest or journal names cannot be known, only
+// A manifest that fails to parse but is well-formed JSON of a known
+// format is taken to name every Parquet name its bytes hold. What any
+// other unreadable manifest or journal names cannot be known, only
 // bounded: a manifest of snapshot X names files of X or of earlier
 // snapshots (ParseManifest refuses any other), a journal of X only files
 // of X (or earlier, for a removal). Refs keeps those bounds, and a file
@@ -42,6 +44,10 @@ func NewRefs(snaps []Info) *Refs {
 		switch {
 		case s.Manifest != nil:
 			r.AddManifest(s.ID, s.Manifest.Manifest)
+		case s.ManifestErr != nil && s.Claims != nil:
+			// Well-formed JSON the parser refused: what it names is
+			// known, and kept, even if the names themselves are bad.
+			r.addClaims(s.ID, s.Claims)
 		case s.ManifestErr != nil:
 			r.addBound(s.ID, "the unreadable manifest "+ManifestName(s.ID))
 		}
@@ -67,6 +73,17 @@ func LoadRefs(ctx context.Context, f storage.Folder, snaps []Info, entries []sto
 // AddManifest records the files manifest id names.
 func (r *Refs) AddManifest(id string, m *Manifest) {
 	for _, name := range m.FileNames() {
+		if r.manifests[name] == nil {
+			r.manifests[name] = map[string]bool{}
+		}
+		r.manifests[name][id] = true
+	}
+}
+
+// addClaims records the names an unusable manifest id holds, as if a
+// readable one named them.
+func (r *Refs) addClaims(id string, names []string) {
+	for _, name := range names {
 		if r.manifests[name] == nil {
 			r.manifests[name] = map[string]bool{}
 		}
@@ -219,10 +236,14 @@ func (r *Refs) Release(s Info) Release {
 	return rel
 }
 
-// NamedFiles returns every file the readable manifests of snaps name.
+// NamedFiles returns every file the readable manifests of snaps name,
+// and the names the manifests their parser refused hold (Info.Claims).
 func NamedFiles(snaps []Info) map[string]bool {
 	named := map[string]bool{}
 	for _, s := range snaps {
+		for _, name := range s.Claims {
+			named[name] = true
+		}
 		if s.Manifest == nil {
 			continue
 		}

@@ -183,3 +183,45 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+func TestPruneKeepsWhatARefusedManifestNames(t *testing.T) {
+	f, ids := sharedSnaps(t)
+	a, b, c := ids[0], ids[1], ids[2]
+	// A later manifest its parser refuses (it names a file outside the
+	// folder) but whose JSON is whole: it also names B's part, which B's
+	// removal therefore keeps, and nothing of A's.
+	late := "20250201_100000"
+	raw := `{"gamertag": "X", "backup_timestamp": "` + late + `", "tables": {"log": {"rows": 1, "file_size_bytes": 1, "file": "../outside.parquet",
+		"files": [{"file": "` + part("log", b, 1) + `"}]}}}`
+	if err := os.WriteFile(filepath.Join(f.Dir, snapshot.ManifestName(late)), []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), f, Options{Policy: retention.Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed() != 2 {
+		t.Fatalf("removed %d", res.Removed())
+	}
+	for _, rm := range res.Remove {
+		if rm.Snapshot.ID == b && !slices.Contains(rm.Shared, part("log", b, 1)) {
+			t.Errorf("B's removal: delete %v, shared %v", rm.Delete, rm.Shared)
+		}
+	}
+	names := testutil.Names(t, f.Dir)
+	if !slices.Contains(names, part("log", b, 1)) || slices.Contains(names, file("log", a)) {
+		t.Errorf("left %v", names)
+	}
+	snaps, err := snapshot.Scan(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range snaps {
+		got = append(got, s.ID+":"+string(s.Status))
+	}
+	// The part it names is the refused manifest's, not a bare snapshot.
+	if want := []string{c + ":complete", late + ":corrupt"}; !slices.Equal(got, want) {
+		t.Errorf("scan %v, want %v", got, want)
+	}
+}

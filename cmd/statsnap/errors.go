@@ -144,6 +144,13 @@ type interruptedError struct{ msg string }
 func (e *interruptedError) Error() string { return e.msg }
 func (e *interruptedError) Unwrap() error { return context.Canceled }
 
+// lockLostError is a command stopped because a folder's lock was lost
+// mid-run (storage.ErrLockLost); err is what the stopped command returned.
+type lockLostError struct{ lost, err error }
+
+func (e *lockLostError) Error() string { return e.lost.Error() }
+func (e *lockLostError) Unwrap() error { return e.err }
+
 // describe is the table.
 func describe(err error) failure {
 	var op opError
@@ -169,7 +176,17 @@ func describe(err error) failure {
 		ue *restore.UnknownTablesError
 		le *dbfile.LockedError
 	)
+	var ll *lockLostError
 	switch {
+	case errors.As(err, &ll):
+		// Not an interruption by the user: exit 1, with what the stop left.
+		left := "nothing was changed (any partial work was removed)"
+		if errors.As(err, &ir) {
+			left = strings.TrimPrefix(ir.msg, "interrupted; ")
+		}
+		f.Kind, f.Message = kindLocked, ll.lost.Error()+"; the command stopped: "+left
+		f.Hint = "make sure one machine at a time runs statsnap on this folder and that the store stays reachable, then run it again"
+		return f
 	case errors.As(err, &ir):
 		f.ExitCode, f.Kind, f.Message = exitInterrupted, kindInterrupted, ir.msg
 	case errors.Is(err, context.Canceled):

@@ -126,7 +126,9 @@ func (c *crashFolder) Sync(ctx context.Context) error {
 // STATSNAP_TEST_SIGNAL_AT=restore:at-commit:INT makes restore send itself
 // SIGINT at its "at-commit" event (TERM for SIGTERM), then wait until the
 // signal has cancelled the command's context, so that what follows runs
-// exactly as it would after a real Ctrl-C at that moment.
+// exactly as it would after a real Ctrl-C at that moment. WAIT in place of
+// the signal sends none and only waits (at most a minute) for something
+// else to cancel the command there, such as a lost lease.
 const signalEnv = "STATSNAP_TEST_SIGNAL_AT"
 
 // signalAt is the Event hook of command (restore, backup) that signalEnv
@@ -144,10 +146,15 @@ func signalAt(command string) func(ctx context.Context, point string) {
 		if point != parts[1] {
 			return
 		}
-		_ = syscall.Kill(os.Getpid(), sig)
+		limit := 30 * time.Second
+		if parts[2] == "WAIT" {
+			limit = time.Minute
+		} else {
+			_ = syscall.Kill(os.Getpid(), sig)
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(30 * time.Second):
+		case <-time.After(limit):
 		}
 	}
 }

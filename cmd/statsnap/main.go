@@ -36,6 +36,8 @@ type globals struct {
 
 	stdout io.Writer
 	stderr io.Writer
+	// cancel stops the command when a folder's lock is lost (lockFolder).
+	cancel context.CancelCauseFunc
 }
 
 func (g *globals) playerDB(gamertag string) string {
@@ -101,6 +103,11 @@ func (g *globals) key() ([]byte, error) {
 //
 // When the lock is held, the error names the kind of command holding it.
 func lockFolder(ctx context.Context, g *globals, f storage.Folder, exclusive bool) (func(), error) {
+	if g.cancel != nil {
+		// A lease on an object store can be lost mid-run: the command
+		// then stops as an interruption would, and run says why.
+		ctx = storage.WithLockLost(ctx, func(err error) { g.cancel(err) })
+	}
 	unlock, err := f.Lock(ctx, exclusive, g.LockWait)
 	if errors.Is(err, storage.ErrLocked) {
 		holder := "backup or prune" // only a writer keeps a reader out
@@ -242,6 +249,8 @@ Every command takes --json (one JSON document on stdout, on failure too),
 		newVerifyCmd(g),
 		newRestoreCmd(g),
 		newPruneCmd(g),
+		newDiffCmd(g),
+		newFilesCmd(g),
 		newKeyCmd(g),
 		newVersionCmd(g),
 	)
@@ -262,7 +271,9 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 // run runs statsnap with args and returns its exit code. Every failure
 // is reported here, once (see report).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	g := &globals{stdout: stdout, stderr: stderr, cancel: cancel}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -270,6 +281,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && errors.Is(cause, storage.ErrLockLost) {
+		err = &lockLostError{lost: cause, err: err}
 	}
 	// A flag error may stop cobra before it parsed --json.
 	return report(err, g.JSON || jsonWanted(args), stdout, stderr)

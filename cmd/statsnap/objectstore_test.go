@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gcblob "gocloud.dev/blob"
 
@@ -353,4 +355,99 @@ func TestGCSNoCredentialsKeepsStdoutClean(t *testing.T) {
 		}
 		oneJSONDocument(t, r)
 	}
+}
+
+// TestObjectStoreLeaseLost: a backup whose lease another client
+// overwrites or removes mid-run stops before its commit point, with exit
+// 1 and a sentence that says the lock was lost; the folder keeps only the
+// snapshot made before. The backup waits at its commit point (the
+// faultinject hook) so that only the lost lease can stop it in time.
+func TestObjectStoreLeaseLost(t *testing.T) {
+	s := newStore(t, "minio")
+	s.env = append(s.env, "STATSNAP_LEASE_TTL=2s")
+	dir := t.TempDir()
+	samplePlayer(t, dir, "p", 20)
+	s.must(t, dir, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-01T10:00:00Z")
+	b, prefix := s.bucket(t)
+	ctx := context.Background()
+	lockKey := prefix + "p/.statsnap.lock"
+	bin, err := faultBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"overwritten", "removed"} {
+		t.Run(how, func(t *testing.T) {
+			c := exec.Command(bin, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
+			c.Dir = dir
+			c.Env = append(append(os.Environ(), s.env...), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT")
+			var out, errb bytes.Buffer
+			c.Stdout, c.Stderr = &out, &errb
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.Wait() }()
+			for i := 0; ; i++ {
+				if ok, _ := b.Exists(ctx, lockKey); ok {
+					break
+				}
+				if i > 600 {
+					c.Process.Kill()
+					t.Fatalf("the backup never took its lease: %s", errb.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if how == "overwritten" {
+				intruder := fmt.Sprintf(`{"id":"intruder","exclusive":true,"host":"another-machine","pid":1,"expires":%q}`,
+					time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+				if err := b.WriteAll(ctx, lockKey, []byte(intruder), nil); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := b.Delete(ctx, lockKey); err != nil {
+				t.Fatal(err)
+			}
+			var werr error
+			select {
+			case werr = <-done:
+			case <-time.After(3 * time.Minute):
+				c.Process.Kill()
+				t.Fatal("the backup did not end")
+			}
+			var ee *exec.ExitError
+			if !errors.As(werr, &ee) || ee.ExitCode() != exitError {
+				t.Fatalf("backup after its lease was %s: %v, want exit 1\nstdout: %s\nstderr: %s", how, werr, out.String(), errb.String())
+			}
+			if !strings.Contains(errb.String(), "lost the lock of") || !strings.Contains(errb.String(), "the command stopped: nothing was changed") {
+				t.Errorf("the message does not say the lock was lost: %s", errb.String())
+			}
+			var doc struct {
+				Error failure `json:"error"`
+			}
+			jsonOut(t, result{Stdout: out.String(), Stderr: errb.String()}, &doc)
+			if doc.Error.Kind != kindLocked || doc.Error.ExitCode != exitError {
+				t.Errorf("JSON error: %+v", doc.Error)
+			}
+			if how == "overwritten" {
+				// The intruder's lease was left alone: the stopped run did
+				// not delete a lease that was no longer its own.
+				data, err := b.ReadAll(ctx, lockKey)
+				if err != nil || !strings.Contains(string(data), "intruder") {
+					t.Errorf("the intruder's lease is gone or changed: %v %s", err, data)
+				}
+				if err := b.Delete(ctx, lockKey); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var list struct {
+				Snapshots []snapshotJSON `json:"snapshots"`
+			}
+			jsonOut(t, s.must(t, dir, "snapshots", "--output", s.root, "--json"), &list)
+			if len(list.Snapshots) != 1 || list.Snapshots[0].Snapshot != "20260301_100000" || list.Snapshots[0].Status != "complete" {
+				t.Errorf("after the stopped backup: %+v", list.Snapshots)
+			}
+		})
+	}
+	s.must(t, dir, "verify", "--all", "--backup", s.folder("p"))
+	s.must(t, dir, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-03T10:00:00Z")
+	s.noStaging(t)
 }

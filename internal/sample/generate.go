@@ -22,6 +22,9 @@ type step struct {
 // the connection's temporary catalog and never reach the database file.
 const helperSQL = `
 CREATE TEMP MACRO rh(k, i) AS hash({{seed}}, k, i);
+-- The people a player meets are the database's own: matches added later
+-- (with another seed) meet the same friends and strangers.
+CREATE TEMP MACRO rhp(k, i) AS hash({{people_seed}}, k, i);
 CREATE TEMP MACRO rh3(k, i, j) AS hash({{seed}}, k, i, j);
 CREATE TEMP MACRO ru(k, i) AS (rh(k, i) >> 11)::DOUBLE / 9007199254740992.0;
 CREATE TEMP MACRO ru3(k, i, j) AS (rh3(k, i, j) >> 11)::DOUBLE / 9007199254740992.0;
@@ -44,7 +47,7 @@ CREATE TEMP MACRO subtier_of(c) AS CASE WHEN c >= 1500 THEN NULL ELSE 1 + (c % 3
 -- of one match distinct. Each person's xuid lies in a band of its own, so
 -- xuids are unique whatever the hash says.
 CREATE TEMP MACRO stranger_pid(i, slot) AS 20 + (rmod(rh('pool-base', i), 4980) + (slot) * 2917) % 4980;
-CREATE TEMP MACRO person_xuid(pid) AS 2535000000000000 + (pid) * 150000000 + rmod(rh('person-xuid', pid), 150000000);
+CREATE TEMP MACRO person_xuid(pid) AS 2535000000000000 + (pid) * 150000000 + rmod(rhp('person-xuid', pid), 150000000);
 CREATE TEMP MACRO mate_pid(i, slot) AS CASE WHEN ru3('friend', i, slot) < 0.55 THEN (rmod(rh('friend-base', i), 20) + (slot)) % 20 ELSE stranger_pid(i, slot) END;
 `
 
@@ -89,16 +92,16 @@ CREATE TEMP TABLE tmp_people AS
 WITH named AS (
 	SELECT pid,
 		person_xuid(pid) AS xuid,
-		CASE rmod(rh('person-format', pid), 4)
+		CASE rmod(rhp('person-format', pid), 4)
 			WHEN 0 THEN head || ' ' || tail
-			WHEN 1 THEN head || tail || rmod(rh('person-num', pid), 100)::VARCHAR
+			WHEN 1 THEN head || tail || rmod(rhp('person-num', pid), 100)::VARCHAR
 			WHEN 2 THEN 'xX ' || head || tail || ' Xx'
-			ELSE head || ' ' || rmod(rh('person-num', pid), 1000)::VARCHAR
+			ELSE head || ' ' || rmod(rhp('person-num', pid), 1000)::VARCHAR
 		END AS base_name
 	FROM (
 		SELECT pid,
-			{{heads}}[1 + rmod(rh('person-head', pid), len({{heads}}))] AS head,
-			{{tails}}[1 + rmod(rh('person-tail', pid), len({{tails}}))] AS tail
+			{{heads}}[1 + rmod(rhp('person-head', pid), len({{heads}}))] AS head,
+			{{tails}}[1 + rmod(rhp('person-tail', pid), len({{tails}}))] AS tail
 		FROM range(5000) t(pid)
 	)
 )
@@ -121,7 +124,7 @@ WITH base AS (
 	SELECT i AS idx,
 		mk_guid(rh('match-a', i), rh('match-b', i)) AS match_id,
 		{{plpick}}[1 + rmod(rh('playlist', i), {{plpickn}})] AS pl
-	FROM range({{matches}}) t(i)
+	FROM range({{first}}, {{first}} + {{matches}}) t(i)
 ), picked AS (
 	SELECT b.idx, b.match_id, p.playlist_name, p.playlist_id, p.playlist_version_id, p.is_ranked, p.is_firefight, p.team_size,
 		p.modes[1 + rmod(rh('mode', b.idx), len(p.modes))] AS mode_name,
@@ -141,7 +144,7 @@ WITH base AS (
 			WHEN x.team_size >= 8 THEN ri('duration', x.idx, 600, 900)
 			ELSE ri('duration', x.idx, 420, 720)
 		END AS duration_s,
-		(x.idx = 0 OR ru('session', x.idx) < 0.14) AS new_session,
+		(x.idx = {{first}} OR ru('session', x.idx) < 0.14) AS new_session,
 		ri('highlights', x.idx, 40, 80) AS n_hl,
 		ri('team', x.idx, 0, 1) AS team_id,
 		-- Firefight squads face AI only.
@@ -165,17 +168,17 @@ WITH base AS (
 	FROM shaped s
 ), walked AS (
 	SELECT t.*,
-		{{base_us}} + (sum(t.gap_s + t.duration_s) OVER w - t.duration_s) * 1000000 + ri('start-ms', t.idx, 0, 999) * 1000 AS start_us,
-		sum(t.new_session::INTEGER) OVER w AS session_id,
+		{{origin_us}} + (sum(t.gap_s + t.duration_s) OVER w - t.duration_s) * 1000000 + ri('start-ms', t.idx, 0, 999) * 1000 AS start_us,
+		{{session_base}} + sum(t.new_session::INTEGER) OVER w AS session_id,
 		sum(t.csr_step) OVER w AS csr_walk,
-		sum(t.n_hl) OVER w - t.n_hl AS hl_offset
+		{{hl_base}} + sum(t.n_hl) OVER w - t.n_hl AS hl_offset
 	FROM timed t
 	WINDOW w AS (ORDER BY t.idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT w.*,
 	w.start_us + (w.duration_s + ri('sync-delay', w.idx, 5, 600)) * 1000000 AS created_us,
-	least(3000, greatest(0, 1200 + w.csr_walk - w.csr_step))::INTEGER AS csr_pre,
-	least(3000, greatest(0, 1200 + w.csr_walk))::INTEGER AS csr_post
+	least(3000, greatest(0, {{csr_base}} + w.csr_walk - w.csr_step))::INTEGER AS csr_pre,
+	least(3000, greatest(0, {{csr_base}} + w.csr_walk))::INTEGER AS csr_post
 FROM walked w
 `
 
@@ -200,7 +203,7 @@ WITH s0 AS (
 		s1.fired * ri('accuracy', s1.idx, 320, 610) // 1000 AS hit,
 		least(s1.k, ri('melee', s1.idx, 0, 4)) AS melee,
 		CASE WHEN s1.mode_name = 'Slayer' THEN ri('loser-score', s1.idx, s1.target // 3, s1.target - 1) ELSE ri('loser-score', s1.idx, 0, 2) END AS loser_score,
-		least(3000, greatest(0, 1200 + s1.csr_walk)) + ri('mmr', s1.idx, -80, 80) AS mmr
+		least(3000, greatest(0, {{csr_base}} + s1.csr_walk)) + ri('mmr', s1.idx, -80, 80) AS mmr
 	FROM s1
 )
 SELECT
@@ -434,15 +437,20 @@ SELECT u.match_id,
 FROM used u CROSS JOIN tmp_player p
 `
 
-const derivedSQL = `
+// The append-only tables derived from match_stats get rows for the matches
+// being added (all of them when a database is generated): every added
+// history starts a new session, so no earlier session changes.
+const skillHistorySQL = `
 INSERT INTO skill_history BY NAME
 SELECT match_id, playlist_id, playlist_name, end_time AS recorded_at,
 	csr_pre, csr_post, csr_post - csr_pre AS csr_delta,
 	tier_of(csr_post) AS tier, subtier_of(csr_post) AS sub_tier,
 	team_mmr, enemy_team_mmr, expected_kills, expected_deaths, kills, deaths, gamertag
 FROM match_stats
-WHERE is_ranked;
+WHERE is_ranked AND match_id IN (SELECT match_id FROM tmp_matches)
+`
 
+const sessionsSQL = `
 INSERT INTO sessions BY NAME
 SELECT session_id,
 	min(gamertag) AS gamertag,
@@ -460,10 +468,27 @@ SELECT session_id,
 	arg_max(csr_post, start_time) FILTER (WHERE is_ranked) AS csr_end,
 	CASE WHEN count(*) >= 12 THEN 'marathon' END AS notes
 FROM match_stats
-GROUP BY session_id;
+WHERE match_id IN (SELECT match_id FROM tmp_matches)
+GROUP BY session_id
+`
 
-INSERT INTO teammates_aggregate BY NAME
-SELECT pms.xuid AS teammate_xuid,
+// aggregate is a table the application recomputes from the whole history
+// after each sync: sql is the SELECT that gives all of its rows, keys the
+// columns that identify a row (its primary key and unique columns), which
+// a refresh never changes.
+type aggregate struct {
+	table string
+	keys  []string
+	sql   string
+}
+
+// The mv_* tables are what the application's dashboards read; it refreshes
+// them from match_stats, and so do we. Ratios are taken over integer sums so
+// that no floating-point sum, whose result depends on how rows are split
+// between threads, can make two runs differ: a refresh leaves the rows of
+// unchanged players, maps and sessions exactly as they were.
+var aggregates = []aggregate{
+	{"teammates_aggregate", []string{"teammate_xuid"}, `SELECT pms.xuid AS teammate_xuid,
 	min(pp.gamertag) AS teammate_gamertag,
 	count(*) AS matches_together,
 	count(*) FILTER (WHERE ms.outcome = 2) AS wins_together,
@@ -481,10 +506,8 @@ FROM player_match_stats pms
 JOIN match_stats ms ON ms.match_id = pms.match_id
 JOIN tmp_people pp ON pp.xuid = pms.xuid
 WHERE NOT pms.is_self AND pms.team_id = ms.team_id
-GROUP BY pms.xuid;
-
-INSERT INTO antagonists BY NAME
-WITH met AS (
+GROUP BY pms.xuid`},
+	{"antagonists", []string{"opponent_xuid"}, `WITH met AS (
 	SELECT pms.xuid,
 		min(pp.gamertag) AS opponent_gamertag,
 		count(*) AS matches_against,
@@ -516,16 +539,8 @@ SELECT met.xuid AS opponent_xuid, met.opponent_gamertag, met.matches_against,
 	met.first_seen, met.last_seen, met.gamertag, met.updated_at
 FROM met
 LEFT JOIN killed ON killed.xuid = met.xuid
-LEFT JOIN killed_by ON killed_by.xuid = met.xuid;
-`
-
-// The mv_* tables are what the application's dashboards read; it refreshes
-// them from match_stats, and so do we. Ratios are taken over integer sums so
-// that no floating-point sum, whose result depends on how rows are split
-// between threads, can make two runs differ.
-const aggregatesSQL = `
-INSERT INTO mv_map_stats BY NAME
-SELECT map_id, map_name,
+LEFT JOIN killed_by ON killed_by.xuid = met.xuid`},
+	{"mv_map_stats", []string{"map_id", "map_name"}, `SELECT map_id, map_name,
 	count(*) AS matches_played,
 	count(*) FILTER (WHERE outcome = 2) AS wins,
 	count(*) FILTER (WHERE outcome IN (3, 4)) AS losses,
@@ -538,10 +553,8 @@ SELECT map_id, map_name,
 	max(start_time) AS last_played,
 	(SELECT max(created_at) FROM match_stats) AS refreshed_at
 FROM match_stats
-GROUP BY map_id, map_name;
-
-INSERT INTO mv_mode_category_stats BY NAME
-SELECT mode_category, is_ranked,
+GROUP BY map_id, map_name`},
+	{"mv_mode_category_stats", []string{"mode_category", "is_ranked"}, `SELECT mode_category, is_ranked,
 	count(*) AS matches_played,
 	count(*) FILTER (WHERE outcome = 2) AS wins,
 	count(*) FILTER (WHERE outcome IN (3, 4)) AS losses,
@@ -553,10 +566,8 @@ SELECT mode_category, is_ranked,
 	sum(time_played_seconds) AS time_played_seconds,
 	(SELECT max(created_at) FROM match_stats) AS refreshed_at
 FROM match_stats
-GROUP BY mode_category, is_ranked;
-
-INSERT INTO mv_session_stats BY NAME
-SELECT session_id,
+GROUP BY mode_category, is_ranked`},
+	{"mv_session_stats", []string{"session_id"}, `SELECT session_id,
 	count(*) AS match_count,
 	count(*) FILTER (WHERE outcome = 2) AS wins,
 	count(*) FILTER (WHERE outcome = 3) AS losses,
@@ -571,10 +582,8 @@ SELECT session_id,
 	sum(csr_post - csr_pre) FILTER (WHERE is_ranked) AS csr_change,
 	(SELECT max(created_at) FROM match_stats) AS refreshed_at
 FROM match_stats
-GROUP BY session_id;
-
-INSERT INTO mv_global_stats BY NAME
-SELECT p.gamertag, p.xuid,
+GROUP BY session_id`},
+	{"mv_global_stats", []string{"gamertag"}, `SELECT p.gamertag, p.xuid,
 	count(*) AS total_matches,
 	count(*) FILTER (WHERE outcome = 2) AS wins,
 	count(*) FILTER (WHERE outcome = 3) AS losses,
@@ -593,8 +602,10 @@ SELECT p.gamertag, p.xuid,
 	max(start_time) AS last_match,
 	max(created_at) AS refreshed_at
 FROM match_stats CROSS JOIN tmp_player p
-GROUP BY p.gamertag, p.xuid;
+GROUP BY p.gamertag, p.xuid`},
+}
 
+const dbInfoSQL = `
 INSERT INTO meta.db_info
 SELECT * FROM (VALUES
 	('schema_version', '4'),
@@ -611,19 +622,46 @@ UNION ALL SELECT 'last_sync', strftime(max(created_at), '%Y-%m-%dT%H:%M:%SZ') FR
 // launch is when Halo Infinite multiplayer went live; histories start there.
 var launch = time.Date(2021, time.November, 15, 18, 0, 0, 0, time.UTC)
 
-// dataSteps returns the statements that fill the database, in order.
-func dataSteps(matches int, seed int64) []step {
+// history says which matches a run writes and where the player's history
+// stands before the first of them.
+type history struct {
+	seed       int64 // chooses the matches
+	peopleSeed int64 // chooses the people met: the database's own seed
+	first      int   // number of the first match (0 for a new database)
+	matches    int   // matches written
+	total      int   // matches in the history once written
+	originUS   int64 // epoch microseconds after which the first match starts
+	csrBase    int   // the ranked CSR before the first match
+	sessions   int64 // sessions drawn from sessions_id_seq so far
+	highlights int64 // ids drawn from highlight_events_id_seq so far
+}
+
+// newHistory is the start of a new database's history.
+func newHistory(matches int, seed int64) history {
+	return history{seed: seed, peopleSeed: seed, matches: matches, total: matches,
+		originUS: launch.UnixMicro(), csrBase: 1200}
+}
+
+// replacer fills the placeholders of the statements for h.
+func (h history) replacer() *strings.Replacer {
 	pick, pickN := playlistPicker()
 	// Session gaps shrink for huge histories so that a 200,000-match demo
 	// does not run decades into the future; small ones keep realistic gaps.
 	scale := 1.0
-	if matches > 2000 {
-		scale = 2000 / float64(matches)
+	if h.total > 2000 {
+		scale = 2000 / float64(h.total)
 	}
-	r := strings.NewReplacer(
-		"{{seed}}", "("+strconv.FormatInt(seed, 10)+")::BIGINT",
-		"{{seed_text}}", sqlString(strconv.FormatInt(seed, 10)),
-		"{{matches}}", strconv.Itoa(matches),
+	return strings.NewReplacer(
+		"{{seed}}", "("+strconv.FormatInt(h.seed, 10)+")::BIGINT",
+		"{{people_seed}}", "("+strconv.FormatInt(h.peopleSeed, 10)+")::BIGINT",
+		"{{seed_text}}", sqlString(strconv.FormatInt(h.seed, 10)),
+		"{{first}}", strconv.Itoa(h.first),
+		"{{matches}}", strconv.Itoa(h.matches),
+		"{{total}}", strconv.Itoa(h.total),
+		"{{origin_us}}", strconv.FormatInt(h.originUS, 10),
+		"{{csr_base}}", strconv.Itoa(h.csrBase),
+		"{{session_base}}", strconv.FormatInt(h.sessions, 10),
+		"{{hl_base}}", strconv.FormatInt(h.highlights, 10),
 		"{{plpick}}", pick,
 		"{{plpickn}}", strconv.Itoa(pickN),
 		"{{session_scale}}", strconv.FormatFloat(scale, 'f', 6, 64),
@@ -637,22 +675,43 @@ func dataSteps(matches int, seed int64) []step {
 		"{{weapon_count}}", strconv.Itoa(len(weapons)),
 		"{{medal_count}}", strconv.Itoa(len(medals)),
 	)
-	var steps []step
-	add := func(name, sql string) {
-		steps = append(steps, step{name, r.Replace(sql)})
+}
+
+// planSteps are the statements that build the temporary tables every other
+// statement reads: helpers, reference data and the plan of the matches.
+func (h history) planSteps(r *strings.Replacer) []step {
+	return []step{
+		{"create helper macros", r.Replace(helperSQL)},
+		{"create reference tables", r.Replace(referenceSQL)},
+		{"plan matches", r.Replace(tmpMatchesSQL)},
 	}
-	add("create helper macros", helperSQL)
-	add("create reference tables", referenceSQL)
-	add("plan matches", tmpMatchesSQL)
+}
+
+// appendSteps write the planned matches into the append-only tables.
+func appendSteps(r *strings.Replacer) []step {
+	return []step{
+		{"fill match_stats", r.Replace(matchStatsSQL)},
+		{"fill player_match_stats", r.Replace(playerMatchStatsSQL)},
+		{"fill highlight_events", r.Replace(highlightEventsSQL)},
+		{"fill medals_earned", r.Replace(medalsEarnedSQL)},
+		{"fill weapon_kills", r.Replace(weaponKillsSQL)},
+		{"fill skill_history", r.Replace(skillHistorySQL)},
+		{"fill sessions", r.Replace(sessionsSQL)},
+	}
+}
+
+// dataSteps returns the statements that create and fill a new database, in
+// order.
+func dataSteps(matches int, seed int64) []step {
+	h := newHistory(matches, seed)
+	r := h.replacer()
+	steps := h.planSteps(r)
 	for _, s := range schemaDDL {
-		add(s.name, s.sql)
+		steps = append(steps, step{s.name, r.Replace(s.sql)})
 	}
-	add("fill match_stats", matchStatsSQL)
-	add("fill player_match_stats", playerMatchStatsSQL)
-	add("fill highlight_events", highlightEventsSQL)
-	add("fill medals_earned", medalsEarnedSQL)
-	add("fill weapon_kills", weaponKillsSQL)
-	add("fill derived tables", derivedSQL)
-	add("fill aggregate tables", aggregatesSQL)
-	return steps
+	steps = append(steps, appendSteps(r)...)
+	for _, a := range aggregates {
+		steps = append(steps, step{"fill " + a.table, r.Replace("INSERT INTO " + sqlIdent(a.table) + " BY NAME\n" + a.sql)})
+	}
+	return append(steps, step{"fill meta.db_info", r.Replace(dbInfoSQL)})
 }

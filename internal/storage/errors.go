@@ -38,6 +38,10 @@ var (
 	// ErrLocation means the location is not a path or a supported URL; a usage
 	// error, never a local folder.
 	ErrLocation error = &sentinel{"unsupported location", nil}
+	// ErrLockLost means the folder's lock was lost while a command held
+	// it: a lease on an object store that another process took over or
+	// removed, or that could not be renewed before it expired.
+	ErrLockLost error = &sentinel{"lost the lock", nil}
 	// ErrUnsupported means the backend lacks something statsnap needs to keep
 	// its guarantees (for example conditional writes for the lease).
 	ErrUnsupported error = &sentinel{"unsupported by this store", nil}

@@ -94,6 +94,23 @@ type LocalPather interface {
 	LocalPath(name string) (string, error)
 }
 
+type lockLostKey struct{}
+
+// WithLockLost returns ctx carrying lost, which Lock hands the lease it
+// takes: a folder whose lock can be lost while held (a lease on an object
+// store) calls lost once, with an error wrapping ErrLockLost, so that the
+// command stops before it commits anything more. A kernel lock cannot be
+// lost, so local folders never call it.
+func WithLockLost(ctx context.Context, lost func(error)) context.Context {
+	return context.WithValue(ctx, lockLostKey{}, lost)
+}
+
+// LockLost returns the function WithLockLost put in ctx, or nil.
+func LockLost(ctx context.Context) func(error) {
+	f, _ := ctx.Value(lockLostKey{}).(func(error))
+	return f
+}
+
 // LockName is the lock file (or lease object) inside every player folder.
 const LockName = ".statsnap.lock"
 

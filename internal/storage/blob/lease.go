@@ -279,28 +279,66 @@ func (f *Folder) takeOver(ctx context.Context, xkey string, dead lease) {
 }
 
 // hold renews the lease until unlock, which deletes it.
+//
+// A lease can be lost while held: another process takes it over (ours
+// was not renewed in time, or someone overwrote it), someone removes it,
+// or renewals keep failing until the expiry we last wrote has passed.
+// Carrying on would let two processes write one folder, so the loss is
+// handed to the function storage.WithLockLost put in ctx, which cancels
+// the command before its commit point (TestObjectStoreLeaseLost). Others
+// take an expired lease over only a TTL after its expiry, so a holder
+// whose renewals fail stops a full TTL before anyone may take its place.
+// A lost lease is never deleted at unlock: it may be someone else's now.
 func (f *Folder) hold(ctx context.Context, key string, me lease) func() error {
 	stop := make(chan struct{})
+	lostFn := storage.LockLost(ctx)
+	var lost bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(f.root.lease.ttl / 3)
 		defer t.Stop()
+		bg := context.WithoutCancel(ctx)
+		valid := me.Expires // the expiry of the last lease we wrote
+		lose := func(err error) {
+			lost = true
+			err = fmt.Errorf("%w of %s: %w", storage.ErrLockLost, f.location, err)
+			if lostFn == nil {
+				slog.Error("lost the lease", "folder", f.location, "err", err)
+				return
+			}
+			// The command stops and reports it in its own words.
+			slog.Debug("lost the lease", "folder", f.location, "err", err)
+			lostFn(err)
+		}
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				cur, err := f.readLease(context.WithoutCancel(ctx), key)
-				if err == nil && cur.ID != me.ID && cur.ID != unreadable {
-					slog.Error("lost the lease: another process took it over", "folder", f.location, "holder", cur.String())
+				cur, err := f.readLease(bg, key)
+				switch {
+				case errors.Is(err, storage.ErrNotFound):
+					lose(errors.New("its lease object was removed by another client"))
+					return
+				case err == nil && cur.ID != me.ID && cur.ID != unreadable:
+					lose(fmt.Errorf("another process took its lease over: %s", cur))
 					return
 				}
-				me.Expires = time.Now().Add(f.root.lease.ttl)
-				if err := f.writeLease(context.WithoutCancel(ctx), key, me, false); err != nil {
-					slog.Warn("cannot renew the lease", "folder", f.location, "err", err)
+				if err == nil {
+					next := me
+					next.Expires = time.Now().Add(f.root.lease.ttl)
+					if err = f.writeLease(bg, key, next, false); err == nil {
+						me, valid = next, next.Expires
+						continue
+					}
 				}
+				if time.Now().After(valid) {
+					lose(fmt.Errorf("its lease expired and could not be renewed: %w", err))
+					return
+				}
+				slog.Warn("cannot renew the lease; trying again", "folder", f.location, "err", err)
 			}
 		}
 	}()
@@ -310,6 +348,9 @@ func (f *Folder) hold(ctx context.Context, key string, me lease) func() error {
 		once.Do(func() {
 			close(stop)
 			wg.Wait()
+			if lost {
+				return
+			}
 			c := context.WithoutCancel(ctx)
 			if derr := f.root.bucket.Delete(c, key); derr != nil && gcerrors.Code(derr) != gcerrors.NotFound {
 				err = fmt.Errorf("release the lease on %s: %w", f.location, classify(derr))

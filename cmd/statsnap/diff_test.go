@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// diffPlayer makes a sample player with two snapshots between which
+// matches were added, one value edited, a view created and a macro
+// dropped.
+func diffPlayer(t *testing.T) (dir, db, folder string) {
+	t.Helper()
+	dir = t.TempDir()
+	db = samplePlayer(t, dir, "P", 20)
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-01T03:00:00Z")
+	testutil.WriteDB(t, db,
+		`INSERT INTO medals_earned SELECT * REPLACE ('added-' || match_id AS match_id) FROM medals_earned LIMIT 3`,
+		`UPDATE teammates_aggregate SET teammate_gamertag = 'Renamed' WHERE rowid = 0`,
+		`CREATE VIEW v_added AS SELECT 1 AS one`,
+		`DROP MACRO kda_ratio`,
+	)
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-08T03:00:00Z")
+	return dir, db, filepath.Join(dir, "data", "backups", "P")
+}
+
+type diffDoc struct {
+	A, B   string
+	Tables []struct {
+		Table         string
+		Change        string
+		RowsBefore    *int64 `json:"rows_before"`
+		RowsAfter     *int64 `json:"rows_after"`
+		RowsDelta     int64  `json:"rows_delta"`
+		SchemaChanged bool   `json:"schema_changed"`
+		Data, Basis   string
+	}
+	Unchanged []string
+	Objects   []struct{ Kind, Schema, Name, Change string }
+	Rows      *struct {
+		Table        string
+		Columns      []string
+		AddedCount   int64 `json:"added_count"`
+		RemovedCount int64 `json:"removed_count"`
+		Added        [][]*string
+		Removed      [][]*string
+		Truncated    bool
+	}
+	Error *struct {
+		ExitCode int `json:"exit_code"`
+		Message  string
+	}
+}
+
+func TestDiffSnapshots(t *testing.T) {
+	dir, _, folder := diffPlayer(t)
+	const a, b = "20261101_030000", "20261108_030000"
+
+	var doc diffDoc
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, a, b, "--json"), &doc)
+	if doc.A != a || doc.B != b {
+		t.Errorf("a, b = %s, %s", doc.A, doc.B)
+	}
+	tables := map[string]int{}
+	for i, d := range doc.Tables {
+		tables[d.Table] = i
+	}
+	i, ok := tables["medals_earned"]
+	if !ok {
+		t.Fatalf("medals_earned not listed: %+v", doc.Tables)
+	}
+	if d := doc.Tables[i]; d.Change != "changed" || d.RowsDelta != 3 || *d.RowsAfter != *d.RowsBefore+3 || d.Basis != "rows" {
+		t.Errorf("medals_earned: %+v", d)
+	}
+	if i, ok := tables["teammates_aggregate"]; !ok || (doc.Tables[i].Change != "unknown" && doc.Tables[i].Change != "changed") || doc.Tables[i].RowsDelta != 0 {
+		t.Errorf("teammates_aggregate (one value edited): %+v", doc.Tables)
+	}
+	if len(doc.Unchanged) < 5 {
+		t.Errorf("only %d tables proven unchanged: %v", len(doc.Unchanged), doc.Unchanged)
+	}
+	for _, u := range doc.Unchanged {
+		if u == "medals_earned" || u == "teammates_aggregate" {
+			t.Errorf("%s reported unchanged", u)
+		}
+	}
+	objs := map[string]string{}
+	for _, o := range doc.Objects {
+		objs[o.Kind+" "+o.Name] = o.Change
+	}
+	if objs["view v_added"] != "added" || objs["macro kda_ratio"] != "removed" {
+		t.Errorf("objects: %+v", doc.Objects)
+	}
+
+	// Text: one line per table that differs, then the counts.
+	r := mustCLI(t, dir, "diff", "--backup", folder, a, "latest")
+	for _, want := range []string{"changed   medals_earned", "(+3)", "added     view main.v_added", "removed   macro main.kda_ratio", "unchanged"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+
+	// --rows: the three added medals, decoded; nothing removed.
+	doc = diffDoc{}
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, a, b, "--rows", "medals_earned", "--limit", "2", "--json"), &doc)
+	if doc.Rows == nil || doc.Rows.AddedCount != 3 || doc.Rows.RemovedCount != 0 || len(doc.Rows.Added) != 2 || !doc.Rows.Truncated {
+		t.Fatalf("rows: %+v", doc.Rows)
+	}
+	if doc.Rows.Columns[0] != "match_id" || !strings.HasPrefix(*doc.Rows.Added[0][0], "added-") {
+		t.Errorf("added rows: %v %v", doc.Rows.Columns, *doc.Rows.Added[0][0])
+	}
+	doc = diffDoc{}
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, a, b, "--rows", "teammates_aggregate", "--json"), &doc)
+	if doc.Rows == nil || doc.Rows.AddedCount != 1 || doc.Rows.RemovedCount != 1 {
+		t.Fatalf("teammates_aggregate rows: %+v", doc.Rows)
+	}
+	if !strings.Contains(fmt.Sprint(values(doc.Rows.Added[0])), "Renamed") || strings.Contains(fmt.Sprint(values(doc.Rows.Removed[0])), "Renamed") {
+		t.Errorf("edited row: added %v removed %v", values(doc.Rows.Added[0]), values(doc.Rows.Removed[0]))
+	}
+	r = mustCLI(t, dir, "diff", "--backup", folder, a, b, "--rows", "teammates_aggregate")
+	if !strings.Contains(r.Stdout, "1 added, 1 removed") || !strings.Contains(r.Stdout, "+ ") || !strings.Contains(r.Stdout, "- ") {
+		t.Errorf("--rows text:\n%s", r.Stdout)
+	}
+
+	// A table only one side has: all its rows added.
+	testutil.WriteDB(t, filepath.Join(dir, "data", "players", "P", "stats.duckdb"), `CREATE TABLE fresh AS SELECT range AS id FROM range(4)`)
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-15T03:00:00Z")
+	doc = diffDoc{}
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, a, "20261115_030000", "--rows", "fresh", "--json"), &doc)
+	if doc.Rows == nil || doc.Rows.AddedCount != 4 || doc.Rows.RemovedCount != 0 {
+		t.Errorf("fresh rows: %+v", doc.Rows)
+	}
+}
+
+func values(row []*string) []string {
+	out := make([]string, len(row))
+	for i, v := range row {
+		if v == nil {
+			out[i] = "NULL"
+		} else {
+			out[i] = *v
+		}
+	}
+	return out
+}
+
+func TestDiffLive(t *testing.T) {
+	dir, db, folder := diffPlayer(t)
+	testutil.WriteDB(t, db, `DELETE FROM medals_earned WHERE match_id LIKE 'added-%'`)
+	var doc diffDoc
+	jsonOut(t, mustCLI(t, dir, "diff", "--gamertag", "P", "latest", "--json"), &doc)
+	if doc.B != "live" {
+		t.Errorf("b = %q, want live", doc.B)
+	}
+	found := false
+	for _, d := range doc.Tables {
+		if d.Table == "medals_earned" {
+			found = d.RowsDelta == -3 && d.Change == "changed"
+		}
+	}
+	if !found {
+		t.Errorf("medals_earned -3 not reported: %+v", doc.Tables)
+	}
+	doc = diffDoc{}
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, "latest", "--db", db, "--rows", "medals_earned", "--json"), &doc)
+	if doc.Rows == nil || doc.Rows.RemovedCount != 3 || doc.Rows.AddedCount != 0 {
+		t.Errorf("rows vs live: %+v", doc.Rows)
+	}
+}
+
+func TestDiffRefusesDamageAndBadUsage(t *testing.T) {
+	dir, _, folder := diffPlayer(t)
+	const a, b = "20261101_030000", "20261108_030000"
+	for _, args := range [][]string{
+		{"diff", "--backup", folder, a},                        // no B, no live database
+		{"diff", "--backup", folder, a, b, "--db", "x.duckdb"}, // both
+		{"diff", "--backup", folder, "2026-11-01", b},          // not an id
+		{"diff", "--backup", folder, a, b, "--limit", "5"},     // --limit without --rows
+		{"diff", "--backup", folder, a, b, "--rows", "nosuch"}, // neither side has it
+		{"diff", "--backup", folder, a, b, "--rows", "x", "--limit", "0"},
+		{"diff", "--backup", folder},
+	} {
+		if r := cli(t, dir, args...); r.Code != exitUsage {
+			t.Errorf("%v: exit %d, want 2\n%s", args, r.Code, r.Stderr)
+		}
+	}
+	if r := cli(t, dir, "diff", "--backup", folder, a, "20261102_030000"); r.Code != exitError || !strings.Contains(r.Stderr, "no such snapshot") {
+		t.Errorf("unknown snapshot: exit %d\n%s", r.Code, r.Stderr)
+	}
+
+	// A damaged file of a table: its rows are refused (3) and nothing of
+	// it is read; the manifests still compare.
+	m := testutil.ReadSnapshotManifest(t, folder, b)
+	testutil.FlipByte(t, filepath.Join(folder, m.Tables["medals_earned"].File))
+	r := cli(t, dir, "diff", "--backup", folder, a, b, "--rows", "medals_earned", "--json")
+	var doc diffDoc
+	jsonOut(t, r, &doc)
+	if r.Code != exitIntegrity || doc.Error == nil || doc.Error.ExitCode != exitIntegrity || !strings.Contains(doc.Error.Message, "hash_mismatch") {
+		t.Errorf("--rows over a damaged file: exit %d %+v\n%s", r.Code, doc.Error, r.Stderr)
+	}
+	if r := cli(t, dir, "diff", "--backup", folder, a, b, "--rows", "sessions"); r.Code != 0 {
+		t.Errorf("--rows over an intact table of the same snapshot: exit %d\n%s", r.Code, r.Stderr)
+	}
+	mustCLI(t, dir, "diff", "--backup", folder, a, b)
+
+	// An edited manifest: refused even without --rows.
+	mpath := filepath.Join(folder, snapshot.ManifestName(a))
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, []byte(strings.Replace(string(raw), `"gamertag": "P"`, `"gamertag": "Q"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli(t, dir, "diff", "--backup", folder, a, b); r.Code != exitIntegrity || !strings.Contains(r.Stderr, "manifest_corrupt") {
+		t.Errorf("edited manifest: exit %d\n%s", r.Code, r.Stderr)
+	}
+}
+
+// files --sql | duckdb: every table of a snapshot reads as in the
+// database, also one held by two files and one sharing an earlier
+// snapshot's file.
+func TestFilesSQLMatchesDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := samplePlayer(t, dir, "P", 20)
+	folder := filepath.Join(dir, "data", "backups", "P")
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-01T03:00:00Z")
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-08T03:00:00Z")
+	const id = "20261108_030000"
+	testutil.SplitTable(t, folder, id, "highlight_events", 100, nil)
+	testutil.ShareTable(t, folder, id, "20261101_030000", "medals_earned", nil)
+
+	var doc struct {
+		Snapshot string
+		Tables   []struct {
+			Table string
+			Rows  int64
+			Files []struct{ File, Path, WrittenBy string }
+		}
+	}
+	jsonOut(t, mustCLI(t, dir, "files", "--backup", folder, "--json", "highlight_events", "medals_earned"), &doc)
+	if doc.Snapshot != id || len(doc.Tables) != 2 {
+		t.Fatalf("files --json: %+v", doc)
+	}
+	if f := doc.Tables[0].Files; len(f) != 2 || f[1].File != "highlight_events_"+id+".1.parquet" || !filepath.IsAbs(f[0].Path) {
+		t.Errorf("highlight_events files: %+v", f)
+	}
+	if f := doc.Tables[1].Files; len(f) != 1 || f[0].File != "medals_earned_20261101_030000.parquet" {
+		t.Errorf("medals_earned files: %+v", f)
+	}
+	r := mustCLI(t, dir, "files", "--backup", folder, "highlight_events")
+	if lines := strings.Split(strings.TrimSpace(r.Stdout), "\n"); len(lines) != 2 || !strings.HasSuffix(lines[1], ".1.parquet") {
+		t.Errorf("files text:\n%s", r.Stdout)
+	}
+	if r := cli(t, dir, "files", "--backup", folder, "nosuch"); r.Code != exitUsage {
+		t.Errorf("files of an unknown table: exit %d", r.Code)
+	}
+
+	script := mustCLI(t, dir, "files", "--backup", folder, "--sql").Stdout
+	conn := testutil.OpenDB(t, ":memory:", true)
+	if _, err := conn.Exec(script); err != nil {
+		t.Fatalf("run the script: %v\n%s", err, script)
+	}
+	if _, err := conn.Exec("ATTACH " + sqlq.Literal(db) + " AS src (READ_ONLY)"); err != nil {
+		t.Fatal(err)
+	}
+	m := testutil.ReadSnapshotManifest(t, folder, id)
+	for key, e := range m.Tables {
+		q := sqlq.Qualified(e.Schema, e.Name)
+		var cols []string
+		for _, c := range e.Columns {
+			if !c.Generated {
+				cols = append(cols, sqlq.Ident(c.Name))
+			}
+		}
+		list := strings.Join(cols, ", ")
+		var diff, n int64
+		query := fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT %[1]s FROM memory.%[2]s EXCEPT ALL SELECT %[1]s FROM src.%[2]s)) +
+			(SELECT count(*) FROM (SELECT %[1]s FROM src.%[2]s EXCEPT ALL SELECT %[1]s FROM memory.%[2]s)), (SELECT count(*) FROM memory.%[2]s)`, list, q)
+		if err := conn.QueryRow(query).Scan(&diff, &n); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if diff != 0 || n != e.Rows {
+			t.Errorf("%s: %d rows differ from the database, view has %d rows, manifest %d", key, diff, n, e.Rows)
+		}
+	}
+}

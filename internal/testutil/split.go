@@ -1,0 +1,114 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/snapshot"
+)
+
+// SplitTable rewrites snapshot id of the player folder dir so that table
+// key is held by two files, as an incremental backup writes them: its
+// first `first` rows stay in {table}_{id}.parquet, the others move to
+// {table}_{id}.1.parquet, in order. The manifest gets the format 2 files
+// list (rowid ranges as the rows' positions) and is marshalled again, so
+// its checksum holds (and its MAC, with key).
+func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
+	t.Helper()
+	m := ReadSnapshotManifest(t, dir, id)
+	e, ok := m.Tables[key]
+	if !ok {
+		t.Fatalf("snapshot %s has no table %q", id, key)
+	}
+	if first <= 0 || first >= e.Rows {
+		t.Fatalf("split %s at %d: it has %d rows", key, first, e.Rows)
+	}
+	orig := filepath.Join(dir, e.File)
+	whole := orig + ".whole"
+	if err := os.Rename(orig, whole); err != nil {
+		t.Fatal(err)
+	}
+	second := snapshot.PartFileName(e.File, 1)
+	db := OpenDB(t, ":memory:", true)
+	src := "read_parquet(" + sqlq.Literal(whole) + ", file_row_number = true)"
+	for _, q := range []string{
+		fmt.Sprintf("COPY (SELECT * EXCLUDE (file_row_number) FROM %s WHERE file_row_number < %d ORDER BY file_row_number) TO %s (FORMAT parquet, COMPRESSION zstd)", src, first, sqlq.Literal(orig)),
+		fmt.Sprintf("COPY (SELECT * EXCLUDE (file_row_number) FROM %s WHERE file_row_number >= %d ORDER BY file_row_number) TO %s (FORMAT parquet, COMPRESSION zstd)", src, first, sqlq.Literal(filepath.Join(dir, second))),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := os.Remove(whole); err != nil {
+		t.Fatal(err)
+	}
+	part := func(name string, lo, hi int64) snapshot.Part {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snapshot.Part{File: name, Rows: hi - lo, FileSizeBytes: fi.Size(), BLAKE3: FileBLAKE3(t, filepath.Join(dir, name)), RowidLo: lo, RowidHi: hi}
+	}
+	e.Files = []snapshot.Part{part(e.File, 0, first), part(second, first, e.Rows)}
+	e.BLAKE3 = e.Files[0].BLAKE3
+	e.FileSizeBytes = e.Files[0].FileSizeBytes + e.Files[1].FileSizeBytes
+	e.Fingerprint = ""
+	RewriteManifest(t, dir, m, mac)
+}
+
+// ShareTable rewrites snapshot id so that table key names the files of
+// the same table in snapshot earlier instead of its own, which it
+// deletes: what an incremental backup does for a table proven unchanged.
+func ShareTable(t testing.TB, dir, id, earlier, key string, mac []byte) {
+	t.Helper()
+	m := ReadSnapshotManifest(t, dir, id)
+	old := ReadSnapshotManifest(t, dir, earlier)
+	e, prev := m.Tables[key], old.Tables[key]
+	if e == nil || prev == nil {
+		t.Fatalf("table %q is not in both %s and %s", key, id, earlier)
+	}
+	for _, p := range e.DataFiles() {
+		if err := os.Remove(filepath.Join(dir, p.File)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Files = append([]snapshot.Part(nil), prev.DataFiles()...)
+	if len(prev.Files) == 0 {
+		e.Files[0].RowidHi = prev.Rows
+	}
+	e.File, e.BLAKE3, e.FileSizeBytes, e.Rows = e.Files[0].File, e.Files[0].BLAKE3, prev.FileSizeBytes, prev.Rows
+	RewriteManifest(t, dir, m, mac)
+}
+
+// ReadSnapshotManifest parses snapshot id's manifest in dir.
+func ReadSnapshotManifest(t testing.TB, dir, id string) *snapshot.Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, snapshot.ManifestName(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Manifest
+}
+
+// RewriteManifest marshals m (checksum, and MAC with key) over its file.
+func RewriteManifest(t testing.TB, dir string, m *snapshot.Manifest, key []byte) {
+	t.Helper()
+	m.FormatVersion = snapshot.FormatVersion
+	data, err := snapshot.Marshal(m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snapshot.ParseManifest(data); err != nil {
+		t.Fatalf("the rewritten manifest does not parse: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, snapshot.ManifestName(m.BackupTimestamp)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

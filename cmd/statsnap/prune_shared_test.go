@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -128,6 +129,27 @@ func TestPruneSharedFilesKilledAtEveryStep(t *testing.T) {
 	if got := survivorsVerify(t, whole, pf(whole)); !slices.Equal(got, []string{d}) {
 		t.Fatalf("after the prune: %v", got)
 	}
+	// The listing: D alone, complete, its size counting the files it
+	// shares with C (C's files carry C's id but are D's now, not bare).
+	var list struct {
+		Snapshots []struct {
+			Snapshot  string `json:"snapshot"`
+			Status    string `json:"status"`
+			SizeBytes int64  `json:"size_bytes"`
+			Last      *struct {
+				OK bool `json:"ok"`
+			} `json:"last_verification"`
+		} `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, whole, "snapshots", "--gamertag", "X", "--json"), &list)
+	var size int64
+	for _, n := range want {
+		size += fileSize(t, filepath.Join(pf(whole), n))
+	}
+	if len(list.Snapshots) != 1 || list.Snapshots[0].Snapshot != d || list.Snapshots[0].Status != "complete" ||
+		list.Snapshots[0].SizeBytes != size || list.Snapshots[0].Last == nil || !list.Snapshots[0].Last.OK {
+		t.Errorf("snapshots after the prune: %+v, want %s complete, %d bytes, verified", list.Snapshots, d, size)
+	}
 
 	restored := false
 	for n := 1; ; n++ {
@@ -200,6 +222,15 @@ func TestPruneSharedFilesKilledAtEveryStep(t *testing.T) {
 	if !restored {
 		t.Error("no kill left a removal journal to restore beside")
 	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 func hasJournal(t *testing.T, folder string) bool {

@@ -69,6 +69,11 @@ func dataNames(t *testing.T, folder string) []string {
 	return out
 }
 
+// lockWait lets the in-process runs of these tests wait for the folder's
+// lock: a lock is released by closing its descriptor, and a subprocess
+// another test forks meanwhile holds a copy of it until it execs.
+const lockWait = "1m"
+
 type verifyAllDoc struct {
 	OK        bool `json:"ok"`
 	Snapshots []struct {
@@ -87,7 +92,7 @@ type verifyAllDoc struct {
 // manifest verifies, and returns their ids.
 func survivorsVerify(t *testing.T, dir, folder string) []string {
 	t.Helper()
-	r := cliEnv(t, dir, pruneEnv, "verify", "--backup", folder, "--all", "--json")
+	r := cliEnv(t, dir, pruneEnv, "verify", "--backup", folder, "--all", "--json", "--lock-wait", lockWait)
 	var doc verifyAllDoc
 	jsonOut(t, r, &doc)
 	var ok []string
@@ -109,13 +114,13 @@ func TestPruneSharedFilesKilledAtEveryStep(t *testing.T) {
 	pristine := t.TempDir()
 	ids := sharedPlayer(t, pristine)
 	pf := func(dir string) string { return filepath.Join(dir, "data", "backups", "X") }
-	args := []string{"prune", "--gamertag", "X", "--keep-last", "1", "--json"}
+	args := []string{"prune", "--gamertag", "X", "--keep-last", "1", "--json", "--lock-wait", lockWait}
 
 	// The uninterrupted prune, for what must be left: D's files (C's,
 	// A's none) and no journal.
 	whole := t.TempDir()
 	testutil.CopyDir(t, pf(pristine), pf(whole))
-	doc := pruneJSONRun(t, whole, "--gamertag", "X", "--keep-last", "1")
+	doc := pruneJSONRun(t, whole, "--gamertag", "X", "--keep-last", "1", "--lock-wait", lockWait)
 	if removed := len(doc.Groups[0].Remove); removed != 3 {
 		t.Fatalf("plan removes %d snapshots, want 3", removed)
 	}
@@ -141,7 +146,7 @@ func TestPruneSharedFilesKilledAtEveryStep(t *testing.T) {
 			} `json:"last_verification"`
 		} `json:"snapshots"`
 	}
-	jsonOut(t, mustCLI(t, whole, "snapshots", "--gamertag", "X", "--json"), &list)
+	jsonOut(t, mustCLI(t, whole, "snapshots", "--gamertag", "X", "--json", "--lock-wait", lockWait), &list)
 	var size int64
 	for _, n := range want {
 		size += fileSize(t, filepath.Join(pf(whole), n))
@@ -186,7 +191,7 @@ func TestPruneSharedFilesKilledAtEveryStep(t *testing.T) {
 		if !restored && hasJournal(t, pf(dir)) {
 			restored = true
 			out := filepath.Join(dir, "restored.duckdb")
-			rr := cliEnv(t, dir, pruneEnv, "restore", "--db", out, "--gamertag", "X", "--backup", pf(dir), "--snapshot", d)
+			rr := cliEnv(t, dir, pruneEnv, "restore", "--db", out, "--gamertag", "X", "--backup", pf(dir), "--snapshot", d, "--lock-wait", lockWait)
 			if rr.Code != 0 {
 				t.Fatalf("op-%d: restore exit %d\n%s\n%s", n, rr.Code, rr.Stdout, rr.Stderr)
 			}
@@ -248,7 +253,7 @@ func TestPruneSharedDryRunShowsWhatIsKept(t *testing.T) {
 	ids := sharedPlayer(t, dir)
 	folder := filepath.Join(dir, "data", "backups", "X")
 	before := testutil.Names(t, folder)
-	doc := pruneJSONRun(t, dir, "--gamertag", "X", "--keep-last", "1", "--dry-run")
+	doc := pruneJSONRun(t, dir, "--gamertag", "X", "--keep-last", "1", "--dry-run", "--lock-wait", lockWait)
 	if got := testutil.Names(t, folder); !slices.Equal(got, before) {
 		t.Fatalf("the dry run changed the folder: %v", got)
 	}
@@ -263,7 +268,7 @@ func TestPruneSharedDryRunShowsWhatIsKept(t *testing.T) {
 			} `json:"remove"`
 		} `json:"groups"`
 	}
-	r := pruneCLI(t, dir, "prune", "--gamertag", "X", "--keep-last", "1", "--dry-run", "--json")
+	r := pruneCLI(t, dir, "prune", "--gamertag", "X", "--keep-last", "1", "--dry-run", "--json", "--lock-wait", lockWait)
 	jsonOut(t, r, &raw)
 	for _, rm := range raw.Groups[0].Remove {
 		got[rm.Snapshot] = plan{rm.Deletes, rm.Shared}
@@ -288,7 +293,7 @@ func TestPruneSharedDryRunShowsWhatIsKept(t *testing.T) {
 	if doc.Groups[0].FreedBytes <= 0 {
 		t.Errorf("freed %d", doc.Groups[0].FreedBytes)
 	}
-	text := pruneCLI(t, dir, "prune", "--gamertag", "X", "--keep-last", "1", "--dry-run")
+	text := pruneCLI(t, dir, "prune", "--gamertag", "X", "--keep-last", "1", "--dry-run", "--lock-wait", lockWait)
 	if !strings.Contains(text.Stdout, "keeps 2 files that other snapshots still name: ") {
 		t.Errorf("the dry run does not say which files stay:\n%s", text.Stdout)
 	}

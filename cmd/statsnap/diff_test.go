@@ -127,6 +127,18 @@ func TestDiffSnapshots(t *testing.T) {
 		t.Errorf("--rows text:\n%s", r.Stdout)
 	}
 
+	// Completion: A and B are the folder's ids, --rows and files' TABLE
+	// its tables.
+	if r := mustCLI(t, dir, "__complete", "diff", "--backup", folder, ""); !strings.Contains(r.Stdout, "latest\n"+a+"\n"+b+"\n") {
+		t.Errorf("diff completion:\n%s", r.Stdout)
+	}
+	if r := mustCLI(t, dir, "__complete", "diff", "--backup", folder, a, b, "--rows", "medal"); !strings.HasPrefix(r.Stdout, "medals_earned\n:4") {
+		t.Errorf("--rows completion:\n%s", r.Stdout)
+	}
+	if r := mustCLI(t, dir, "__complete", "files", "--backup", folder, "teammates"); !strings.HasPrefix(r.Stdout, "teammates_aggregate\n:4") {
+		t.Errorf("files completion:\n%s", r.Stdout)
+	}
+
 	// A table only one side has: all its rows added.
 	testutil.WriteDB(t, filepath.Join(dir, "data", "players", "P", "stats.duckdb"), `CREATE TABLE fresh AS SELECT range AS id FROM range(4)`)
 	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-15T03:00:00Z")

@@ -162,9 +162,8 @@ func verifiedText(s snapshotJSON, now time.Time) string {
 
 // changedSince reports whether a file of s has another size than its
 // manifest says, or another modification time than its last check in the
-// ledger recorded: the
-// cheap signs, from the listing alone, that the last verification no
-// longer describes the files.
+// ledger recorded: the cheap signs, from the listing alone, that the last
+// verification no longer describes the files.
 func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
 	if s.Manifest == nil {
 		return false

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // Targets of issue 17 (incremental snapshots).
@@ -45,6 +48,7 @@ type incrementalResult struct {
 	Appended      *series
 	AppendedBytes int64
 	AppendedFiles int
+	AppendedTable map[string]int64 // its new bytes by table
 	// EXPORT DATABASE of the same sample, from the side-by-side part.
 	Export *series
 
@@ -69,12 +73,13 @@ type weeksResult struct {
 	Weeks         int     // weekly snapshots, the first one full
 	Growth        float64 // share of matches added each week
 	FinalMatches  int
-	FirstBytes    int64         // the folder after the first (full) snapshot
-	LastFullBytes int64         // a full snapshot of the last week's database
-	TotalBytes    int64         // the folder after every week
-	NewBytes      []int64       // bytes each weekly snapshot wrote
-	BackupTime    time.Duration // all weekly backups together
-	AddTime       time.Duration // all sample --add runs together (not targeted)
+	FirstBytes    int64            // the folder after the first (full) snapshot
+	LastFullBytes int64            // a full snapshot of the last week's database
+	TotalBytes    int64            // the folder after every week
+	NewBytes      []int64          // bytes each weekly snapshot wrote
+	ByTable       map[string]int64 // what they wrote, by table
+	BackupTime    time.Duration    // all weekly backups together
+	AddTime       time.Duration    // all sample --add runs together (not targeted)
 	Err           string
 }
 
@@ -135,14 +140,13 @@ func (b *bench) incremental(res *incrementalResult) error {
 	// copied. newBytes is what the backup added to it.
 	runRoot := filepath.Join(dir, "run")
 	runDir := filepath.Join(runRoot, gamertag)
-	incJob := func(name, db string, bytes *int64, files *int, extra ...string) job {
+	incJob := func(name, db string, bytes *int64, files *int, tables *map[string]int64) job {
 		return job{
 			Name:    name,
 			Prepare: func() error { return cloneFolder(baseDir, runDir) },
 			Cmd: func() *exec.Cmd {
-				args := append([]string{"backup", "--db", db, "--gamertag", gamertag, "--output", runRoot,
-					"--time", t1.Format(time.RFC3339), "--json"}, extra...)
-				return b.statsnapCmd(args...)
+				return b.statsnapCmd("backup", "--db", db, "--gamertag", gamertag, "--output", runRoot,
+					"--time", t1.Format(time.RFC3339), "--json")
 			},
 			Check: func(out []byte) error {
 				if err := checkBackupJSON(out); err != nil {
@@ -154,15 +158,18 @@ func (b *bench) incremental(res *incrementalResult) error {
 				}
 				added := after.minus(base)
 				*bytes, *files = added.bytes(), len(added)
+				if tables != nil {
+					*tables = added.byTable()
+				}
 				return nil
 			},
 		}
 	}
 	b.logf("incremental: backup with nothing changed")
-	res.Unchanged = b.repeat(incJob("statsnap backup, nothing changed since the last snapshot", src, &res.UnchangedBytes, &res.UnchangedFiles), b.opts.Reps)
+	res.Unchanged = b.repeat(incJob("statsnap backup, nothing changed since the last snapshot", src, &res.UnchangedBytes, &res.UnchangedFiles, nil), b.opts.Reps)
 	b.checkpoint()
 	b.logf("incremental: backup after %d new matches", res.Added)
-	res.Appended = b.repeat(incJob(fmt.Sprintf("statsnap backup, %d matches appended since the last snapshot", res.Added), grown, &res.AppendedBytes, &res.AppendedFiles), b.opts.Reps)
+	res.Appended = b.repeat(incJob(fmt.Sprintf("statsnap backup, %d matches appended since the last snapshot", res.Added), grown, &res.AppendedBytes, &res.AppendedFiles, &res.AppendedTable), b.opts.Reps)
 	b.checkpoint()
 
 	// restore --replace of that incremental snapshot (the last
@@ -276,6 +283,7 @@ func (b *bench) weeksRun(w *weeksResult) error {
 		return err
 	}
 	w.FirstBytes = before.bytes()
+	w.ByTable = map[string]int64{}
 	matches := w.Matches
 	for i := 1; i < w.Weeks; i++ {
 		if err := b.ctx.Err(); err != nil {
@@ -297,7 +305,11 @@ func (b *bench) weeksRun(w *weeksResult) error {
 		if err != nil {
 			return err
 		}
-		w.NewBytes = append(w.NewBytes, after.minus(before).bytes())
+		added := after.minus(before)
+		w.NewBytes = append(w.NewBytes, added.bytes())
+		for t, n := range added.byTable() {
+			w.ByTable[t] += n
+		}
 		before = after
 		if i%10 == 0 || i == w.Weeks-1 {
 			b.logf("  week %d: %d matches, folder %s", i, matches, fmtBytes(after.bytes()))
@@ -425,6 +437,48 @@ func (s folderState) minus(base folderState) folderState {
 	return out
 }
 
+// byTable sums the bytes of s by the table a file holds rows of (the
+// name before the snapshot id); manifests and statsnap's own files are
+// "manifest" and "ledger".
+func (s folderState) byTable() map[string]int64 {
+	out := map[string]int64{}
+	for name, size := range s {
+		kind, id := snapshot.Classify(name)
+		switch {
+		case kind == snapshot.KindManifest:
+			out["manifest"] += size
+		case id != "" && strings.Contains(name, "_"+id):
+			out[name[:strings.LastIndex(name, "_"+id)]] += size
+		default:
+			out["ledger"] += size
+		}
+	}
+	return out
+}
+
+// topTables lists the largest entries of m, largest first, as
+// "name size" (at most n of them).
+func topTables(m map[string]int64, n int) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if m[names[i]] != m[names[j]] {
+			return m[names[i]] > m[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var parts []string
+	for i, k := range names {
+		if i == n {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", k, fmtBytes(m[k])))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // cloneFolder makes dst a copy of src: Parquet files hard-linked (no
 // statsnap command writes one again), every other file copied.
 func cloneFolder(src, dst string) error {
@@ -542,6 +596,9 @@ func (b *bench) incrementalReport(w *strings.Builder, r *incrementalResult) {
 			verdict(float64(wk.TotalBytes)/float64(wk.FirstBytes), targetWeeksBytes, "%.2f×"), targetWeeksBytes)
 	}
 	p("\n")
+	if len(r.AppendedTable) > 0 {
+		p("What the 1 %% snapshot wrote, largest first: %s.\n\n", topTables(r.AppendedTable, 8))
+	}
 	if r.TodayNote != "" {
 		p("%s.\n\n", strings.TrimSuffix(r.TodayNote, "."))
 	}
@@ -556,7 +613,8 @@ func (b *bench) incrementalReport(w *strings.Builder, r *incrementalResult) {
 			p("Weekly snapshots: a full snapshot of `--matches %d` (%s), then %d weeks, each `sample --add` of 1 %% of the matches so far and an incremental backup. ", wk.Matches, fmtBytes(wk.FirstBytes), len(wk.NewBytes))
 			p("Each week's snapshot wrote %s to %s (%s in all); one full snapshot of the last week's database (%d matches) is %s, so the folder holds %.2f× that. ",
 				fmtBytes(lo), fmtBytes(hi), fmtBytes(sum), wk.FinalMatches, fmtBytes(wk.LastFullBytes), float64(wk.TotalBytes)/float64(max(1, wk.LastFullBytes)))
-			p("The %d incremental backups took %s, the `sample --add` runs %s (neither is targeted).\n\n", len(wk.NewBytes), fmtDur(wk.BackupTime), fmtDur(wk.AddTime))
+			p("The %d incremental backups took %s, the `sample --add` runs %s (neither is targeted). ", len(wk.NewBytes), fmtDur(wk.BackupTime), fmtDur(wk.AddTime))
+			p("What the weekly snapshots wrote, by table, largest first: %s.\n\n", topTables(wk.ByTable, 8))
 		}
 	}
 	p("| command | median | min–max | CPU (median) | peak RSS | runs |\n|---|---|---|---|---|---|\n")

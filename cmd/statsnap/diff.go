@@ -491,6 +491,11 @@ func printDiff(w io.Writer, doc diffJSON, o diffOptions) {
 	if doc.Rows == nil {
 		return
 	}
+	for _, u := range r.Unchanged {
+		if u == o.Rows {
+			fmt.Fprintf(w, "  %-9s %s\n", diff.Unchanged, printable(u))
+		}
+	}
 	printRows(w, doc.Rows)
 }
 
@@ -501,17 +506,23 @@ func tableLine(t diff.TableDiff) string {
 		}
 		return fmt.Sprint(*p)
 	}
+	word := func(p *int64) string {
+		if p != nil && *p == 1 {
+			return "row"
+		}
+		return "rows"
+	}
 	var b strings.Builder
 	switch t.Change {
 	case diff.Added:
-		fmt.Fprintf(&b, "%s rows", rows(t.RowsAfter))
+		fmt.Fprintf(&b, "%s %s", rows(t.RowsAfter), word(t.RowsAfter))
 	case diff.Removed:
-		fmt.Fprintf(&b, "%s rows", rows(t.RowsBefore))
+		fmt.Fprintf(&b, "%s %s", rows(t.RowsBefore), word(t.RowsBefore))
 	default:
 		if t.RowsDelta != 0 {
-			fmt.Fprintf(&b, "%s -> %s rows (%+d)", rows(t.RowsBefore), rows(t.RowsAfter), t.RowsDelta)
+			fmt.Fprintf(&b, "%s -> %s %s (%+d)", rows(t.RowsBefore), rows(t.RowsAfter), word(t.RowsAfter), t.RowsDelta)
 		} else {
-			fmt.Fprintf(&b, "%s rows", rows(t.RowsAfter))
+			fmt.Fprintf(&b, "%s %s", rows(t.RowsAfter), word(t.RowsAfter))
 		}
 	}
 	switch {

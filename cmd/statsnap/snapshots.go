@@ -173,15 +173,17 @@ func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
 		listed[e.Name] = e
 	}
 	for _, t := range s.Manifest.Tables {
-		e, ok := listed[t.File]
-		if !ok || e.Size != t.FileSizeBytes {
-			return true
-		}
-		// The modification time the check recorded, as Vouch compares:
-		// a write just after the check can carry an earlier time than
-		// Checked, since file systems stamp writes with a coarse clock.
-		if c, ok := l.Files[t.File]; ok && !e.ModTime.Equal(c.ModTime) {
-			return true
+		for _, p := range t.DataFiles() {
+			e, ok := listed[p.File]
+			if !ok || e.Size != p.FileSizeBytes {
+				return true
+			}
+			// The modification time the check recorded, as Vouch compares:
+			// a write just after the check can carry an earlier time than
+			// Checked, since file systems stamp writes with a coarse clock.
+			if c, ok := l.Files[p.File]; ok && !e.ModTime.Equal(c.ModTime) {
+				return true
+			}
 		}
 	}
 	return false

@@ -17,8 +17,12 @@
 //
 // The DuckDB side runs through duckdb-go in a subprocess too: this same
 // program in its helper mode, bench -exec-sql SQL [-db PATH] [-readonly].
-// Then the scale part: backup --all over many small players, and listing
-// and pruning a folder of 1,000 snapshots.
+// Then, on the largest sample, incremental snapshots (bench/incremental.go):
+// a backup with nothing changed and one after 1 % more matches, restore of
+// such a snapshot, backup --full against the backup before incremental
+// snapshots, and a year of weekly snapshots. Then the scale part: backup
+// --all over many small players, and listing and pruning a folder of 1,000
+// snapshots.
 package main
 
 import (
@@ -35,6 +39,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +63,7 @@ type bench struct {
 	machine  machineInfo
 	sizes    []*sizeResult
 	scale    *scaleResult
+	incr     *incrementalResult
 	notes    []string // problems worth reporting (a command missing, ...)
 	startA   *series  // statsnap --help: process start-up
 	startB   *series  // bench -exec-sql 'SELECT 1': process and DuckDB start-up
@@ -78,6 +84,10 @@ type options struct {
 	Snapshots     int
 	SkipScale     bool
 	SkipCompare   bool
+	SkipIncr      bool
+	Weeks         int
+	WeeksMatches  int
+	Today         string
 	BuildRetries  int
 	SampleWorkers int
 	Profile       bool
@@ -100,13 +110,17 @@ func main() {
 	flag.StringVar(&matches, "matches", "20000,200000", "sample sizes (statsnap sample --matches), comma-separated")
 	flag.IntVar(&o.Reps, "reps", 7, "timed repetitions of each command (after one warm-up)")
 	flag.StringVar(&o.Out, "out", "BENCHMARKS.md", "the report to write (with -quick: $WORK/BENCHMARKS-quick.md)")
-	flag.BoolVar(&o.Quick, "quick", false, "a small run: -matches 2000 -reps 3, 10 scale players, 200 snapshots, report in $WORK (explicit flags still win)")
+	flag.BoolVar(&o.Quick, "quick", false, "a small run: -matches 2000 -reps 3, 10 scale players, 200 snapshots, 8 weeks, report in $WORK (explicit flags still win)")
 	flag.StringVar(&o.Work, "work", filepath.Join(os.TempDir(), "statsnap-bench"), "work folder (samples are kept there between runs)")
 	flag.IntVar(&o.ScalePlayers, "scale-players", 50, "players for the backup --all scale test")
 	flag.IntVar(&o.ScaleReps, "scale-reps", 3, "repetitions of backup --all")
 	flag.IntVar(&o.Snapshots, "snapshots", 1000, "snapshots in one folder for the listing and prune test")
 	flag.BoolVar(&o.SkipScale, "skip-scale", false, "skip the scale part")
 	flag.BoolVar(&o.SkipCompare, "skip-compare", false, "skip the side-by-side part (scale only)")
+	flag.BoolVar(&o.SkipIncr, "skip-incremental", false, "skip the incremental snapshots part")
+	flag.IntVar(&o.Weeks, "weeks", 52, "weekly snapshots (the first full, then 1 % more matches each week) in the incremental part")
+	flag.IntVar(&o.WeeksMatches, "weeks-matches", 0, "the player's size at the start of the weekly snapshots (0: the largest -matches)")
+	flag.StringVar(&o.Today, "today", "0980c40", "the statsnap commit before incremental snapshots, whose backup backup --full is held to")
 	flag.IntVar(&o.BuildRetries, "build-retries", 5, "retries, a minute apart, when go build fails (others may be mid-edit)")
 	flag.IntVar(&o.SampleWorkers, "sample-workers", 2, "sample databases generated at once")
 	flag.BoolVar(&o.Profile, "profile", true, "profile each statsnap command once at the largest size (perf and STATSNAP_CPUPROFILE)")
@@ -144,6 +158,9 @@ func main() {
 		if !set["snapshots"] {
 			o.Snapshots = 200
 		}
+		if !set["weeks"] {
+			o.Weeks = 8
+		}
 		// A quick run is a smoke test: it must not replace the committed
 		// report of a full one.
 		if !set["out"] {
@@ -160,6 +177,13 @@ func main() {
 	}
 	if o.Reps < 1 || o.ScaleReps < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -reps and -scale-reps must be at least 1")
+		os.Exit(2)
+	}
+	if o.WeeksMatches == 0 {
+		o.WeeksMatches = slices.Max(o.Matches)
+	}
+	if o.Weeks < 2 || o.WeeksMatches < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -weeks must be at least 2 and -weeks-matches at least 1")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -228,6 +252,10 @@ func (b *bench) run() error {
 				return fmt.Errorf("--matches %d: %w", n, err)
 			}
 			b.sizes = append(b.sizes, r)
+			b.checkpoint()
+		}
+		if !b.opts.SkipIncr && len(b.sizes) > 0 {
+			b.runIncremental(b.sizes[len(b.sizes)-1])
 			b.checkpoint()
 		}
 	}
@@ -401,7 +429,7 @@ func (b *bench) sampleKey() string {
 		return sampleKeyCache
 	}
 	h := sha256.New()
-	files, _ := filepath.Glob(filepath.Join(b.root, "sample", "*.go"))
+	files, _ := filepath.Glob(filepath.Join(b.root, "internal", "sample", "*.go"))
 	sort.Strings(files)
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -87,7 +88,47 @@ differ, as restic's diff does.` + exitStatus(
 	f.StringVar(&o.Rows, "rows", "", "print the rows that differ in this `TABLE` (its manifest key, schema.name outside main)")
 	f.IntVar(&o.Limit, "limit", 100, "with --rows, the most rows listed each way")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "with --rows, read a seed-made snapshot (or one without a MAC, given a key); its files are fully decoded first")
+	// A and B complete to the folder's snapshot ids, --rows to the tables
+	// of either.
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) >= 2 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ids := []string{"latest"}
+		for _, s := range completionSnapshots(cmd, g) {
+			ids = append(ids, s.ID)
+		}
+		return withPrefix(ids, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("rows", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		seen := map[string]bool{}
+		var out []string
+		for _, s := range completionSnapshots(cmd, g) {
+			if s.Manifest == nil || !containsID(args, s.ID) {
+				continue
+			}
+			for name := range s.Manifest.Tables {
+				if !seen[name] && strings.HasPrefix(name, toComplete) {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
+		}
+		sort.Strings(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
+}
+
+// containsID reports whether the snapshot arguments name id ("latest"
+// names every snapshot here: completion only suggests).
+func containsID(args []string, id string) bool {
+	for _, a := range args {
+		if a == id || a == "latest" {
+			return true
+		}
+	}
+	return len(args) == 0
 }
 
 // diffSide is one side being compared.
@@ -194,18 +235,36 @@ func runDiff(cmd *cobra.Command, g *globals, o diffOptions, args []string) error
 	vopt := verify.Options{Key: key, AllowUnverified: o.AllowUnverified || o.Rows == ""}
 	doc := diffJSON{Backup: o.Backup, Warnings: []verify.Problem{}}
 	paths := map[string][]string{}
+	// With --rows between two snapshots, the files both hold (the same
+	// bytes) hold the same rows: only the others are verified and read.
+	parts := map[int][]snapshot.Part{}
+	shared := 0
+	if o.Rows != "" && len(sides) == 2 && sides[0].info.Manifest != nil && sides[1].info.Manifest != nil {
+		ta, inA := sides[0].info.Manifest.Tables[o.Rows]
+		tb, inB := sides[1].info.Manifest.Tables[o.Rows]
+		if inA && inB {
+			parts[0], parts[1], shared = diff.SharedParts(ta, tb)
+		}
+	}
 	for i, s := range sides {
 		var keys []string
+		chosen := map[string][]snapshot.Part{}
 		if o.Rows != "" && s.info.Manifest != nil {
-			if _, ok := s.info.Manifest.Tables[o.Rows]; ok {
-				keys = []string{o.Rows}
+			if t, ok := s.info.Manifest.Tables[o.Rows]; ok {
+				ps, narrowed := parts[i]
+				if !narrowed {
+					ps = t.DataFiles()
+				}
+				if len(ps) > 0 {
+					keys, chosen[o.Rows] = []string{o.Rows}, ps
+				}
 			}
 		}
 		dir := fmt.Sprintf("%s/%c", work, 'a'+i)
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return fail(err)
 		}
-		p, res, err := diff.Check(ctx, folder, s.info, entries, keys, dir, vopt)
+		p, res, err := diff.CheckParts(ctx, folder, s.info, entries, keys, chosen, dir, vopt)
 		doc.Warnings = append(doc.Warnings, res.Warnings...)
 		if err != nil {
 			var ie *diff.IntegrityError
@@ -231,6 +290,7 @@ func runDiff(cmd *cobra.Command, g *globals, o diffOptions, args []string) error
 		if doc.Rows, err = diffSnapshotRows(ctx, o, work, sides, paths); err != nil {
 			return fail(err)
 		}
+		doc.Rows.SharedFiles = shared
 	}
 	if g.JSON {
 		return g.printJSON(doc)
@@ -319,17 +379,23 @@ func diffSnapshotRows(ctx context.Context, o diffOptions, work string, sides []*
 	tb, inB := b.info.Manifest.Tables[o.Rows]
 	ra, rb := diff.Relation{Label: a.label}, diff.Relation{Label: b.label}
 	var err error
-	if inA {
+	// A side whose every file the other also holds reads no file: it is
+	// the other's columns with no row.
+	readA, readB := inA && len(paths[a.label]) > 0, inB && len(paths[b.label]) > 0
+	if !inA && !inB {
+		return nil, usageErr("--rows %q: neither %s nor %s has that table", o.Rows, a.label, b.label)
+	}
+	if readA {
 		if ra, err = diff.FilesRelation(a.label, ta, paths[a.label]); err != nil {
 			return nil, err
 		}
 	}
-	if inB {
+	if readB {
 		if rb, err = diff.FilesRelation(b.label, tb, paths[b.label]); err != nil {
 			return nil, err
 		}
 	}
-	if ra, rb, err = bothSides(o.Rows, ra, inA, rb, inB); err != nil {
+	if ra, rb, err = bothSides(o.Rows, ra, readA, rb, readB); err != nil {
 		return nil, err
 	}
 	db, err := dbfile.OpenWith(ctx, "", dbfile.Options{TempDir: work + "/spill"})
@@ -425,6 +491,11 @@ func printDiff(w io.Writer, doc diffJSON, o diffOptions) {
 	if doc.Rows == nil {
 		return
 	}
+	for _, u := range r.Unchanged {
+		if u == o.Rows {
+			fmt.Fprintf(w, "  %-9s %s\n", diff.Unchanged, printable(u))
+		}
+	}
 	printRows(w, doc.Rows)
 }
 
@@ -435,17 +506,23 @@ func tableLine(t diff.TableDiff) string {
 		}
 		return fmt.Sprint(*p)
 	}
+	word := func(p *int64) string {
+		if p != nil && *p == 1 {
+			return "row"
+		}
+		return "rows"
+	}
 	var b strings.Builder
 	switch t.Change {
 	case diff.Added:
-		fmt.Fprintf(&b, "%s rows", rows(t.RowsAfter))
+		fmt.Fprintf(&b, "%s %s", rows(t.RowsAfter), word(t.RowsAfter))
 	case diff.Removed:
-		fmt.Fprintf(&b, "%s rows", rows(t.RowsBefore))
+		fmt.Fprintf(&b, "%s %s", rows(t.RowsBefore), word(t.RowsBefore))
 	default:
 		if t.RowsDelta != 0 {
-			fmt.Fprintf(&b, "%s -> %s rows (%+d)", rows(t.RowsBefore), rows(t.RowsAfter), t.RowsDelta)
+			fmt.Fprintf(&b, "%s -> %s %s (%+d)", rows(t.RowsBefore), rows(t.RowsAfter), word(t.RowsAfter), t.RowsDelta)
 		} else {
-			fmt.Fprintf(&b, "%s rows", rows(t.RowsAfter))
+			fmt.Fprintf(&b, "%s %s", rows(t.RowsAfter), word(t.RowsAfter))
 		}
 	}
 	switch {

@@ -127,6 +127,18 @@ func TestDiffSnapshots(t *testing.T) {
 		t.Errorf("--rows text:\n%s", r.Stdout)
 	}
 
+	// Completion: A and B are the folder's ids, --rows and files' TABLE
+	// its tables.
+	if r := mustCLI(t, dir, "__complete", "diff", "--backup", folder, ""); !strings.Contains(r.Stdout, "latest\n"+a+"\n"+b+"\n") {
+		t.Errorf("diff completion:\n%s", r.Stdout)
+	}
+	if r := mustCLI(t, dir, "__complete", "diff", "--backup", folder, a, b, "--rows", "medal"); !strings.HasPrefix(r.Stdout, "medals_earned\n:4") {
+		t.Errorf("--rows completion:\n%s", r.Stdout)
+	}
+	if r := mustCLI(t, dir, "__complete", "files", "--backup", folder, "teammates"); !strings.HasPrefix(r.Stdout, "teammates_aggregate\n:4") {
+		t.Errorf("files completion:\n%s", r.Stdout)
+	}
+
 	// A table only one side has: all its rows added.
 	testutil.WriteDB(t, filepath.Join(dir, "data", "players", "P", "stats.duckdb"), `CREATE TABLE fresh AS SELECT range AS id FROM range(4)`)
 	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-15T03:00:00Z")
@@ -289,5 +301,65 @@ func TestFilesSQLMatchesDatabase(t *testing.T) {
 		if diff != 0 || n != e.Rows {
 			t.Errorf("%s: %d rows differ from the database, view has %d rows, manifest %d", key, diff, n, e.Rows)
 		}
+	}
+}
+
+// Seed-made snapshots record rows only: diff says what it can (row
+// deltas) and "unknown" for the rest, with a warning; --rows reads them
+// only with --allow-unverified, as restore does.
+func TestDiffLegacySnapshots(t *testing.T) {
+	dir := t.TempDir()
+	db := samplePlayer(t, dir, "P", 20)
+	folder := filepath.Join(dir, "data", "backups", "P")
+	testutil.SeedExport(t, db, folder, "P", "20261101_030000", true)
+	testutil.WriteDB(t, db, `INSERT INTO medals_earned SELECT * REPLACE ('seed-' || match_id AS match_id) FROM medals_earned LIMIT 2`)
+	testutil.SeedExport(t, db, folder, "P", "20261108_030000", true)
+
+	var doc struct {
+		diffDoc
+		Warnings []struct{ Kind string }
+	}
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, "20261101_030000", "20261108_030000", "--json"), &doc)
+	unknown := 0
+	for _, d := range doc.Tables {
+		switch {
+		case d.Table == "medals_earned":
+			if d.Change != "changed" || d.RowsDelta != 2 || d.Basis != "rows" {
+				t.Errorf("medals_earned: %+v", d)
+			}
+		case d.Change == "unknown" && d.Basis == "none":
+			unknown++
+		default:
+			t.Errorf("%s: %+v", d.Table, d)
+		}
+	}
+	// The seed's files are DuckDB's default export, not written the same
+	// way twice, and no hash is recorded: nothing else is proven.
+	if unknown == 0 || len(doc.Unchanged) != 0 {
+		t.Errorf("%d unknown, unchanged %v", unknown, doc.Unchanged)
+	}
+	if len(doc.Warnings) != 2 || doc.Warnings[0].Kind != "unverifiable" {
+		t.Errorf("warnings: %+v", doc.Warnings)
+	}
+
+	r := cli(t, dir, "diff", "--backup", folder, "20261101_030000", "20261108_030000", "--rows", "medals_earned")
+	if r.Code != exitIntegrity || !strings.Contains(r.Stderr, "--allow-unverified") {
+		t.Errorf("--rows on a seed snapshot: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var rows diffDoc
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, "20261101_030000", "20261108_030000", "--rows", "medals_earned", "--allow-unverified", "--json"), &rows)
+	if rows.Rows == nil || rows.Rows.AddedCount != 2 || rows.Rows.RemovedCount != 0 {
+		t.Errorf("rows: %+v", rows.Rows)
+	}
+
+	// files --sql over a seed snapshot: plain views of what DuckDB reads.
+	script := mustCLI(t, dir, "files", "--backup", folder, "--sql").Stdout
+	conn := testutil.OpenDB(t, ":memory:", true)
+	if _, err := conn.Exec(script); err != nil {
+		t.Fatalf("%v\n%s", err, script)
+	}
+	var n int64
+	if err := conn.QueryRow(`SELECT count(*) FROM medals_earned`).Scan(&n); err != nil || n == 0 {
+		t.Errorf("medals_earned view: %d rows, %v", n, err)
 	}
 }

@@ -254,7 +254,7 @@ func describe(err error) failure {
 	}
 	// A hint the command attached says best what to do.
 	if errors.As(err, &he) {
-		if f.Kind == kindError || f.Kind == kindNotFound || f.Kind == kindUsage {
+		if f.Kind == kindError || f.Kind == kindNotFound || f.Kind == kindUsage || f.Kind == kindIntegrity {
 			f.Message = strings.TrimSuffix(f.Message, "; "+he.hint)
 			f.Hint = he.hint
 		}

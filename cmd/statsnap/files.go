@@ -94,6 +94,20 @@ hashed (run statsnap verify for that).` + exitStatus(
 	f.StringVar(&o.Gamertag, "gamertag", "", "read {--output}/{gamertag}")
 	f.StringVar(&o.Snapshot, "snapshot", "", "the snapshot id, YYYYMMDD_HHMMSS (default: the newest)")
 	f.BoolVar(&o.SQL, "sql", false, "print a DuckDB script with one CREATE VIEW per table")
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		s, err := snapshot.Find(completionSnapshots(cmd, g), o.Snapshot)
+		if err != nil || s.Manifest == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for name := range s.Manifest.Tables {
+			if strings.HasPrefix(name, toComplete) {
+				out = append(out, name)
+			}
+		}
+		sort.Strings(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 	return cmd
 }
 

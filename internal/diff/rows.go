@@ -87,6 +87,9 @@ type RowsReport struct {
 	// Truncated: more rows differ than Limit shows.
 	Truncated bool `json:"truncated"`
 	Limit     int  `json:"limit"`
+	// SharedFiles is how many files of A were left out because B holds
+	// the same bytes (see SharedParts): their rows cancel out unread.
+	SharedFiles int `json:"shared_files_skipped"`
 }
 
 // Rows compares the rows of a and b with DuckDB's EXCEPT ALL both ways, on

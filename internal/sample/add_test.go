@@ -157,6 +157,11 @@ func TestAdd(t *testing.T) {
 		if n := exceptCount(t, before, after, name, true); n != 0 {
 			t.Errorf("%s: %d rows that were there before changed or vanished", name, n)
 		}
+		// Nor did they move: incremental snapshots share the files of
+		// runs of rowids whose rows are unchanged.
+		if n := compare(t, before, after, "SELECT count(*) FROM (SELECT rowid, * FROM a."+name+" EXCEPT ALL SELECT rowid, * FROM b."+name+")"); n != 0 {
+			t.Errorf("%s: %d rows that were there before have another rowid", name, n)
+		}
 		added := exceptCount(t, before, after, name, false)
 		if added == 0 || added != sum.Added[name] {
 			t.Errorf("%s: %d new rows, Add says %d", name, added, sum.Added[name])

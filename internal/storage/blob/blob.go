@@ -69,10 +69,13 @@ type Root struct {
 	location string // redacted, for messages
 	area     *stage.Area
 	lease    leaseConfig
+	store    string // the bucket's URL without its path: which store this is
+	shared   bool   // bucket is buckets.m[store]
 
 	mu     sync.Mutex
 	probed error // result of the conditional-create probe, once run
 	done   bool
+	closed bool
 
 	// unconditional makes uploads plain writes, standing for a store that
 	// ignores If-None-Match; only tests set it.
@@ -99,22 +102,71 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 		q.Set("response_checksum_validation", "when_required")
 		bu.RawQuery = q.Encode()
 	}
-	var b *gcblob.Bucket
-	var err error
-	if u.Scheme == "gs" {
-		b, err = openGCS(ctx, &bu)
-	} else {
-		b, err = gcblob.OpenBucket(ctx, bu.String())
-	}
+	store := bu.String()
+	b, err := openBucket(ctx, &bu)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", storage.Redact(u.String()), classify(err))
 	}
 	a, err := stage.New("")
 	if err != nil {
-		b.Close()
+		_ = closeBucket(store) // nothing was opened on it yet
 		return nil, err
 	}
-	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease()}, nil
+	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: store, shared: true}, nil
+}
+
+// buckets are the open buckets of this process, by URL (without path),
+// shared by the roots open on them. A command often opens one location
+// twice (to tell a backup root from a player folder, then to work in
+// it); each new S3 client loads the SDK's configuration again and opens
+// new connections, which cost a verify from MinIO more than reading a
+// small file. A gocloud Bucket is safe for concurrent use.
+var buckets = struct {
+	sync.Mutex
+	m map[string]*sharedBucket
+}{m: map[string]*sharedBucket{}}
+
+type sharedBucket struct {
+	b    *gcblob.Bucket
+	refs int
+}
+
+func openBucket(ctx context.Context, bu *url.URL) (*gcblob.Bucket, error) {
+	key := bu.String()
+	buckets.Lock()
+	defer buckets.Unlock()
+	if s, ok := buckets.m[key]; ok {
+		s.refs++
+		return s.b, nil
+	}
+	var b *gcblob.Bucket
+	var err error
+	if bu.Scheme == "gs" {
+		b, err = openGCS(ctx, bu)
+	} else {
+		b, err = gcblob.OpenBucket(ctx, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	buckets.m[key] = &sharedBucket{b: b, refs: 1}
+	return b, nil
+}
+
+// closeBucket releases one root's hold on the bucket, closing it with
+// the last.
+func closeBucket(key string) error {
+	buckets.Lock()
+	defer buckets.Unlock()
+	s, ok := buckets.m[key]
+	if !ok {
+		return nil
+	}
+	if s.refs--; s.refs > 0 {
+		return nil
+	}
+	delete(buckets.m, key)
+	return s.b.Close()
 }
 
 // Location implements storage.Root.
@@ -122,8 +174,21 @@ func (r *Root) Location() string { return r.location }
 
 // Close implements storage.Root.
 func (r *Root) Close() error {
+	r.mu.Lock()
+	closed := r.closed
+	r.closed = true
+	r.mu.Unlock()
 	err := r.area.Close()
-	if cerr := r.bucket.Close(); err == nil {
+	if closed {
+		return err
+	}
+	var cerr error
+	if r.shared {
+		cerr = closeBucket(r.store)
+	} else {
+		cerr = r.bucket.Close() // a test's root over a bucket of its own
+	}
+	if err == nil {
 		err = cerr
 	}
 	return err
@@ -170,13 +235,14 @@ func (r *Root) Folder(ctx context.Context, name string, create bool) (storage.Fo
 		// The bucket itself as one player folder.
 		f.sub = "_"
 	}
-	it := r.bucket.List(&gcblob.ListOptions{Prefix: prefix})
-	_, err := it.Next(ctx)
+	// One key is enough to know the prefix holds something: a page of
+	// one, not the first thousand keys of a folder of many snapshots.
+	objs, _, err := r.bucket.ListPage(ctx, gcblob.FirstPageToken, 1, &gcblob.ListOptions{Prefix: prefix})
 	switch {
-	case err == io.EOF && !create:
-		return nil, fmt.Errorf("open backup folder %s: %w", loc, storage.ErrNotFound)
-	case err != nil && err != io.EOF:
+	case err != nil:
 		return nil, fmt.Errorf("open backup folder %s: %w", loc, classify(err))
+	case len(objs) == 0 && !create:
+		return nil, fmt.Errorf("open backup folder %s: %w", loc, storage.ErrNotFound)
 	}
 	return f, nil
 }
@@ -187,6 +253,26 @@ type Folder struct {
 	prefix   string
 	location string
 	sub      string // its subfolder of the staging area
+
+	// listed holds the sizes of the last List, so that Open of a listed
+	// object needs no HEAD request: verify and restore list the folder,
+	// then open every file it names, and a request per file was most of
+	// a small file's cost. A size gone stale (another client replaced the
+	// object since) fails safe: Read streams the object as it now is, so
+	// the bytes hashed are the new ones, and their count and hash are
+	// what is compared with the manifest.
+	// Only names that do not start with a dot are taken from it: those
+	// (Parquet files, manifests) are written once and never replaced,
+	// while statsnap's own bookkeeping (ledger, journals) is.
+	mu     sync.Mutex
+	listed map[string]int64
+}
+
+// forget drops name's listed size: this process is changing the object.
+func (f *Folder) forget(name string) {
+	f.mu.Lock()
+	delete(f.listed, name)
+	f.mu.Unlock()
 }
 
 // Location implements storage.Folder.
@@ -227,6 +313,13 @@ func (f *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 		out = append(out, storage.Entry{Name: name, Size: o.Size, ModTime: o.ModTime})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	listed := make(map[string]int64, len(out))
+	for _, e := range out {
+		listed[e.Name] = e.Size
+	}
+	f.mu.Lock()
+	f.listed = listed
+	f.mu.Unlock()
 	return out, nil
 }
 
@@ -249,11 +342,18 @@ func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 			return osFile{h, fi.Size()}, nil
 		}
 	}
-	attrs, err := f.root.bucket.Attributes(ctx, k)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, classify(err))
+	f.mu.Lock()
+	size, ok := f.listed[name]
+	f.mu.Unlock()
+	ok = ok && !strings.HasPrefix(name, ".")
+	if !ok {
+		attrs, err := f.root.bucket.Attributes(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", name, classify(err))
+		}
+		size = attrs.Size
 	}
-	return &object{ctx: ctx, b: f.root.bucket, key: k, size: attrs.Size}, nil
+	return &object{ctx: ctx, b: f.root.bucket, key: k, size: size}, nil
 }
 
 type osFile struct {
@@ -301,6 +401,7 @@ func (f *Folder) Publish(ctx context.Context, staged, final string) error {
 	if err != nil {
 		return err
 	}
+	f.forget(final)
 	p, err := f.StagePath(staged)
 	if err != nil {
 		return err
@@ -327,6 +428,7 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 	if err != nil {
 		return err
 	}
+	f.forget(name)
 	if f.staged(name) {
 		p, err := f.StagePath(name)
 		if err != nil {
@@ -346,6 +448,7 @@ func (f *Folder) Remove(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	f.forget(name)
 	if f.staged(name) {
 		if err := f.root.area.Remove(f.sub, name); err != nil {
 			return err

@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gcblob "gocloud.dev/blob"
@@ -90,7 +93,10 @@ func newID() string {
 
 // probe checks once per root that the store refuses a conditional create
 // of an existing key. Some S3 clones ignore If-None-Match; on those two
-// backups could both write, so the store is refused instead.
+// backups could both write, so the store is refused instead. A store
+// that passed is remembered for a day in the user's cache folder
+// (probeCache), since the probe's two uploads and a delete were most of
+// what a verify from MinIO spent beyond reading the files.
 func (f *Folder) probe(ctx context.Context) error {
 	r := f.root
 	r.mu.Lock()
@@ -98,6 +104,17 @@ func (f *Folder) probe(ctx context.Context) error {
 	if r.done {
 		return r.probed
 	}
+	cache := probeCache(r.store)
+	if r.unconditional {
+		cache = "" // a test's store that ignores If-None-Match
+	}
+	if cache != "" {
+		if fi, err := os.Stat(cache); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) < probeFresh {
+			r.done = true
+			return nil
+		}
+	}
+	probes.Add(1)
 	key := f.prefix + probePrefix + newID()
 	if err := f.upload(ctx, key, strings.NewReader("1"), 1); err != nil {
 		return fmt.Errorf("probe conditional writes on %s: %w", f.location, err)
@@ -109,11 +126,56 @@ func (f *Folder) probe(ctx context.Context) error {
 		r.probed = fmt.Errorf("%w: %s accepted a second conditional create (If-None-Match) of one key; statsnap cannot lock or publish safely there", storage.ErrUnsupported, f.location)
 	case errors.Is(err, storage.ErrExist):
 		r.probed = nil
+		rememberProbe(cache)
 	default:
 		return fmt.Errorf("probe conditional writes on %s: %w", f.location, err)
 	}
 	r.done = true
 	return r.probed
+}
+
+// probeFresh is how long a passed probe is trusted: a store replaced
+// behind the same endpoint is probed again within a day.
+const probeFresh = 24 * time.Hour
+
+// probes counts the probes run, for tests.
+var probes atomic.Int64
+
+// probeCache is the file that records a passed probe of store (the
+// bucket URL without its path), or "" when there is no cache folder. The
+// name is a hash: the URL itself never lands on disk. Only a pass is
+// recorded; a refusal is probed again every time.
+func probeCache(store string) string {
+	if store == "" {
+		return ""
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(store))
+	return filepath.Join(dir, "statsnap", "conditional-writes", hex.EncodeToString(sum[:16]))
+}
+
+// rememberProbe records a passed probe; a failure only means the next
+// run probes again.
+func rememberProbe(path string) {
+	if path == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		slog.Debug("cannot remember the conditional-write probe", "err", err)
+		return
+	}
+	tmp := path + "." + newID()
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		slog.Debug("cannot remember the conditional-write probe", "err", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		slog.Debug("cannot remember the conditional-write probe", "err", err)
+	}
 }
 
 func (f *Folder) readLease(ctx context.Context, key string) (lease, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,91 @@ func TestAzureConditionalCreateNoPanic(t *testing.T) {
 	}
 	if err := f.WriteFile(ctx, "m.json", []byte("b")); !errors.Is(err, storage.ErrExist) {
 		t.Fatalf("second create: %v, want ErrExist", err)
+	}
+}
+
+// TestProbeRemembered: a store that passed the conditional-write probe is
+// not probed again for a day, from any root of the same store; a stale
+// record is probed again; and a store that ignores If-None-Match is
+// refused whatever the cache says.
+func TestProbeRemembered(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	ctx := context.Background()
+	lockOnce := func(r *Root) error {
+		u, err := folderOf(t, r).Lock(ctx, false, 0)
+		if err == nil {
+			err = u()
+		}
+		return err
+	}
+	before := probes.Load()
+	r1 := fileRoot(t, dir, time.Minute)
+	r1.store = "file-test://" + dir
+	if err := lockOnce(r1); err != nil {
+		t.Fatal(err)
+	}
+	r2 := fileRoot(t, dir, time.Minute)
+	r2.store = r1.store
+	if err := lockOnce(r2); err != nil {
+		t.Fatal(err)
+	}
+	if n := probes.Load() - before; n != 1 {
+		t.Fatalf("%d probes for two roots of one store, want 1", n)
+	}
+	cache := probeCache(r1.store)
+	if strings.Contains(cache, dir) {
+		t.Errorf("the cache file's name holds the store's URL: %s", cache)
+	}
+	old := time.Now().Add(-2 * probeFresh)
+	if err := os.Chtimes(cache, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r3 := fileRoot(t, dir, time.Minute)
+	r3.store = r1.store
+	if err := lockOnce(r3); err != nil {
+		t.Fatal(err)
+	}
+	if n := probes.Load() - before; n != 2 {
+		t.Fatalf("a day-old record did not make a new probe: %d probes", n)
+	}
+	r4 := fileRoot(t, dir, time.Minute)
+	r4.store, r4.unconditional = r1.store, true
+	if err := lockOnce(r4); !errors.Is(err, storage.ErrUnsupported) {
+		t.Fatalf("a store ignoring If-None-Match with a remembered probe: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestLeaseLostWhenRenewalFails: a holder whose renewals keep failing
+// reports the lease lost once the expiry it last wrote has passed (a TTL
+// before anyone may take it over), through the function WithLockLost
+// gave, and then does not touch the lease at unlock.
+func TestLeaseLostWhenRenewalFails(t *testing.T) {
+	r := fileRoot(t, t.TempDir(), 600*time.Millisecond)
+	f := folderOf(t, r)
+	lost := make(chan error, 1)
+	ctx := storage.WithLockLost(context.Background(), func(err error) { lost <- err })
+	start := time.Now()
+	unlock, err := f.Lock(ctx, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every later request fails, as when the store becomes unreachable.
+	if err := r.bucket.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lost:
+		if !errors.Is(err, storage.ErrLockLost) || !strings.Contains(err.Error(), "could not be renewed") {
+			t.Errorf("lost with %v, want ErrLockLost saying it could not be renewed", err)
+		}
+		if held := time.Since(start); held < 600*time.Millisecond {
+			t.Errorf("reported lost after %v, before the written expiry", held)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lease was never reported lost")
+	}
+	if err := unlock(); err != nil {
+		t.Errorf("unlock after the loss: %v", err)
 	}
 }

@@ -32,10 +32,11 @@ func TestFolderAgreesWithSnapshot(t *testing.T) {
 	if got.OK != want.OK || len(got.Files) != len(want.Files) || kinds(got.Problems) != kinds(want.Problems) {
 		t.Fatalf("Folder %+v, Snapshot %+v", got, want)
 	}
-	if len(fr.Delta.Files) != len(s.Manifest.Tables) || len(fr.Delta.Manifests) != 1 || !fr.Delta.Snapshots[s.ID].OK {
+	files := len(s.Manifest.FileNames())
+	if len(fr.Delta.Files) != files || len(fr.Delta.Manifests) != 1 || !fr.Delta.Snapshots[s.ID].OK {
 		t.Fatalf("delta: %d files, %d manifests, %+v", len(fr.Delta.Files), len(fr.Delta.Manifests), fr.Delta.Snapshots)
 	}
-	if fr.Coverage.ReadFiles != len(s.Manifest.Tables) || fr.Coverage.NeverFiles != 0 {
+	if fr.Coverage.ReadFiles != files || fr.Coverage.NeverFiles != 0 {
 		t.Fatalf("coverage %+v", fr.Coverage)
 	}
 }
@@ -50,7 +51,7 @@ func TestFolderMaxAgeStillChecksAnEditedManifest(t *testing.T) {
 	first := Folder(ctx, folder, []snapshot.Info{s}, listing(t, folder), FolderOptions{Now: now})
 	opt := FolderOptions{Ledger: first.Delta, MaxAge: time.Hour, Now: now.Add(time.Minute)}
 	again := Folder(ctx, folder, []snapshot.Info{s}, listing(t, folder), opt)
-	if r := again.Results[0]; !r.OK || again.Coverage.ReadFiles != 0 || again.Coverage.LedgerFiles != len(s.Manifest.Tables) {
+	if r := again.Results[0]; !r.OK || again.Coverage.ReadFiles != 0 || again.Coverage.LedgerFiles != len(s.Manifest.FileNames()) {
 		t.Fatalf("fresh ledger: ok %v, coverage %+v", r.OK, again.Coverage)
 	}
 	// Edit a row count in the manifest, as a hand edit would.

@@ -61,8 +61,9 @@ func sharedFolder(t *testing.T, n int) (*local.Folder, []string) {
 		if k > 0 {
 			testutil.WriteDB(t, src, fmt.Sprintf(`INSERT INTO log SELECT range, 'row ' || range FROM range(%d, %d)`, 40+10*k, 50+10*k))
 		}
+		// Full: the sharing below is made by hand, file by file.
 		res, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: "p", Folder: folder, CompressionLevel: 3,
-			Time: time.Date(2026, 1, 1+k, 10, 0, 0, 0, time.UTC)})
+			Time: time.Date(2026, 1, 1+k, 10, 0, 0, 0, time.UTC), Full: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,9 +27,9 @@ type backupOptions struct {
 	Full             bool
 }
 
-// incrementalByDefault: until prune counts shared files it must not be
-// possible to make them.
-const incrementalByDefault = false
+// incrementalByDefault: backups share unchanged files unless --full
+// (prune, verify and restore count shared files).
+const incrementalByDefault = true
 
 type backupTableJSON struct {
 	Rows   int64            `json:"rows"`
@@ -83,8 +83,11 @@ func newBackupCmd(g *globals) *cobra.Command {
 		Long: `Write a snapshot of each chosen database into its player folder of the backup
 root (--output): one zstd Parquet file per table, read at one point in time
 from the database opened read-only, then a manifest with each file's BLAKE3
-hash, row count, Arrow schema and DDL, written last. The app must be closed
-while its database is read. --all backs up every player of --data-dir; one
+hash, row count, Arrow schema and DDL, written last. A backup is incremental:
+a file of the previous snapshot whose rows DuckDB proves unchanged (a
+fingerprint of every value of every row) is named again rather than written
+again, once it is known good; --full writes every table anew. The app must be
+closed while its database is read. --all backs up every player of --data-dir; one
 failure does not stop the others.` + exitStatus(
 			"0 every snapshot was written",
 			"1 a database is missing or in use, a folder is locked, the disk is full, ...",
@@ -92,7 +95,8 @@ failure does not stop the others.` + exitStatus(
 			exitLineInterrupted),
 		Example: `  statsnap backup --gamertag Chocoboflor
   statsnap backup --all --output ./mes_backups --compression-level 15
-  statsnap backup --db ./other/stats.duckdb --gamertag JGtm`,
+  statsnap backup --db ./other/stats.duckdb --gamertag JGtm
+  statsnap backup --gamertag Chocoboflor --full`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return runBackup(cmd, g, o) },
 	}

@@ -43,8 +43,9 @@ func sharedPlayer(t *testing.T, dir string) []string {
 		if k > 0 {
 			testutil.WriteDB(t, src, fmt.Sprintf(`INSERT INTO log SELECT range, 'row ' || range FROM range(%d, %d)`, 60+5*(k-1), 60+5*k))
 		}
+		// Full: the sharing below is made by hand, file by file.
 		res, err := backup.Backup(context.Background(), backup.Options{Source: src, Gamertag: "X", Folder: f, CompressionLevel: 3,
-			Time: time.Date(2025, 1, 6+7*k, 10, 0, 0, 0, time.UTC)})
+			Time: time.Date(2025, 1, 6+7*k, 10, 0, 0, 0, time.UTC), Full: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,8 +111,10 @@ type Result struct {
 	NewFiles, SharedFiles int
 	NewBytes, SharedBytes int64
 	// Refused are files of the base that did not match their manifest
-	// when hashed again: their rows were written anew.
-	Refused []string
+	// when hashed again: their rows were written anew. Rehashed counts the
+	// base files hashed again because no fresh ledger record vouched.
+	Refused  []string
+	Rehashed int
 }
 
 // Errors a caller decides on.

@@ -115,8 +115,7 @@ func (r *run) knownGood(ctx context.Context, p snapshot.Part) (bool, error) {
 	if maxAge == 0 {
 		maxAge = DefaultReuseMaxAge
 	}
-	entry := &snapshot.Table{BLAKE3: p.BLAKE3, FileSizeBytes: p.FileSizeBytes}
-	if _, ok := b.ledger.Vouch(p.File, entry, e, snapshot.DepthHash, maxAge, time.Now()); ok {
+	if _, ok := b.ledger.VouchPart(p, e, snapshot.DepthHash, maxAge, time.Now()); ok {
 		b.good[p.File] = true
 		return true, nil
 	}
@@ -272,6 +271,7 @@ func (r *run) tally(res *Result) {
 		res.Base = r.base.id
 	}
 	res.Refused = r.refused
+	res.Rehashed = len(r.rehashed)
 	for _, t := range res.Manifest.Tables {
 		for _, p := range t.DataFiles() {
 			if k, fid := snapshot.Classify(p.File); k == snapshot.KindParquet && fid == r.id {

@@ -94,12 +94,21 @@ func TestIncremental(t *testing.T) {
 	}
 	x.sameRows(first.Manifest)
 
-	// Nothing changed: nothing is written but the manifest.
+	// Nothing changed: nothing is written but the manifest, and the
+	// ledger's records of the first backup vouch for every shared file.
 	same := x.backup(false)
-	if same.Base != first.ID || same.NewFiles != 0 || same.SharedFiles != first.NewFiles {
-		t.Errorf("unchanged source: base %q, %d new files, %d shared; want base %s, 0 new, %d shared", same.Base, same.NewFiles, same.SharedFiles, first.ID, first.NewFiles)
+	if same.Base != first.ID || same.NewFiles != 0 || same.SharedFiles != first.NewFiles || same.Rehashed != 0 {
+		t.Errorf("unchanged source: base %q, %d new files, %d shared, %d hashed again; want base %s, 0 new, %d shared, none hashed",
+			same.Base, same.NewFiles, same.SharedFiles, same.Rehashed, first.ID, first.NewFiles)
 	}
 	x.sameRows(same.Manifest)
+	// Without the ledger every shared file is hashed again first.
+	if err := os.Remove(filepath.Join(x.folder.Dir, snapshot.LedgerName)); err != nil {
+		t.Fatal(err)
+	}
+	if again := x.backup(false); again.Rehashed != first.NewFiles || again.NewFiles != 0 {
+		t.Errorf("without a ledger: %d files hashed again, %d new; want %d, 0", again.Rehashed, again.NewFiles, first.NewFiles)
+	}
 
 	// 1 % appended: the small table is rewritten, the big one keeps its
 	// chunk and rewrites its tail granule plus the new rows.

@@ -31,13 +31,12 @@ func recordLedger(ctx context.Context, f storage.Folder, key []byte, id string, 
 	delta := snapshot.NewLedger(snapshot.FolderName(f.Location()))
 	for _, t := range m.Tables {
 		for _, p := range t.DataFiles() {
-			entry := &snapshot.Table{BLAKE3: p.BLAKE3, FileSizeBytes: p.FileSizeBytes}
 			if k, fid := snapshot.Classify(p.File); k == snapshot.KindParquet && fid == id {
 				// The file's time as listed now: DuckDB's last write, before
 				// the hash that backup compared (the final name is a hard link).
-				delta.Record(p.File, entry, mtimes[p.File], now, snapshot.DepthHash, "")
+				delta.RecordPart(p, mtimes[p.File], now, snapshot.DepthHash, "")
 			} else if mt, ok := rehashed[p.File]; ok {
-				delta.Record(p.File, entry, mt, now, snapshot.DepthHash, "")
+				delta.RecordPart(p, mt, now, snapshot.DepthHash, "")
 			}
 		}
 	}

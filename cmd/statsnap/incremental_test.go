@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -214,5 +215,72 @@ func TestObjectStoreIncremental(t *testing.T) {
 			rsCompare(t, src, filepath.Join(fresh, "data", "players", "Inc", "stats.duckdb"), rsCmpOpts{})
 			s.noStaging(t)
 		})
+	}
+}
+
+// polarsSum reads a table's files, in order, with nodejs-polars and
+// returns its height and the sum of one integer column.
+const polarsSum = `
+const pl = require("nodejs-polars");
+const [col, ...files] = process.argv.slice(1);
+const df = pl.concat(files.map((f) => pl.readParquet(f)));
+console.log(JSON.stringify({rows: df.height, sum: Number(df.getColumn(col).sum())}));
+`
+
+// TestPolarsReadsAnIncrementalSnapshot: a Polars user reads a table of an
+// incremental snapshot (chunks, some shared with an earlier snapshot)
+// from the files its manifest lists, without statsnap, and gets the
+// database's rows.
+func TestPolarsReadsAnIncrementalSnapshot(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err == nil {
+		err = exec.Command(node, "-e", `require("nodejs-polars")`).Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI installs nodejs-polars (.ci/run), but node cannot load it: %v", err)
+		}
+		t.Skipf("node with nodejs-polars not available: %v", err)
+	}
+	dir := t.TempDir()
+	src := samplePlayer(t, dir, "Inc", 3000)
+	incBackup(t, dir, 1)
+	appendEvents(t, src, 2500)
+	grown := incBackup(t, dir, 8)
+	ev := grown.Tables["highlight_events"]
+	shared := 0
+	for _, f := range ev.Files {
+		if f.Shared {
+			shared++
+		}
+	}
+	if len(ev.Files) < 3 || shared == 0 {
+		t.Fatalf("highlight_events: %d files, %d shared; the test needs both", len(ev.Files), shared)
+	}
+	var doc struct {
+		Tables []struct {
+			Files []struct{ Path string }
+		}
+	}
+	jsonOut(t, mustCLI(t, dir, "files", "--backup", filepath.Join(dir, "data", "backups", "Inc"), "--json", "highlight_events"), &doc)
+	args := []string{"-e", polarsSum, "id"}
+	for _, f := range doc.Tables[0].Files {
+		args = append(args, f.Path)
+	}
+	out, err := exec.Command(node, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nodejs-polars: %v\n%s", err, out)
+	}
+	var got struct{ Rows, Sum int64 }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	db := testutil.OpenDB(t, src, false)
+	var rows, sum int64
+	if err := db.QueryRow("SELECT count(*), sum(id) FROM highlight_events").Scan(&rows, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != rows || got.Sum != sum {
+		t.Errorf("Polars read %d rows summing to %d; the database holds %d rows summing to %d", got.Rows, got.Sum, rows, sum)
 	}
 }

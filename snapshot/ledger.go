@@ -367,29 +367,59 @@ func (l *Ledger) Consistent(snaps []Info) error {
 			continue
 		}
 		for _, t := range s.Manifest.Tables {
-			c, ok := l.Files[t.File]
-			if ok && (c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes) {
-				return fmt.Errorf("%w: it records %s with another hash or size than manifest %s", ErrLedgerUntrusted, t.File, ManifestName(s.ID))
+			for _, p := range t.DataFiles() {
+				c, ok := l.Files[p.File]
+				if ok && (c.BLAKE3 != p.BLAKE3 || c.Size != p.FileSizeBytes) {
+					return fmt.Errorf("%w: it records %s with another hash or size than manifest %s", ErrLedgerUntrusted, p.File, ManifestName(s.ID))
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// Vouch returns the ledger's record of file when it stands for reading
-// the file now: it passed a check of at least depth, against the hash and
-// size the manifest entry t gives, no longer than maxAge before now and
-// not after it; and the listing entry e still has that size and the
-// modification time the file had when it was checked.
+// Vouch is VouchPart for file, one of the files of manifest entry t
+// (none: false).
 func (l *Ledger) Vouch(file string, t *Table, e storage.Entry, depth Depth, maxAge time.Duration, now time.Time) (Check, bool) {
-	if l == nil || t == nil || t.BLAKE3 == "" {
+	p, ok := partOf(t, file)
+	if !ok {
 		return Check{}, false
 	}
-	c, ok := l.Files[file]
-	if !ok || !c.OK || c.Depth < depth || c.BLAKE3 != t.BLAKE3 || c.Size != t.FileSizeBytes {
+	return l.VouchPart(p, e, depth, maxAge, now)
+}
+
+// partOf returns the part of t held by file: for a table of one file
+// (format 1, legacy), file with the table's hash and size.
+func partOf(t *Table, file string) (Part, bool) {
+	if t == nil {
+		return Part{}, false
+	}
+	if len(t.Files) == 0 {
+		return Part{File: file, Rows: t.Rows, FileSizeBytes: t.FileSizeBytes, BLAKE3: t.BLAKE3}, true
+	}
+	for _, p := range t.Files {
+		if p.File == file {
+			return p, true
+		}
+	}
+	return Part{}, false
+}
+
+// VouchPart returns the ledger's record of p's file when it stands for
+// reading the file now: it passed a check of at least depth, against the
+// hash and size the manifest gives p, no longer than maxAge before now and
+// not after it; and the listing entry e still has that size and the
+// modification time the file had when it was checked. A file several
+// snapshots share has one record, good for each of them.
+func (l *Ledger) VouchPart(p Part, e storage.Entry, depth Depth, maxAge time.Duration, now time.Time) (Check, bool) {
+	if l == nil || p.BLAKE3 == "" {
+		return Check{}, false
+	}
+	c, ok := l.Files[p.File]
+	if !ok || !c.OK || c.Depth < depth || c.BLAKE3 != p.BLAKE3 || c.Size != p.FileSizeBytes {
 		return c, false
 	}
-	if e.Size != t.FileSizeBytes || !e.ModTime.Equal(c.ModTime) {
+	if e.Size != p.FileSizeBytes || !e.ModTime.Equal(c.ModTime) {
 		return c, false
 	}
 	// A check "in the future" is a forged or clock-skewed record: an hour
@@ -424,13 +454,21 @@ func (l *Ledger) RecordManifest(name, checksum string, size int64, modTime, chec
 	l.Manifests[name] = ManifestCheck{Checksum: checksum, Size: size, ModTime: modTime.UTC(), Checked: checked.UTC(), MAC: mac}
 }
 
-// Record stores the result of checking file, whose modification time was
-// modTime when the check began, against manifest entry t.
+// Record is RecordPart for file, one of the files of manifest entry t.
 func (l *Ledger) Record(file string, t *Table, modTime, checked time.Time, depth Depth, problem string) {
-	if t == nil || !hexRe.MatchString(t.BLAKE3) || depth <= DepthNone || modTime.IsZero() {
+	if p, ok := partOf(t, file); ok {
+		l.RecordPart(p, modTime, checked, depth, problem)
+	}
+}
+
+// RecordPart stores the result of checking p's file, whose modification
+// time was modTime when the check began, against the hash and size the
+// manifest gives p.
+func (l *Ledger) RecordPart(p Part, modTime, checked time.Time, depth Depth, problem string) {
+	if !hexRe.MatchString(p.BLAKE3) || depth <= DepthNone || modTime.IsZero() {
 		return // only files with a recorded hash are worth a record
 	}
-	l.Files[file] = Check{BLAKE3: t.BLAKE3, Size: t.FileSizeBytes, ModTime: modTime.UTC(), Checked: checked.UTC(),
+	l.Files[p.File] = Check{BLAKE3: p.BLAKE3, Size: p.FileSizeBytes, ModTime: modTime.UTC(), Checked: checked.UTC(),
 		Depth: depth, OK: problem == "", Problem: problem, Tool: ToolVersion}
 }
 
@@ -508,8 +546,8 @@ func (l *Ledger) Forget(snaps []Info) bool {
 		if s.Manifest == nil {
 			continue
 		}
-		for _, t := range s.Manifest.Tables {
-			live[t.File] = true
+		for _, name := range s.Manifest.FileNames() {
+			live[name] = true
 		}
 	}
 	n := len(l.Files) + len(l.Snapshots) + len(l.Manifests)

@@ -31,7 +31,7 @@ func goldenManifest() *Manifest {
 			"match_stats": {
 				Rows: 500, FileSizeBytes: 123456, File: "match_stats_20260125_143025.parquet",
 				Schema: "main", Name: "match_stats",
-				BLAKE3:    "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+				BLAKE3: "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
 				Files: []Part{
 					{File: "match_stats_20260125_143025.parquet", Rows: 400, FileSizeBytes: 100000, RowidLo: 0, RowidHi: 2048,
 						BLAKE3:      "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
@@ -42,8 +42,8 @@ func goldenManifest() *Manifest {
 				},
 				Fingerprint: "fedcba9876543210fedcba9876543210",
 				Shape:       "2222222222222222222222222222222222222222222222222222222222222222",
-				CreateSQL: `CREATE TABLE match_stats(match_id VARCHAR PRIMARY KEY, duration INTERVAL, score HUGEINT, total INTEGER GENERATED ALWAYS AS (1) VIRTUAL);`,
-				Columns:   cols,
+				CreateSQL:   `CREATE TABLE match_stats(match_id VARCHAR PRIMARY KEY, duration INTERVAL, score HUGEINT, total INTEGER GENERATED ALWAYS AS (1) VIRTUAL);`,
+				Columns:     cols,
 				ArrowSchema: &ArrowSchema{
 					Fields: []Field{
 						{Name: "match_id", Type: "utf8", Nullable: false},

@@ -1,9 +1,12 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sort"
 	"sync"
@@ -33,8 +36,18 @@ type Info struct {
 	Time        time.Time
 	Manifest    *Parsed
 	ManifestErr error
-	ManifestRaw int64           // manifest size in bytes
-	Files       []storage.Entry // Parquet files carrying the id
+	// Claims, for a manifest that cannot be read (ManifestErr), are the
+	// Parquet names its bytes hold anywhere, when they are well-formed
+	// JSON of a format this build knows; nil when nothing can be said of
+	// what it names (see Refs).
+	Claims      []string
+	ManifestRaw int64 // manifest size in bytes
+	// Files are the Parquet files of the snapshot present in the folder:
+	// for a readable manifest, every file it names (shared ones written by
+	// an earlier snapshot included), then the files carrying the id that
+	// no readable manifest names; otherwise the files carrying the id that
+	// no readable manifest names.
+	Files []storage.Entry
 }
 
 // Tables is the number of tables (files for a bare snapshot).
@@ -80,6 +93,8 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	journals := map[string]bool{}
 	removing := map[string]bool{}
 	manifests := map[string]storage.Entry{}
+	var parquet []storage.Entry
+	listed := map[string]storage.Entry{}
 	for _, e := range entries {
 		kind, id := Classify(e.Name)
 		switch kind {
@@ -87,8 +102,8 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 			manifests[id] = e
 			get(id)
 		case KindParquet:
-			s := get(id)
-			s.Files = append(s.Files, e)
+			parquet = append(parquet, e)
+			listed[e.Name] = e
 		case KindPending, KindRemoving:
 			journals[id] = true
 			removing[id] = removing[id] || kind == KindRemoving
@@ -96,6 +111,56 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 		}
 	}
 	parsed := readManifests(ctx, f, manifests)
+	// A file belongs to every readable manifest naming it (an incremental
+	// snapshot names files earlier snapshots wrote), and to a manifest its
+	// parser refused whose bytes name it. A file no readable
+	// manifest names belongs to the snapshot whose id it carries: its
+	// unexpected file, its corrupt manifest's, a journal's leftover, or a
+	// bare export. A file of a removed snapshot that a later one shares
+	// is therefore not a bare snapshot of its own.
+	named := map[string]bool{}
+	for id, r := range parsed {
+		names := r.claims // what a manifest its parser refused holds
+		if r.err == nil {
+			names = r.p.FileNames()
+		}
+		s := get(id)
+		seen := map[string]bool{}
+		for _, name := range names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			named[name] = true
+			if e, ok := listed[name]; ok {
+				s.Files = append(s.Files, e)
+			}
+		}
+	}
+	// A removal cut short after its manifest went may list files of
+	// earlier snapshots that only it named: they are its leftovers, not
+	// a bare export of the snapshot whose id they carry.
+	claimed := map[string]string{}
+	for _, e := range entries {
+		if k, id := Classify(e.Name); k == KindRemoving && !hasManifestResult(parsed, id) {
+			if j, err := readJournal(ctx, f, e.Name, id, k); err == nil {
+				for _, n := range j.Files {
+					claimed[n] = id
+				}
+			}
+		}
+	}
+	for _, e := range parquet {
+		if named[e.Name] {
+			continue
+		}
+		_, id := Classify(e.Name)
+		if jid, ok := claimed[e.Name]; ok {
+			id = jid
+		}
+		s := get(id)
+		s.Files = append(s.Files, e)
+	}
 	for id, s := range byID {
 		s.Time, _ = IDTime(id)
 		me, hasManifest := manifests[id]
@@ -104,7 +169,7 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 			s.ManifestRaw = me.Size
 			p, err := parsed[id].p, parsed[id].err
 			if err != nil {
-				s.Status, s.ManifestErr = StatusCorrupt, err
+				s.Status, s.ManifestErr, s.Claims = StatusCorrupt, err, parsed[id].claims
 				if journals[id] {
 					s.Status = StatusIncomplete
 				}
@@ -138,9 +203,16 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	return out, nil
 }
 
+// hasManifestResult reports whether snapshot id has a readable manifest.
+func hasManifestResult(parsed map[string]parseResult, id string) bool {
+	r, ok := parsed[id]
+	return ok && r.err == nil
+}
+
 type parseResult struct {
-	p   *Parsed
-	err error
+	p      *Parsed
+	err    error
+	claims []string // for a manifest that fails to parse, see Info.Claims
 }
 
 // readManifests parses a folder's manifests on every core: listing a
@@ -155,9 +227,9 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 		go func() {
 			defer wg.Done()
 			for id := range ids {
-				p, err := readManifestFile(ctx, f, manifests[id].Name)
+				p, claims, err := readManifestFile(ctx, f, manifests[id].Name)
 				mu.Lock()
-				out[id] = parseResult{p, err}
+				out[id] = parseResult{p, err, claims}
 				mu.Unlock()
 			}
 		}()
@@ -170,23 +242,66 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 	return out
 }
 
-func readManifestFile(ctx context.Context, f storage.Folder, name string) (*Parsed, error) {
+func readManifestFile(ctx context.Context, f storage.Folder, name string) (*Parsed, []string, error) {
 	r, err := f.Open(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer r.Close()
 	if r.Size() > MaxManifestSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d MiB", ErrManifestCorrupt, name, r.Size(), MaxManifestSize>>20)
+		return nil, nil, fmt.Errorf("%w: %s is %d bytes, more than %d MiB", ErrManifestCorrupt, name, r.Size(), MaxManifestSize>>20)
 	}
-	p, err := ReadManifest(r)
+	raw, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(raw) > MaxManifestSize {
+		return nil, nil, fmt.Errorf("%w: larger than %d MiB", ErrManifestCorrupt, MaxManifestSize>>20)
+	}
+	p, err := ParseManifest(raw)
+	if err != nil {
+		return nil, parquetNames(raw), err
 	}
 	if p.BackupTimestamp != "" && p.BackupTimestamp != ManifestID(name) {
-		return nil, fmt.Errorf("%w: backup_timestamp %s does not match the file name %s", ErrManifestCorrupt, p.BackupTimestamp, name)
+		return nil, parquetNames(raw), fmt.Errorf("%w: backup_timestamp %s does not match the file name %s", ErrManifestCorrupt, p.BackupTimestamp, name)
 	}
-	return p, nil
+	return p, nil, nil
+}
+
+// parquetNames returns every string in the JSON raw that is a Parquet
+// file name, wherever it is (a manifest refused by its parser may still
+// name files a removal must keep), or nil when raw is not well-formed
+// JSON or declares a format_version this build does not know: what such
+// a manifest names cannot be told.
+func parquetNames(raw []byte) []string {
+	var top struct {
+		FormatVersion json.Number `json:"format_version"`
+	}
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil
+	}
+	if top.FormatVersion != "" {
+		if n, err := top.FormatVersion.Int64(); err != nil || n < 0 || n > FormatVersion {
+			return nil
+		}
+	}
+	// Tokens, not a decoded value: a member given twice counts both times.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	names := []string{}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			return nil
+		}
+		if v, ok := tok.(string); ok {
+			if k, _ := Classify(v); k == KindParquet {
+				names = append(names, v)
+			}
+		}
+	}
 }
 
 // ManifestID returns the id in a manifest file name, or "".

@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +115,13 @@ func Folder(ctx context.Context, f storage.Folder, snaps []snapshot.Info, entrie
 		listed[e.Name] = e
 	}
 	depth := opt.Depth()
+	// A file carrying one snapshot's id may be named by another (shared):
+	// it is no unexpected file of the first.
+	named := snapshot.NamedFiles(snaps)
+	for name := range opt.Named {
+		named[name] = true
+	}
+	opt.Named = named
 
 	type pending struct {
 		res   Result
@@ -161,7 +170,7 @@ func Folder(ctx context.Context, f storage.Folder, snaps []snapshot.Info, entrie
 	var toRead []*unit
 	for _, u := range order {
 		if opt.MaxAge > 0 && u.m == modeComplete && u.entry.Name != "" {
-			if c, ok := opt.Ledger.Vouch(u.j.file, u.j.entry, u.entry, depth, opt.MaxAge, now); ok {
+			if c, ok := opt.Ledger.VouchPart(*u.j.entry, u.entry, depth, opt.MaxAge, now); ok {
 				u.source = "ledger"
 				u.fr = FileResult{Table: u.j.table, File: u.j.file, Rows: u.j.entry.Rows, Size: u.entry.Size,
 					BLAKE3: u.j.entry.BLAKE3, OK: true, Source: "ledger", Checked: c.Checked.Format(time.RFC3339)}
@@ -262,7 +271,29 @@ func unitKey(j job, m mode) string {
 	if j.entry != nil {
 		k += "\x00" + j.entry.BLAKE3 + "\x00" + itoa64(j.entry.FileSizeBytes) + "\x00" + itoa64(j.entry.Rows)
 	}
+	if j.schema != nil {
+		// Snapshots sharing a file record its table's schema each: the
+		// file is read once per schema it must have (once, in practice).
+		k += "\x00" + j.schema.IPC + "\x00" + fieldsKey(j.schema.Fields)
+	}
 	return k
+}
+
+// fieldsKey renders a recorded Arrow field list unambiguously.
+func fieldsKey(fs []snapshot.Field) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(strconv.Quote(f.Name))
+		b.WriteByte(' ')
+		b.WriteString(strconv.Quote(f.Type))
+		if f.Nullable {
+			b.WriteString(" null")
+		}
+		b.WriteString(" (")
+		b.WriteString(fieldsKey(f.Children))
+		b.WriteString("),")
+	}
+	return b.String()
 }
 
 func itoa64(n int64) string {
@@ -379,12 +410,12 @@ func recordUnit(delta *snapshot.Ledger, u *unit, depth snapshot.Depth) {
 	}
 	switch {
 	case u.m == modeComplete:
-		delta.Record(u.j.file, u.j.entry, u.entry.ModTime, u.started, depth, problem)
+		delta.RecordPart(*u.j.entry, u.entry.ModTime, u.started, depth, problem)
 	case u.fr.BLAKE3 != "":
 		// No hash in the manifest: record what was found, so a budget
 		// can order it; Vouch never trusts such a record (the manifest
 		// gives nothing to compare it with).
-		delta.Record(u.j.file, &snapshot.Table{BLAKE3: u.fr.BLAKE3, FileSizeBytes: u.fr.Size}, u.entry.ModTime, u.started, snapshot.DepthDeep, problem)
+		delta.RecordPart(snapshot.Part{File: u.j.file, BLAKE3: u.fr.BLAKE3, FileSizeBytes: u.fr.Size}, u.entry.ModTime, u.started, snapshot.DepthDeep, problem)
 	}
 }
 
@@ -448,17 +479,19 @@ func Record(delta *snapshot.Ledger, s snapshot.Info, entries []storage.Entry, re
 			first[p.File] = p.Kind.String()
 		}
 	}
-	byFile := map[string]*snapshot.Table{}
+	byFile := map[string]snapshot.Part{}
 	for _, t := range s.Manifest.Tables {
-		byFile[t.File] = t
+		for _, p := range t.DataFiles() {
+			byFile[p.File] = p
+		}
 	}
 	depth := opt.Depth()
 	for _, fr := range res.Files {
-		if t := byFile[fr.File]; t != nil && (fr.Source == "" || fr.Source == "read") {
-			delta.Record(fr.File, t, listed[fr.File].ModTime, started, depth, first[fr.File])
+		if p, ok := byFile[fr.File]; ok && (fr.Source == "" || fr.Source == "read") {
+			delta.RecordPart(p, listed[fr.File].ModTime, started, depth, first[fr.File])
 		}
 	}
-	if len(res.Files) == len(s.Manifest.Tables) || len(res.Problems) > 0 {
+	if len(res.Files) == len(byFile) || len(res.Problems) > 0 {
 		var kinds []string
 		seen := map[string]bool{}
 		for _, p := range res.Problems {

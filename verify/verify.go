@@ -113,6 +113,10 @@ type Options struct {
 	// Progress, when set, is called once per file as it is finished, from
 	// one goroutine at a time.
 	Progress func(done, total int, f FileResult)
+	// Named, when set, holds the files the folder's manifests name
+	// (snapshot.NamedFiles): a file carrying the snapshot's id that
+	// another manifest names is not an unexpected file.
+	Named map[string]bool
 	// ManifestVerified, when set, is called before any file is read if the
 	// manifest is statsnap's and its checksum (and, with a Key, its MAC)
 	// is correct: it then holds what the backup wrote, so restore can
@@ -177,12 +181,14 @@ const (
 	modeBare                 // no metadata at all
 )
 
-// job is one file to check.
+// job is one file to check: one part of a table (a table held in one
+// file has one part).
 type job struct {
-	table string
-	file  string
-	size  int64           // expected, to start the largest files first
-	entry *snapshot.Table // nil for a bare snapshot
+	table  string
+	file   string
+	size   int64                 // expected, to start the largest files first
+	entry  *snapshot.Part        // what the manifest records of the file; nil for a bare snapshot
+	schema *snapshot.ArrowSchema // the table's, which each of its parts must have
 }
 
 // Snapshot verifies snapshot s of folder f. entries is the folder's
@@ -260,7 +266,7 @@ func prepare(s snapshot.Info, entries []storage.Entry, opt Options, vouched bool
 // kind, and sets the verdict.
 func conclude(res Result, s snapshot.Info, entries []storage.Entry, m mode, files int, opt Options) Result {
 	if s.Manifest != nil {
-		res.Problems = append(res.Problems, unexpectedFiles(s, entries)...)
+		res.Problems = append(res.Problems, unexpectedFiles(s, entries, opt.Named)...)
 	}
 	switch m {
 	case modeLegacy:
@@ -391,24 +397,44 @@ func checkManifest(res *Result, s snapshot.Info, opt Options, vouched bool) []jo
 	var jobs []job
 	for _, key := range keys {
 		t := p.Tables[key]
-		// ParseManifest already refuses unsafe names; checking again here
-		// keeps verify safe even if the parser changes, since a name that
-		// leaves the folder must never be opened.
-		if err := storage.CheckName(t.File); err != nil {
-			res.Problems = append(res.Problems, Problem{Table: key, File: t.File, Kind: KindManifestCorrupt,
-				Detail: fmt.Sprintf("the manifest names file %q, which is not a plain name inside the folder, so it was not opened: %v", t.File, err)})
-			continue
-		}
-		if k, id := snapshot.Classify(t.File); k != snapshot.KindParquet || id != s.ID {
-			res.Problems = append(res.Problems, Problem{Table: key, File: t.File, Kind: KindManifestCorrupt,
-				Detail: fmt.Sprintf("the manifest names file %q, which is not a Parquet file of snapshot %s (want a name ending in _%s.parquet), so it was not opened", t.File, s.ID, s.ID)})
-			continue
-		}
 		if !p.Legacy() && (t.ArrowSchema == nil || len(t.ArrowSchema.Fields) == 0) {
 			res.Problems = append(res.Problems, Problem{Table: key, File: t.File, Kind: KindManifestCorrupt,
 				Detail: fmt.Sprintf("the manifest records no arrow_schema for table %s, so its schema cannot be checked", key)})
 		}
-		jobs = append(jobs, job{table: key, file: t.File, size: t.FileSizeBytes, entry: t})
+		parts := t.DataFiles()
+		var rows, size int64
+		for i := range parts {
+			part := &parts[i]
+			rows += part.Rows
+			size += part.FileSizeBytes
+			// ParseManifest already refuses unsafe names; checking again
+			// here keeps verify safe even if the parser changes, since a
+			// name that leaves the folder must never be opened.
+			if err := storage.CheckName(part.File); err != nil {
+				res.Problems = append(res.Problems, Problem{Table: key, File: part.File, Kind: KindManifestCorrupt,
+					Detail: fmt.Sprintf("the manifest names file %q, which is not a plain name inside the folder, so it was not opened: %v", part.File, err)})
+				continue
+			}
+			// A table held in parts may name files an earlier snapshot
+			// wrote (shared, unchanged rows); a table of one file names
+			// its snapshot's own.
+			k, id := snapshot.Classify(part.File)
+			if len(t.Files) == 0 && (k != snapshot.KindParquet || id != s.ID) {
+				res.Problems = append(res.Problems, Problem{Table: key, File: part.File, Kind: KindManifestCorrupt,
+					Detail: fmt.Sprintf("the manifest names file %q, which is not a Parquet file of snapshot %s (want a name ending in _%s.parquet), so it was not opened", part.File, s.ID, s.ID)})
+				continue
+			}
+			if len(t.Files) > 0 && (k != snapshot.KindParquet || id > s.ID) {
+				res.Problems = append(res.Problems, Problem{Table: key, File: part.File, Kind: KindManifestCorrupt,
+					Detail: fmt.Sprintf("the manifest names file %q, which is not a Parquet file of snapshot %s or an earlier one, so it was not opened", part.File, s.ID)})
+				continue
+			}
+			jobs = append(jobs, job{table: key, file: part.File, size: part.FileSizeBytes, entry: part, schema: t.ArrowSchema})
+		}
+		if rows != t.Rows || size != t.FileSizeBytes {
+			res.Problems = append(res.Problems, Problem{Table: key, File: t.File, Kind: KindManifestCorrupt,
+				Detail: fmt.Sprintf("the files of table %s hold %d rows in %d bytes, but the manifest says the table has %d rows in %d bytes", key, rows, size, t.Rows, t.FileSizeBytes)})
+		}
 	}
 	return jobs
 }
@@ -470,31 +496,37 @@ func tableOrder(m *snapshot.Manifest) []string {
 }
 
 // unexpectedFiles lists the Parquet files carrying the snapshot's id that
-// its manifest does not claim: added after backup, or a table whose
-// entry was removed from the manifest.
-func unexpectedFiles(s snapshot.Info, entries []storage.Entry) []Problem {
+// no manifest claims: added after backup, or a table whose entry was
+// removed from the manifest. named holds what the folder's other
+// manifests name (nil: none known): an incremental snapshot names files
+// earlier snapshots wrote, and those are expected.
+func unexpectedFiles(s snapshot.Info, entries []storage.Entry, named map[string]bool) []Problem {
 	listed := map[string]bool{}
-	for _, t := range s.Manifest.Tables {
-		listed[t.File] = true
+	for _, name := range s.Manifest.FileNames() {
+		listed[name] = true
 	}
 	var out []Problem
-	suffix := "_" + s.ID + ".parquet"
+	mark := "_" + s.ID + "."
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name, suffix) {
+		if !strings.Contains(e.Name, mark) || listed[e.Name] || named[e.Name] {
 			continue // not this snapshot's (Classify, below, is dearer)
 		}
-		if k, id := snapshot.Classify(e.Name); k != snapshot.KindParquet || id != s.ID || listed[e.Name] {
+		if k, id := snapshot.Classify(e.Name); k != snapshot.KindParquet || id != s.ID {
 			continue
 		}
 		out = append(out, Problem{Table: bareTable(e.Name, s.ID), File: e.Name, Kind: KindUnexpectedFile,
-			Detail: fmt.Sprintf("%s (%d bytes) carries snapshot %s's id but the manifest does not list it: it was added after backup, or the manifest lost its table", e.Name, e.Size, s.ID)})
+			Detail: fmt.Sprintf("%s (%d bytes) carries snapshot %s's id but no manifest lists it: it was added after backup, or the manifest lost its table", e.Name, e.Size, s.ID)})
 	}
 	return out
 }
 
-// bareTable guesses a table name from a file name: what precedes _{id}.parquet.
+// bareTable guesses a table name from a file name: what precedes
+// _{id}.parquet (or _{id}.{n}.parquet).
 func bareTable(name, id string) string {
-	return strings.TrimSuffix(name, "_"+id+".parquet")
+	if i := strings.LastIndex(name, "_"+id+"."); i > 0 {
+		return name[:i]
+	}
+	return strings.TrimSuffix(name, ".parquet")
 }
 
 // checkFiles checks every job with opt.Jobs workers and returns results in
@@ -674,8 +706,8 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 	if j.entry != nil && info.Rows != j.entry.Rows {
 		add(KindRowsMismatch, "the Parquet footer of %s says %d rows; the manifest says %d", j.file, info.Rows, j.entry.Rows)
 	}
-	if m == modeComplete && j.entry.ArrowSchema != nil && len(j.entry.ArrowSchema.Fields) > 0 {
-		if want := recordedFields(j.entry.ArrowSchema.Fields); !parquetfile.Equal(want, info.Fields) {
+	if m == modeComplete && j.schema != nil && len(j.schema.Fields) > 0 {
+		if want := recordedFields(j.schema.Fields); !parquetfile.Equal(want, info.Fields) {
 			add(KindSchemaMismatch, "the Arrow schema of %s differs from the manifest's: %s; expected (%s), actual (%s)",
 				j.file, firstDifference(want, info.Fields),
 				parquetfile.Describe(want), parquetfile.Describe(info.Fields))

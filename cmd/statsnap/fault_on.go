@@ -9,7 +9,9 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,14 +28,59 @@ const crashEnv = "STATSNAP_TEST_CRASH_AFTER"
 
 // faultFolder wraps f with the fault crashEnv asks for, if any.
 func faultFolder(f storage.Folder) storage.Folder {
-	switch os.Getenv(crashEnv) {
+	v := os.Getenv(crashEnv)
+	switch v {
 	case "manifest-removed":
 		return &crashFolder{Folder: f}
 	case "publish-1":
 		return &crashPublish{Folder: f}
 	}
+	if n, ok := strings.CutPrefix(v, "op-"); ok {
+		if n, err := strconv.Atoi(n); err == nil && n > 0 {
+			return &crashOps{Folder: f, left: n}
+		}
+	}
 	return f
 }
+
+// crashOps, with STATSNAP_TEST_CRASH_AFTER=op-N, kills the process with
+// SIGKILL right after the N-th change it made to the folder succeeded (a
+// write, publish, removal or sync): a test that tries every N has killed
+// the run between every two steps of it.
+type crashOps struct {
+	storage.Folder
+	mu   sync.Mutex
+	left int
+}
+
+func (c *crashOps) done(err error) error {
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left--; c.left == 0 {
+		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
+			_ = p.Kill()
+		}
+		os.Exit(137)
+	}
+	return nil
+}
+
+func (c *crashOps) WriteFile(ctx context.Context, name string, data []byte) error {
+	return c.done(c.Folder.WriteFile(ctx, name, data))
+}
+
+func (c *crashOps) Publish(ctx context.Context, staged, final string) error {
+	return c.done(c.Folder.Publish(ctx, staged, final))
+}
+
+func (c *crashOps) Remove(ctx context.Context, name string) error {
+	return c.done(c.Folder.Remove(ctx, name))
+}
+
+func (c *crashOps) Sync(ctx context.Context) error { return c.done(c.Folder.Sync(ctx)) }
 
 // crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a backup
 // with SIGKILL right after its first file was published (uploaded): the

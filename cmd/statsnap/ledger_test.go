@@ -458,3 +458,32 @@ func TestRestoreRecordsItsChecks(t *testing.T) {
 		t.Fatalf("ledger after the refused restore: %+v %v", l, err)
 	}
 }
+
+// TestSnapshotsChangedSinceCoarseClock: a file rewritten right after its
+// check can carry a modification time earlier than the check's, because
+// file systems stamp writes with a coarse clock; snapshots still reports
+// it changed, by comparing with the time the check recorded.
+func TestSnapshotsChangedSinceCoarseClock(t *testing.T) {
+	dir := pruneFixture(t, "P")
+	ids := pruneBackups(t, dir, "P", "2026-01-01T10:00:00Z")
+	p := filepath.Join(dir, "data", "backups", "P", "match_stats_"+ids[0]+".parquet")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.FlipByte(t, p)
+	earlier := fi.ModTime().Add(-time.Second)
+	if err := os.Chtimes(p, earlier, earlier); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Snapshots []struct {
+			Changed bool `json:"changed_since_verification"`
+		} `json:"snapshots"`
+	}
+	r := pruneMust(t, dir, "snapshots", "--gamertag", "P", "--json")
+	jsonOut(t, r, &list)
+	if len(list.Snapshots) != 1 || !list.Snapshots[0].Changed {
+		t.Fatalf("a file rewritten with an earlier time is not reported changed: %s", r.Stdout)
+	}
+}

@@ -75,13 +75,17 @@ type pruneKeepJSON struct {
 }
 
 type pruneRemoveJSON struct {
-	Snapshot  string            `json:"snapshot"`
-	Time      string            `json:"time"`
-	Status    string            `json:"status"`
-	SizeBytes int64             `json:"size_bytes"`
-	Removed   bool              `json:"removed"`
-	Error     string            `json:"error,omitempty"`
-	Verified  pruneVerifiedJSON `json:"verification"`
+	Snapshot  string `json:"snapshot"`
+	Time      string `json:"time"`
+	Status    string `json:"status"`
+	SizeBytes int64  `json:"size_bytes"`
+	// Deletes are the data files the removal deletes (with its manifest);
+	// Shared those it names that another snapshot still names, which stay.
+	Deletes  []string          `json:"deletes"`
+	Shared   []string          `json:"shared"`
+	Removed  bool              `json:"removed"`
+	Error    string            `json:"error,omitempty"`
+	Verified pruneVerifiedJSON `json:"verification"`
 }
 
 // pruneBrokenJSON is a snapshot that fails verification (or, under
@@ -375,7 +379,8 @@ func groupJSON(name, dir string, res *prune.Result) pruneGroupJSON {
 	}
 	for _, r := range res.Remove {
 		j := pruneRemoveJSON{Snapshot: r.Snapshot.ID, Time: snapTime(r.Snapshot),
-			Status: string(r.Snapshot.Status), SizeBytes: r.Size, Removed: r.Removed, Verified: verifiedJSON(r.Verified)}
+			Status: string(r.Snapshot.Status), SizeBytes: r.Size, Removed: r.Removed, Verified: verifiedJSON(r.Verified),
+			Deletes: append([]string{}, r.Delete...), Shared: append([]string{}, r.Shared...)}
 		switch {
 		case r.Refused != nil:
 			j.Error = "refused: " + r.Refused.Error()
@@ -433,6 +438,9 @@ func printPruneGroup(w io.Writer, gr pruneGroupJSON, dryRun bool) {
 				state = "would be removed"
 			}
 			fmt.Fprintf(w, "  %-15s  %-25s  %10s  %-24s  %s\n", r.Snapshot, r.Time, humanBytes(r.SizeBytes), r.Verified.How, state)
+			if len(r.Shared) > 0 && r.Error == "" {
+				fmt.Fprintf(w, "      keeps %s that other snapshots still name: %s\n", plural(int64(len(r.Shared)), "file", "files"), strings.Join(r.Shared, ", "))
+			}
 		}
 	}
 	if len(gr.Broken) > 0 {

@@ -36,8 +36,9 @@ as OpenSpartan Graph does when it syncs: new rows in the append-only tables
 weapon_kills, skill_history, sessions), ids drawn from the sequences, and a
 refresh of the tables it recomputes (teammates_aggregate, antagonists, the
 mv_* tables, meta.db_info), which changes only the rows whose values change.
-Earlier rows are left exactly as they were. It runs in one transaction: a
-failure or Ctrl-C leaves the database unchanged. The new matches follow from
+The earlier rows of the append-only tables stay exactly as they were, in the
+same order. It runs in one transaction: a failure or Ctrl-C leaves the
+database's contents unchanged. The new matches follow from
 the database and --seed (by default the database's own seed), so the same
 database and options always give the same result.` + exitStatus(
 			"0 the database was written (or the matches were added)",

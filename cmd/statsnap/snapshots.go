@@ -161,9 +161,9 @@ func verifiedText(s snapshotJSON, now time.Time) string {
 }
 
 // changedSince reports whether a file of s has another size than its
-// manifest says, or was modified after its last check in the ledger: the
-// cheap signs, from the listing alone, that the last verification no
-// longer describes the files.
+// manifest says, or another modification time than its last check in the
+// ledger recorded: the cheap signs, from the listing alone, that the last
+// verification no longer describes the files.
 func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
 	if s.Manifest == nil {
 		return false
@@ -173,12 +173,17 @@ func changedSince(l *snapshot.Ledger, s snapshot.Info) bool {
 		listed[e.Name] = e
 	}
 	for _, t := range s.Manifest.Tables {
-		e, ok := listed[t.File]
-		if !ok || e.Size != t.FileSizeBytes {
-			return true
-		}
-		if c, ok := l.Files[t.File]; ok && e.ModTime.After(c.Checked) {
-			return true
+		for _, p := range t.DataFiles() {
+			e, ok := listed[p.File]
+			if !ok || e.Size != p.FileSizeBytes {
+				return true
+			}
+			// The modification time the check recorded, as Vouch compares:
+			// a write just after the check can carry an earlier time than
+			// Checked, since file systems stamp writes with a coarse clock.
+			if c, ok := l.Files[p.File]; ok && !e.ModTime.Equal(c.ModTime) {
+				return true
+			}
 		}
 	}
 	return false

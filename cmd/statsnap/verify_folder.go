@@ -254,8 +254,9 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		}
 	}
 	opt := verify.FolderOptions{
-		Options: verify.Options{Deep: o.Deep, Quick: o.Quick, AllowUnverified: o.AllowUnverified, Key: r.key, Jobs: o.Jobs},
-		Ledger:  ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
+		Options: verify.Options{Deep: o.Deep, Quick: o.Quick, AllowUnverified: o.AllowUnverified, Key: r.key, Jobs: o.Jobs,
+			Named: snapshot.NamedFiles(snaps)},
+		Ledger: ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
 	}
 	if _, local := storage.LocalPath(folder, storage.LockName); !local && !o.Quick {
 		// From an object store, each file streams once into scratch space

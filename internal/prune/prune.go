@@ -101,12 +101,21 @@ type Broken struct {
 type Removal struct {
 	Snapshot snapshot.Info
 	Verified Verification
-	// Size is the space the removal frees: the manifest and the files it
-	// lists that are present. Files carrying the id that the manifest
+	// Size is the space the removal frees: the manifest and the files of
+	// Delete that are present. Files carrying the id that the manifest
 	// does not list are not counted, because they are not removed.
 	Size int64
+	// Delete lists the files the removal deletes (besides the manifest):
+	// those of its manifest that no remaining manifest and no journal
+	// names. Shared lists the files it names that another snapshot still
+	// names: they stay. Both assume the removals before it (oldest
+	// first) were made.
+	Delete []string
+	Shared []string
 	// Refused is set when the manifest lists a name that is not a plain
-	// file of this snapshot: prune will not remove such a snapshot.
+	// file of this snapshot or an earlier one, or when a file the removal
+	// would delete may be named by a manifest or journal that cannot be
+	// read: prune will not remove such a snapshot.
 	Refused error
 	// Removed and Err report what Run did (both zero on a dry run).
 	Removed bool
@@ -179,8 +188,11 @@ func (p *Plan) removals() []*Removal {
 // never push a real snapshot out, nor be deleted by a rule. Of those
 // taking part only the ones states says verify count (retention.Apply);
 // one without a state is Unknown. With removeBroken the broken ones are
-// planned for removal too, unless none verifies: then nothing goes.
-func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun bool, states map[string]Verification, removeBroken bool) Plan {
+// planned for removal too, unless none verifies: then nothing goes. refs
+// is what the folder's manifests and journals name (nil: what snaps'
+// manifests name): each removal deletes only the files nothing left
+// names once the removals before it, oldest first, are made.
+func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun bool, states map[string]Verification, removeBroken bool, refs *snapshot.Refs) Plan {
 	plan := Plan{Keep: []Keep{}, Remove: []Removal{}, Broken: []Broken{}, Unchecked: []Broken{}, Skip: []Skip{}}
 	byID := map[string]snapshot.Info{}
 	var candidates []retention.Snapshot
@@ -203,15 +215,28 @@ func MakePlan(snaps []snapshot.Info, p retention.Policy, now time.Time, dryRun b
 	}
 	for _, r := range res.Remove {
 		s := byID[r.ID]
-		plan.Remove = append(plan.Remove, Removal{Snapshot: s, Size: claimedSize(s), Refused: checkRemovable(s), Verified: states[s.ID]})
+		plan.Remove = append(plan.Remove, Removal{Snapshot: s, Verified: states[s.ID]})
 	}
 	for _, r := range res.Broken {
 		s := byID[r.ID]
 		b := Broken{Snapshot: s, Verified: states[s.ID]}
 		if removeBroken && !plan.NoneVerifies {
-			b.Removal = &Removal{Snapshot: s, Size: claimedSize(s), Refused: checkRemovable(s), Verified: states[s.ID]}
+			b.Removal = &Removal{Snapshot: s, Verified: states[s.ID]}
 		}
 		plan.Broken = append(plan.Broken, b)
+	}
+	// What each removal frees depends on the removals made before it: a
+	// file two removed snapshots share goes with the later one.
+	if refs == nil {
+		refs = snapshot.NewRefs(snaps)
+	}
+	sim := refs.Clone()
+	removals := plan.removals()
+	slices.SortStableFunc(removals, func(a, b *Removal) int { return strings.Compare(a.Snapshot.ID, b.Snapshot.ID) })
+	for _, rm := range removals {
+		if rm.plan(sim) {
+			sim.DropManifest(rm.Snapshot.ID)
+		}
 	}
 	for _, r := range res.Unchecked {
 		s := byID[r.ID]
@@ -255,14 +280,15 @@ func Check(ctx context.Context, f storage.Folder, snaps []snapshot.Info, entries
 			states[r.Snapshot] = v
 		}
 	}
+	named := snapshot.NamedFiles(snaps)
 	full := verify.Folder(ctx, f, complete, entries, verify.FolderOptions{
-		Options: verify.Options{Key: key}, Ledger: ledger, MaxAge: maxAge, Now: now})
+		Options: verify.Options{Key: key, Named: named}, Ledger: ledger, MaxAge: maxAge, Now: now})
 	collect(full)
 	// Seed-made snapshots record no hashes: "unverifiable" (and, given a
 	// key, "unauthenticated") is all they can be, so it does not make them
 	// broken; a missing file or a wrong row count does.
 	quick := verify.Folder(ctx, f, legacy, entries, verify.FolderOptions{
-		Options: verify.Options{Key: key, Quick: true, AllowUnverified: true}, Now: now})
+		Options: verify.Options{Key: key, Quick: true, AllowUnverified: true, Named: named}, Now: now})
 	collect(quick)
 	full.Delta.Merge(quick.Delta)
 	return states, full.Delta
@@ -287,35 +313,43 @@ func skipReason(s snapshot.Info, dryRun bool) string {
 	return "status " + string(s.Status) + " does not take part in retention"
 }
 
-// checkRemovable repeats the name checks snapshot.Remove makes before it
-// touches anything. Remove stays the enforcement point; this copy exists so
-// that the plan, and --dry-run, show a refusal instead of a removal that
-// would fail.
-func checkRemovable(s snapshot.Info) error {
-	if s.Manifest == nil {
-		return fmt.Errorf("snapshot %s has no readable manifest", s.ID)
+// plan fills in what removing the snapshot deletes and keeps, against
+// refs, and reports whether it may go. snapshot.Remove makes the same
+// checks again and stays the enforcement point; making them here lets
+// the plan, and --dry-run, show a refusal instead of a removal that would
+// fail.
+func (rm *Removal) plan(refs *snapshot.Refs) bool {
+	s := rm.Snapshot
+	rm.Delete, rm.Shared, rm.Size = nil, nil, s.ManifestRaw
+	if err := snapshot.CheckRemovable(s); err != nil {
+		rm.Refused = err
+		return false
 	}
-	for key, t := range s.Manifest.Tables {
-		if err := storage.CheckName(t.File); err != nil {
-			return fmt.Errorf("table %q: %w", key, err)
-		}
-		if k, id := snapshot.Classify(t.File); k != snapshot.KindParquet || id != s.ID {
-			return fmt.Errorf("table %q names %q, which is not a file of snapshot %s", key, t.File, s.ID)
-		}
+	rel := refs.Release(s)
+	rm.Delete, rm.Shared, rm.Refused = rel.Delete, rel.Shared, rel.Blocked
+	if rm.Refused != nil {
+		return false
 	}
-	return nil
+	present := map[string]int64{}
+	for _, e := range s.Files {
+		present[e.Name] = e.Size
+	}
+	for _, name := range rm.Delete {
+		rm.Size += present[name]
+	}
+	return true
 }
 
-// claimedSize is the bytes of s that a removal deletes: the manifest and
-// the present files its manifest lists.
+// claimedSize is the bytes of s: its manifest and the present files its
+// manifest names, shared ones included.
 func claimedSize(s snapshot.Info) int64 {
 	n := s.ManifestRaw
 	if s.Manifest == nil {
 		return n
 	}
 	claimed := map[string]bool{}
-	for _, t := range s.Manifest.Tables {
-		claimed[t.File] = true
+	for _, name := range s.Manifest.FileNames() {
+		claimed[name] = true
 	}
 	for _, f := range s.Files {
 		if claimed[f.Name] {
@@ -372,7 +406,8 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res.Plan = MakePlan(snaps, opt.Policy, now, opt.DryRun, states, opt.RemoveBroken)
+	refs := snapshot.LoadRefs(ctx, f, snaps, entries)
+	res.Plan = MakePlan(snaps, opt.Policy, now, opt.DryRun, states, opt.RemoveBroken, refs)
 	var none error
 	if res.NoneVerifies {
 		none = fmt.Errorf("%w: none of the %d snapshot(s) of %s verifies", ErrNoneVerifies, len(res.Broken)+len(res.Unchecked), f.Location())
@@ -413,7 +448,13 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if _, err := snapshot.Remove(ctx, f, rm.Snapshot); err != nil {
+		// Against what the folder names now, after the removals made so
+		// far (the plan assumed every one before it succeeded).
+		if !rm.plan(refs) {
+			errs = append(errs, fmt.Errorf("refused to remove snapshot %s: %w", rm.Snapshot.ID, rm.Refused))
+			continue
+		}
+		if _, err := snapshot.Remove(ctx, f, rm.Snapshot, refs); err != nil {
 			rm.Err = err
 			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", rm.Snapshot.ID, err))
 			continue

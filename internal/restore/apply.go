@@ -25,8 +25,8 @@ type job struct {
 	snap   *chosen
 	tables []srcTable
 	v      *validated
-	paths  map[string]string // table key → the Parquet file DuckDB reads
-	full   bool              // no --tables: every object of the snapshot is in scope
+	paths  map[string][]string // table key → the Parquet files DuckDB reads, in row order
+	full   bool                // no --tables: every object of the snapshot is in scope
 
 	plans []*tablePlan
 	seqs  []seqAction
@@ -37,7 +37,18 @@ type tablePlan struct {
 	vt     *vtable
 	action Action
 	before int64
-	path   string
+	paths  []string // the table's files, in row order
+}
+
+// readParquet is the table function reading the plan's files. DuckDB
+// reads a list of files in the list's order (insertion order is kept,
+// its default), so the rows arrive in the order the manifest gives them.
+func (p *tablePlan) readParquet() string {
+	lits := make([]string, len(p.paths))
+	for i, path := range p.paths {
+		lits[i] = sqlq.Literal(path)
+	}
+	return "read_parquet([" + strings.Join(lits, ", ") + "])"
 }
 
 func (p *tablePlan) expected() int64 {
@@ -62,7 +73,7 @@ func (j *job) plan(ctx context.Context, q querier, st *state) error {
 	replaced := map[string]bool{}
 	j.plans = nil
 	for _, t := range j.tables {
-		p := &tablePlan{src: t, vt: j.v.tables[t.key], path: j.paths[t.key]}
+		p := &tablePlan{src: t, vt: j.v.tables[t.key], paths: j.paths[t.key]}
 		if p.vt == nil {
 			return fmt.Errorf("restore: table %s was not validated", t.key)
 		}
@@ -155,7 +166,7 @@ func (j *job) compat(ctx context.Context, q querier, ts *tstate, p *tablePlan) (
 	type col struct{ name, typ string }
 	var src []col
 	if p.vt.legacy {
-		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet("+sqlq.Literal(p.path)+"))")
+		rows, err := q.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "+p.readParquet()+")")
 		if err != nil {
 			return nil, fmt.Errorf("read the columns of %s: %w", p.src.file, err)
 		}
@@ -228,7 +239,7 @@ func toEnum(from, to string) bool {
 
 // insert loads one table's rows from its verified copy.
 func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
-	from := " FROM read_parquet(" + sqlq.Literal(p.path) + ")"
+	from := " FROM " + p.readParquet()
 	target := sqlq.Qualified(p.vt.schema, p.vt.name)
 	var q string
 	switch {
@@ -897,8 +908,8 @@ func conflictCheck(ctx context.Context, q querier, ts *tstate, p *tablePlan) err
 		exprs = append(exprs, e+" AS "+sqlq.Ident(k))
 		cols = append(cols, sqlq.Ident(k))
 	}
-	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM read_parquet(" + sqlq.Literal(p.path) +
-		") INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + sqlq.Qualified(ts.schema, ts.name) + ") LIMIT 1"
+	query := "SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + strings.Join(exprs, ", ") + " FROM " + p.readParquet() +
+		" INTERSECT SELECT " + strings.Join(cols, ", ") + " FROM " + sqlq.Qualified(ts.schema, ts.name) + ") LIMIT 1"
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("check the keys of %s: %w", p.src.key, err)

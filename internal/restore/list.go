@@ -40,10 +40,13 @@ type Listing struct {
 
 // ListedTable is one table of a listing.
 type ListedTable struct {
-	Table     string `json:"table"`
-	File      string `json:"file"`
-	Rows      int64  `json:"rows"`
-	SizeBytes int64  `json:"size_bytes"`
+	Table string `json:"table"`
+	File  string `json:"file"` // the first of Files
+	// Files are the files holding the table's rows, in order; an
+	// incremental snapshot may share some with earlier snapshots.
+	Files     []string `json:"files"`
+	Rows      int64    `json:"rows"`
+	SizeBytes int64    `json:"size_bytes"`
 	// Status is "ok", or the kinds of the file's problems joined by ",".
 	Status   string   `json:"status"`
 	Problems []string `json:"problems"`
@@ -56,7 +59,7 @@ func List(ctx context.Context, opt ListOptions) (*Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key}
+	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, Named: snapshot.NamedFiles(c.all)}
 	res := verify.Snapshot(ctx, opt.Folder, c.info, c.entries, vopt)
 	if res.Err != nil {
 		return nil, fmt.Errorf("verify snapshot %s: %w", c.info.ID, res.Err)
@@ -75,14 +78,23 @@ func List(ctx context.Context, opt ListOptions) (*Listing, error) {
 		found[f.File] = f
 	}
 	for _, t := range c.tables {
-		lt := ListedTable{Table: t.key, File: t.file, Rows: t.rows, SizeBytes: t.size, Status: "ok", Problems: []string{}}
-		if f, ok := found[t.file]; ok && t.entry == nil {
-			lt.Rows = f.Rows
+		lt := ListedTable{Table: t.key, File: t.file, Files: t.files, Rows: t.rows, SizeBytes: t.size, Status: "ok", Problems: []string{}}
+		if t.entry == nil {
+			lt.Rows = 0
+			for _, name := range t.files {
+				lt.Rows += found[name].Rows
+			}
 		}
 		var kinds []string
-		for _, p := range byFile[t.file] {
-			kinds = append(kinds, p.Kind.String())
-			lt.Problems = append(lt.Problems, p.Detail)
+		seen := map[string]bool{}
+		for _, name := range t.files {
+			for _, p := range byFile[name] {
+				if !seen[p.Kind.String()] {
+					seen[p.Kind.String()] = true
+					kinds = append(kinds, p.Kind.String())
+				}
+				lt.Problems = append(lt.Problems, p.Detail)
+			}
 		}
 		if len(kinds) > 0 {
 			lt.Status = strings.Join(kinds, ",")

@@ -245,7 +245,8 @@ func quoteAll(s []string) []string {
 // srcTable is one table of the chosen snapshot.
 type srcTable struct {
 	key   string
-	file  string
+	file  string   // the first of files, to name the table's data in messages
+	files []string // the files holding its rows, in order (shared ones included)
 	rows  int64
 	size  int64
 	entry *snapshot.Table // nil for a bare snapshot
@@ -294,11 +295,15 @@ func pick(ctx context.Context, f storage.Folder, id string) (*chosen, error) {
 		}
 		for _, k := range order {
 			t := m.Tables[k]
-			c.tables = append(c.tables, srcTable{key: k, file: t.File, rows: t.Rows, size: t.FileSizeBytes, entry: t})
+			st := srcTable{key: k, file: t.File, rows: t.Rows, size: t.FileSizeBytes, entry: t}
+			for _, p := range t.DataFiles() {
+				st.files = append(st.files, p.File)
+			}
+			c.tables = append(c.tables, st)
 		}
 	default:
 		for _, e := range info.Files {
-			c.tables = append(c.tables, srcTable{key: strings.TrimSuffix(e.Name, "_"+info.ID+".parquet"), file: e.Name, size: e.Size})
+			c.tables = append(c.tables, srcTable{key: strings.TrimSuffix(e.Name, "_"+info.ID+".parquet"), file: e.Name, files: []string{e.Name}, size: e.Size})
 		}
 	}
 	return c, nil
@@ -442,7 +447,7 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 		// Every check passed, yet DuckDB cannot read the file: forged or
 		// damaged before it was hashed. An integrity failure, like any
 		// other, with the newest snapshot that does verify.
-		vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key}
+		vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, Named: snapshot.NamedFiles(c.all)}
 		err = &IntegrityError{Snapshot: c.info.ID, Status: c.info.Status, Folder: opt.Folder.Location(),
 			Problems: []verify.Problem{{Table: de.Table, File: de.File, Kind: verify.KindUnreadable,
 				Detail: fmt.Sprintf("%s passed every check but DuckDB cannot read it: %s", de.File, dberr.Summary(de.Err))}},
@@ -549,11 +554,12 @@ func (r *restoreRun) cleanup(ok bool) {
 
 // verify verifies the snapshot while copying its files to the work
 // folder, and checks the manifest's DDL in a sandbox meanwhile, once the
-// manifest itself has verified. It returns the verified files by table
-// and the checked DDL.
+// manifest itself has verified. It returns the verified files by file
+// name and the checked DDL. Every file of every chosen table is verified
+// before anything touches the target.
 func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, *validated, error) {
 	opt, info, m := r.opt, r.c.info, r.m
-	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: r.copyTo}
+	vopt := verify.Options{AllowUnverified: opt.AllowUnverified, Key: opt.Key, CopyTo: r.copyTo, Named: snapshot.NamedFiles(r.c.all)}
 	if opt.Progress != nil {
 		vopt.Progress = func(done, total int, f verify.FileResult) {
 			opt.Progress(Progress{Stage: StageVerify, Table: f.Table, Index: done, Count: total, Rows: f.Rows, Done: true})
@@ -599,12 +605,15 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 	r.rep.Verification = res.Warnings
 	files := map[string]verify.FileResult{}
 	for _, f := range res.Files {
-		files[f.Table] = f
+		files[f.File] = f
 	}
 	for i := range r.tables {
 		if r.tables[i].entry == nil {
 			// A bare snapshot: its row counts are what verify decoded.
-			r.tables[i].rows = files[r.tables[i].key].Rows
+			r.tables[i].rows = 0
+			for _, name := range r.tables[i].files {
+				r.tables[i].rows += files[name].Rows
+			}
 		}
 	}
 
@@ -671,20 +680,23 @@ func (e *earlyValidation) result(ctx context.Context) (*validated, error) {
 	return e.v, e.err
 }
 
-// sourcePaths names the Parquet file DuckDB reads for each chosen table:
-// the verified copy, or in a dry run the snapshot's own file.
-func (r *restoreRun) sourcePaths(files map[string]verify.FileResult) (map[string]string, error) {
-	paths := map[string]string{}
+// sourcePaths names the Parquet files DuckDB reads for each chosen
+// table, in the manifest's order: the verified copies, or in a dry run
+// the snapshot's own files.
+func (r *restoreRun) sourcePaths(files map[string]verify.FileResult) (map[string][]string, error) {
+	paths := map[string][]string{}
 	for _, t := range r.tables {
-		if p, local := storage.LocalPath(r.opt.Folder, t.file); r.opt.DryRun && local {
-			paths[t.key] = p
-			continue
+		for _, name := range t.files {
+			if p, local := storage.LocalPath(r.opt.Folder, name); r.opt.DryRun && local {
+				paths[t.key] = append(paths[t.key], p)
+				continue
+			}
+			f, found := files[name]
+			if !found || f.Copy == "" {
+				return nil, fmt.Errorf("restore: verify returned no verified copy of %s (table %s)", name, t.key)
+			}
+			paths[t.key] = append(paths[t.key], f.Copy)
 		}
-		f, found := files[t.key]
-		if !found || f.Copy == "" {
-			return nil, fmt.Errorf("restore: verify returned no verified copy of table %s", t.key)
-		}
-		paths[t.key] = f.Copy
 	}
 	return paths, nil
 }

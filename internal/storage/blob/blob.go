@@ -253,6 +253,26 @@ type Folder struct {
 	prefix   string
 	location string
 	sub      string // its subfolder of the staging area
+
+	// listed holds the sizes of the last List, so that Open of a listed
+	// object needs no HEAD request: verify and restore list the folder,
+	// then open every file it names, and a request per file was most of
+	// a small file's cost. A size gone stale (another client replaced the
+	// object since) fails safe: Read streams the object as it now is, so
+	// the bytes hashed are the new ones, and their count and hash are
+	// what is compared with the manifest.
+	// Only names that do not start with a dot are taken from it: those
+	// (Parquet files, manifests) are written once and never replaced,
+	// while statsnap's own bookkeeping (ledger, journals) is.
+	mu     sync.Mutex
+	listed map[string]int64
+}
+
+// forget drops name's listed size: this process is changing the object.
+func (f *Folder) forget(name string) {
+	f.mu.Lock()
+	delete(f.listed, name)
+	f.mu.Unlock()
 }
 
 // Location implements storage.Folder.
@@ -293,6 +313,13 @@ func (f *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 		out = append(out, storage.Entry{Name: name, Size: o.Size, ModTime: o.ModTime})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	listed := make(map[string]int64, len(out))
+	for _, e := range out {
+		listed[e.Name] = e.Size
+	}
+	f.mu.Lock()
+	f.listed = listed
+	f.mu.Unlock()
 	return out, nil
 }
 
@@ -315,11 +342,18 @@ func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 			return osFile{h, fi.Size()}, nil
 		}
 	}
-	attrs, err := f.root.bucket.Attributes(ctx, k)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, classify(err))
+	f.mu.Lock()
+	size, ok := f.listed[name]
+	f.mu.Unlock()
+	ok = ok && !strings.HasPrefix(name, ".")
+	if !ok {
+		attrs, err := f.root.bucket.Attributes(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", name, classify(err))
+		}
+		size = attrs.Size
 	}
-	return &object{ctx: ctx, b: f.root.bucket, key: k, size: attrs.Size}, nil
+	return &object{ctx: ctx, b: f.root.bucket, key: k, size: size}, nil
 }
 
 type osFile struct {
@@ -367,6 +401,7 @@ func (f *Folder) Publish(ctx context.Context, staged, final string) error {
 	if err != nil {
 		return err
 	}
+	f.forget(final)
 	p, err := f.StagePath(staged)
 	if err != nil {
 		return err
@@ -393,6 +428,7 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 	if err != nil {
 		return err
 	}
+	f.forget(name)
 	if f.staged(name) {
 		p, err := f.StagePath(name)
 		if err != nil {
@@ -412,6 +448,7 @@ func (f *Folder) Remove(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	f.forget(name)
 	if f.staged(name) {
 		if err := f.root.area.Remove(f.sub, name); err != nil {
 			return err

@@ -235,3 +235,37 @@ func TestProbeRemembered(t *testing.T) {
 		t.Fatalf("a store ignoring If-None-Match with a remembered probe: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestLeaseLostWhenRenewalFails: a holder whose renewals keep failing
+// reports the lease lost once the expiry it last wrote has passed (a TTL
+// before anyone may take it over), through the function WithLockLost
+// gave, and then does not touch the lease at unlock.
+func TestLeaseLostWhenRenewalFails(t *testing.T) {
+	r := fileRoot(t, t.TempDir(), 600*time.Millisecond)
+	f := folderOf(t, r)
+	lost := make(chan error, 1)
+	ctx := storage.WithLockLost(context.Background(), func(err error) { lost <- err })
+	start := time.Now()
+	unlock, err := f.Lock(ctx, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every later request fails, as when the store becomes unreachable.
+	if err := r.bucket.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lost:
+		if !errors.Is(err, storage.ErrLockLost) || !strings.Contains(err.Error(), "could not be renewed") {
+			t.Errorf("lost with %v, want ErrLockLost saying it could not be renewed", err)
+		}
+		if held := time.Since(start); held < 600*time.Millisecond {
+			t.Errorf("reported lost after %v, before the written expiry", held)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lease was never reported lost")
+	}
+	if err := unlock(); err != nil {
+		t.Errorf("unlock after the loss: %v", err)
+	}
+}

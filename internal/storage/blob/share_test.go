@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"testing"
 
@@ -50,5 +51,64 @@ func TestRootsShareABucket(t *testing.T) {
 	buckets.Unlock()
 	if open {
 		t.Error("the bucket stayed open after its last root closed")
+	}
+}
+
+// TestListedSizesFollowOwnWrites: Open takes a listed object's size from
+// the last List, and this process's own removals and writes drop it, so
+// a name written again after the listing is read whole.
+func TestListedSizesFollowOwnWrites(t *testing.T) {
+	srv := blobtest.Get(t, "minio")
+	srv.Setenv(t)
+	ctx := context.Background()
+	u, err := url.Parse(srv.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRoot(ctx, u, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sf, err := r.Folder(ctx, "p", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sf.(*Folder)
+	read := func(name string) string {
+		t.Helper()
+		h, err := f.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		b, err := io.ReadAll(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Size() != int64(len(b)) {
+			t.Fatalf("%s: Size %d, but %d bytes read", name, h.Size(), len(b))
+		}
+		return string(b)
+	}
+	for _, name := range []string{"a.parquet", ".statsnap-ledger.json"} {
+		if err := f.WriteFile(ctx, name, []byte("short")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(name); got != "short" {
+			t.Fatalf("%s: read %q", name, got)
+		}
+		if err := f.Remove(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.WriteFile(ctx, name, []byte("a longer content")); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(name); got != "a longer content" {
+			t.Fatalf("%s written again after the listing: read %q", name, got)
+		}
 	}
 }

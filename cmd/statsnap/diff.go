@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -553,14 +554,24 @@ func objectLine(d diff.ObjectDiff) string {
 	if d.Kind == "index" && d.Table != "" {
 		s += " on " + printable(d.Table)
 	}
-	if d.Kind == "sequence" && d.Change == diff.Changed && d.SQLBefore == d.SQLAfter && d.NextBefore != nil && d.NextAfter != nil {
-		return fmt.Sprintf("%s: next value %d -> %d", s, *d.NextBefore, *d.NextAfter)
+	if d.Kind == "sequence" && d.Change == diff.Changed && d.NextBefore != nil && d.NextAfter != nil && *d.NextBefore != *d.NextAfter {
+		// A sequence's DDL records its next value as START: only a change
+		// beyond it is a change of definition.
+		s += fmt.Sprintf(": next value %d -> %d", *d.NextBefore, *d.NextAfter)
+		if seqStart.ReplaceAllString(d.SQLBefore, "") != seqStart.ReplaceAllString(d.SQLAfter, "") {
+			s += ", DDL changed"
+		}
+		return s
 	}
 	if d.Change == diff.Changed {
 		s += ": DDL changed"
 	}
 	return s
 }
+
+// seqStart is the START clause of a sequence's DDL as the catalog renders
+// it.
+var seqStart = regexp.MustCompile(`\bSTART (WITH )?-?\d+\b`)
 
 func printRows(w io.Writer, r *diff.RowsReport) {
 	fmt.Fprintf(w, "rows of %s: %d added, %d removed\n", printable(r.Table), r.AddedCount, r.RemovedCount)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,6 +26,7 @@ func diffPlayer(t *testing.T) (dir, db, folder string) {
 		`UPDATE teammates_aggregate SET teammate_gamertag = 'Renamed' WHERE rowid = 0`,
 		`CREATE VIEW v_added AS SELECT 1 AS one`,
 		`DROP MACRO kda_ratio`,
+		`SELECT nextval('sessions_id_seq')`,
 	)
 	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-08T03:00:00Z")
 	return dir, db, filepath.Join(dir, "data", "backups", "P")
@@ -103,6 +105,11 @@ func TestDiffSnapshots(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+
+	// A sequence that only moved says so, with its values, not "DDL changed".
+	if !regexp.MustCompile(`changed +sequence main\.sessions_id_seq: next value (\d+) -> (\d+)\n`).MatchString(r.Stdout) {
+		t.Errorf("the moved sequence is not reported by its values:\n%s", r.Stdout)
 	}
 
 	// --rows: the three added medals, decoded; nothing removed.

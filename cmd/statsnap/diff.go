@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -87,7 +88,7 @@ differ, as restic's diff does.` + exitStatus(
 	f.StringVar(&o.Gamertag, "gamertag", "", "compare snapshot A with data/players/{gamertag}/stats.duckdb")
 	f.StringVar(&o.Rows, "rows", "", "print the rows that differ in this `TABLE` (its manifest key, schema.name outside main)")
 	f.IntVar(&o.Limit, "limit", 100, "with --rows, the most rows listed each way")
-	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "with --rows, read a seed-made snapshot (or one without a MAC, given a key); its files are fully decoded first")
+	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept, with a warning, a snapshot the key does not authenticate, and with --rows a seed-made one (its files are then fully decoded first)")
 	// A and B complete to the folder's snapshot ids, --rows to the tables
 	// of either.
 	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -266,6 +267,9 @@ func runDiff(cmd *cobra.Command, g *globals, o diffOptions, args []string) error
 		}
 		p, res, err := diff.CheckParts(ctx, folder, s.info, entries, keys, chosen, dir, vopt)
 		doc.Warnings = append(doc.Warnings, res.Warnings...)
+		if err == nil && !o.AllowUnverified {
+			err = refuseForged(s.info.ID, res)
+		}
 		if err != nil {
 			var ie *diff.IntegrityError
 			if errors.As(err, &ie) {
@@ -315,6 +319,23 @@ func findForDiff(all []snapshot.Info, id, folder string) (snapshot.Info, error) 
 		return snapshot.Info{}, fmt.Errorf("%w in %s%s", err, folder, available(all))
 	}
 	return info, nil
+}
+
+// refuseForged refuses a statsnap manifest whose MAC a given key does not
+// confirm (wrong, or missing): comparing manifests needs no file, but the
+// fingerprints and hashes compared are only as good as the manifest. A
+// seed-made manifest never has a MAC and stays a warning.
+func refuseForged(id string, res verify.Result) error {
+	if res.MAC != verify.MACFailed {
+		return nil
+	}
+	var ps []verify.Problem
+	for _, p := range res.Warnings {
+		if p.Kind == verify.KindUnauthenticated {
+			ps = append(ps, p)
+		}
+	}
+	return &diff.IntegrityError{Snapshot: id, Problems: ps}
 }
 
 func diffIntegrity(ie *diff.IntegrityError, o diffOptions) error {
@@ -553,14 +574,24 @@ func objectLine(d diff.ObjectDiff) string {
 	if d.Kind == "index" && d.Table != "" {
 		s += " on " + printable(d.Table)
 	}
-	if d.Kind == "sequence" && d.Change == diff.Changed && d.SQLBefore == d.SQLAfter && d.NextBefore != nil && d.NextAfter != nil {
-		return fmt.Sprintf("%s: next value %d -> %d", s, *d.NextBefore, *d.NextAfter)
+	if d.Kind == "sequence" && d.Change == diff.Changed && d.NextBefore != nil && d.NextAfter != nil && *d.NextBefore != *d.NextAfter {
+		// A sequence's DDL records its next value as START: only a change
+		// beyond it is a change of definition.
+		s += fmt.Sprintf(": next value %d -> %d", *d.NextBefore, *d.NextAfter)
+		if seqStart.ReplaceAllString(d.SQLBefore, "") != seqStart.ReplaceAllString(d.SQLAfter, "") {
+			s += ", DDL changed"
+		}
+		return s
 	}
 	if d.Change == diff.Changed {
 		s += ": DDL changed"
 	}
 	return s
 }
+
+// seqStart is the START clause of a sequence's DDL as the catalog renders
+// it.
+var seqStart = regexp.MustCompile(`\bSTART (WITH )?-?\d+\b`)
 
 func printRows(w io.Writer, r *diff.RowsReport) {
 	fmt.Fprintf(w, "rows of %s: %d added, %d removed\n", printable(r.Table), r.AddedCount, r.RemovedCount)

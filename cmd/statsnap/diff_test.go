@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,6 +26,7 @@ func diffPlayer(t *testing.T) (dir, db, folder string) {
 		`UPDATE teammates_aggregate SET teammate_gamertag = 'Renamed' WHERE rowid = 0`,
 		`CREATE VIEW v_added AS SELECT 1 AS one`,
 		`DROP MACRO kda_ratio`,
+		`SELECT nextval('sessions_id_seq')`,
 	)
 	mustCLI(t, dir, "backup", "--gamertag", "P", "--time", "2026-11-08T03:00:00Z")
 	return dir, db, filepath.Join(dir, "data", "backups", "P")
@@ -103,6 +105,11 @@ func TestDiffSnapshots(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+
+	// A sequence that only moved says so, with its values, not "DDL changed".
+	if !regexp.MustCompile(`changed +sequence main\.sessions_id_seq: next value (\d+) -> (\d+)\n`).MatchString(r.Stdout) {
+		t.Errorf("the moved sequence is not reported by its values:\n%s", r.Stdout)
 	}
 
 	// --rows: the three added medals, decoded; nothing removed.
@@ -361,5 +368,38 @@ func TestDiffLegacySnapshots(t *testing.T) {
 	var n int64
 	if err := conn.QueryRow(`SELECT count(*) FROM medals_earned`).Scan(&n); err != nil || n == 0 {
 		t.Errorf("medals_earned view: %d rows, %v", n, err)
+	}
+}
+
+// Given a key, a manifest the key does not authenticate is refused by
+// diff and files alike (exit 3), though no file is read; --allow-unverified
+// lets diff compare it with a warning.
+func TestDiffAndFilesRefuseUnauthenticated(t *testing.T) {
+	dir := t.TempDir()
+	samplePlayer(t, dir, "P", 5)
+	key := filepath.Join(dir, "key")
+	other := filepath.Join(dir, "other")
+	mustCLI(t, dir, "key", "generate", key)
+	mustCLI(t, dir, "key", "generate", other)
+	folder := filepath.Join(dir, "data", "backups", "P")
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--key-file", key, "--time", "2026-11-01T03:00:00Z")
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--key-file", key, "--time", "2026-11-08T03:00:00Z")
+	const a, b = "20261101_030000", "20261108_030000"
+	mustCLI(t, dir, "diff", "--backup", folder, a, b, "--key-file", key)
+	mustCLI(t, dir, "files", "--backup", folder, "--key-file", key)
+	for _, args := range [][]string{
+		{"diff", "--backup", folder, a, b, "--key-file", other},
+		{"files", "--backup", folder, "--key-file", other},
+	} {
+		if r := cli(t, dir, args...); r.Code != exitIntegrity || !strings.Contains(r.Stderr, "unauthenticated") {
+			t.Errorf("%v: exit %d\n%s", args, r.Code, r.Stderr)
+		}
+	}
+	if r := cli(t, dir, "diff", "--backup", folder, a, b, "--key-file", other, "--allow-unverified"); r.Code != 0 || !strings.Contains(r.Stdout, "warning") {
+		t.Errorf("--allow-unverified: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// Without a key, a MAC cannot be checked: a warning, not a refusal.
+	if r := mustCLI(t, dir, "diff", "--backup", folder, a, b); !strings.Contains(r.Stdout, "warning") {
+		t.Errorf("no key: %s", r.Stdout)
 	}
 }

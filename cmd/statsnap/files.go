@@ -166,6 +166,9 @@ func runFiles(cmd *cobra.Command, g *globals, o filesOptions, args []string) err
 	// The manifest only: its checksum and MAC. Seed-made manifests cannot
 	// be checked; they are read with a warning.
 	_, res, err := diff.Check(ctx, folder, info, entries, nil, "", verify.Options{Key: key, AllowUnverified: true})
+	if err == nil {
+		err = refuseForged(info.ID, res)
+	}
 	if err != nil {
 		var ie *diff.IntegrityError
 		if errors.As(err, &ie) {

@@ -209,6 +209,8 @@ func describe(err error) failure {
 				f.Hint = joinHints(f.Hint, strings.TrimPrefix(dym, "; ")+" (for "+u+")")
 			}
 		}
+	case errors.Is(err, restore.ErrStorageVersionExisting):
+		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(inner.Error())
 	case errors.Is(err, storage.ErrLocked):
 		who := ""
 		if lh := new(lockHeldError); errors.As(err, &lh) {

@@ -29,6 +29,7 @@ type restoreOptions struct {
 	AllowUnverified bool
 	Force           bool
 	All             bool
+	StorageVersion  string
 }
 
 // restoreJSON is SPEC's restore document, with the verdict added.
@@ -81,6 +82,7 @@ not stop the others, and the exit status is the worst of them (3 before 1).` + e
 	f.BoolVar(&o.List, "list", false, "list the snapshot's tables with rows, sizes and verification status")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept a seed-made (legacy) or bare snapshot, or one without a MAC; every file is fully decoded first")
 	f.BoolVar(&o.Force, "force", false, "restore a snapshot of another gamertag")
+	f.StringVar(&o.StorageVersion, "storage-version", "", "DuckDB storage version of a new database, e.g. v1.0.0 for older DuckDB releases to open it (default: the source's)")
 	f.BoolVar(&o.All, "all", false, "restore every player folder of the backup root (--backup ROOT, or --output) into {--data-dir}/players/{gamertag}/stats.duckdb")
 	return cmd
 }
@@ -109,6 +111,9 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		if err := snapshot.CheckID(o.Snapshot); err != nil {
 			return usageErr("--snapshot: %v", err)
 		}
+	}
+	if o.StorageVersion != "" && !restore.ValidStorageVersion(o.StorageVersion) {
+		return usageErr("--storage-version %q is not a DuckDB storage version (want the form v1.0.0: DuckDB writes v0.10.0 up to its own version)", o.StorageVersion)
 	}
 	var tables []string
 	if cmd.Flags().Changed("tables") {
@@ -177,6 +182,7 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		DryRun:          o.DryRun,
 		AllowUnverified: o.AllowUnverified,
 		Key:             key,
+		StorageVersion:  o.StorageVersion,
 		Event:           signalAt("restore"),
 	}
 	// Restore hashes every file it restores; what it found goes into the

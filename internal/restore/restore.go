@@ -58,6 +58,10 @@ type Options struct {
 	AllowUnverified bool
 	// Key requires the manifest's MAC.
 	Key []byte
+	// StorageVersion is the DuckDB storage version a new target is
+	// written in (ValidStorageVersion); empty keeps the source's, as its
+	// manifest records it. It does not apply to an existing target.
+	StorageVersion string
 	// Progress, when set, is called as the restore advances.
 	Progress func(Progress)
 	// Verified, when set, is called with the verification of the snapshot
@@ -499,6 +503,9 @@ func (r *restoreRun) probeTarget(ctx context.Context) error {
 	}
 	r.exists = exists
 	r.rep.NewDatabase = !exists
+	if exists && r.opt.StorageVersion != "" {
+		return fmt.Errorf("%w: %s exists, and a database keeps the storage version it was created with; restore into a new file, or leave --storage-version out", ErrStorageVersionExisting, r.opt.Target)
+	}
 	return nil
 }
 
@@ -624,6 +631,7 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 			schema, name := splitKey(t.key)
 			v.tables[t.key] = &vtable{key: t.key, schema: schema, name: name, legacy: true}
 		}
+		r.rep.StorageVersion = r.opt.StorageVersion
 		return files, v, nil
 	}
 	v, err := early.result(ctx)
@@ -631,6 +639,9 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 		return nil, nil, err
 	}
 	r.rep.StorageVersion = storageVersion(m.StorageVersion)
+	if r.opt.StorageVersion != "" {
+		r.rep.StorageVersion = r.opt.StorageVersion
+	}
 	return files, v, nil
 }
 

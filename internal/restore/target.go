@@ -95,16 +95,16 @@ func cleanStaleWorkDirs(parent string) {
 
 var storageVersionRe = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 
-// storageVersion turns the manifest's storage version ("v1.2.0+", as
-// duckdb_databases() tags it) into what DuckDB accepts, or "".
 // ValidStorageVersion reports whether s has the form of a DuckDB storage
 // version (v1.0.0); DuckDB itself says which ones it can write.
 func ValidStorageVersion(s string) bool { return storageVersionRe.MatchString(s) }
 
-// ErrStorageVersionExisting: a storage version was asked for an existing
-// target, which keeps its own.
+// ErrStorageVersionExisting means a storage version was asked for an
+// existing target, which keeps its own.
 var ErrStorageVersionExisting = errors.New("a storage version applies only to a new database")
 
+// storageVersion turns the manifest's storage version ("v1.2.0+", as
+// duckdb_databases() tags it) into what DuckDB accepts, or "".
 func storageVersion(s string) string {
 	s = strings.TrimSuffix(s, "+")
 	if storageVersionRe.MatchString(s) {

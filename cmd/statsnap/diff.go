@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/openspartan/statsnap/internal/diff"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
-	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -192,30 +189,12 @@ func runDiff(cmd *cobra.Command, g *globals, o diffOptions, args []string) error
 		return &opError{op: "diff", verb: "diff", folder: o.Backup, source: live, err: err}
 	}
 
-	folder, err := storage.OpenFolder(ctx, o.Backup, false)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			err = withHint(notExist("there is no backup folder at %s", o.Backup), "check --backup")
-		}
-		return fail(err)
-	}
-	defer folder.Close()
-	// Shared, as verify's: no backup or prune changes a snapshot while it
-	// is read.
-	unlock, err := lockFolder(ctx, g, folder, false)
+	rf, err := openReadFolder(ctx, g, o.Backup)
 	if err != nil {
 		return fail(err)
 	}
-	defer unlock()
-
-	entries, err := folder.List(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	all, err := snapshot.Scan(ctx, folder)
-	if err != nil {
-		return fail(err)
-	}
+	defer rf.done()
+	folder, entries, all := rf.Folder, rf.entries, rf.snaps
 	var sides []*diffSide
 	for _, id := range args {
 		info, err := findForDiff(all, id, o.Backup)
@@ -385,7 +364,7 @@ func diffLive(ctx context.Context, o diffOptions, path, work string, a *diffSide
 	if ra, rb, err = bothSides(o.Rows, ra, inA, rb, inB); err != nil {
 		return nil, nil, err
 	}
-	if err := confine(ctx, conn, work); err != nil {
+	if err := dbfile.Confine(ctx, conn, work); err != nil {
 		return nil, nil, err
 	}
 	rep, err := diff.Rows(ctx, conn, o.Rows, ra, rb, diff.RowsOptions{Limit: o.Limit})
@@ -429,7 +408,7 @@ func diffSnapshotRows(ctx context.Context, o diffOptions, work string, sides []*
 		return nil, err
 	}
 	defer conn.Close()
-	if err := confine(ctx, conn, work); err != nil {
+	if err := dbfile.Confine(ctx, conn, work); err != nil {
 		return nil, err
 	}
 	return diff.Rows(ctx, conn, o.Rows, ra, rb, diff.RowsOptions{Limit: o.Limit})
@@ -449,23 +428,6 @@ func bothSides(table string, ra diff.Relation, inA bool, rb diff.Relation, inB b
 		rb.SQL = "SELECT * FROM (" + ra.SQL + ") WHERE false"
 	}
 	return ra, rb, nil
-}
-
-// confine limits what SQL on conn can read to the work folder (the
-// verified copies and DuckDB's spill files). A live database attached
-// before stays readable. The settings are the DuckDB instance's, which
-// diff owns.
-func confine(ctx context.Context, conn *sql.Conn, dir string) error {
-	for _, q := range []string{
-		"SET allowed_directories = [" + sqlq.Literal(dir+string(filepath.Separator)) + "]",
-		"SET enable_external_access = false",
-		"SET autoinstall_known_extensions = false",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("restrict file access: %s: %w", q, err)
-		}
-	}
-	return nil
 }
 
 // liveFingerprint computes a live table's fingerprint the way backup

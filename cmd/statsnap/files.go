@@ -134,27 +134,12 @@ func runFiles(cmd *cobra.Command, g *globals, o filesOptions, args []string) err
 	fail := func(err error) error {
 		return &opError{op: "list the files", verb: "files", folder: o.Backup, err: err}
 	}
-	folder, err := storage.OpenFolder(ctx, o.Backup, false)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			err = withHint(notExist("there is no backup folder at %s", o.Backup), "check --backup")
-		}
-		return fail(err)
-	}
-	defer folder.Close()
-	unlock, err := lockFolder(ctx, g, folder, false)
+	rf, err := openReadFolder(ctx, g, o.Backup)
 	if err != nil {
 		return fail(err)
 	}
-	defer unlock()
-	entries, err := folder.List(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	all, err := snapshot.Scan(ctx, folder)
-	if err != nil {
-		return fail(err)
-	}
+	defer rf.done()
+	folder, entries, all := rf.Folder, rf.entries, rf.snaps
 	id := o.Snapshot
 	if id == "" {
 		id = "latest"

@@ -15,6 +15,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
@@ -686,7 +687,7 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 			return fmt.Errorf("limit DuckDB's memory: %s: %w", q, err)
 		}
 	}
-	if err := confine(ctx, conn, copyTo); err != nil {
+	if err := dbfile.Confine(ctx, conn, copyTo); err != nil {
 		return err
 	}
 	stubs, err := j.attachStubs(ctx, conn)

@@ -119,22 +119,6 @@ func openDB(ctx context.Context, path string, readOnly bool, version string) (*s
 	return dbfile.OpenWith(ctx, path, dbfile.Options{ReadOnly: readOnly, StorageVersion: version})
 }
 
-// confine limits what SQL on conn can read to the folder of verified
-// copies. The setting is the DuckDB instance's, which restore owns, and
-// cannot be turned back on while it runs.
-func confine(ctx context.Context, conn *sql.Conn, dir string) error {
-	for _, q := range []string{
-		"SET allowed_directories = [" + sqlq.Literal(dir+string(filepath.Separator)) + "]",
-		"SET enable_external_access = false",
-		"SET autoinstall_known_extensions = false",
-	} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("restrict file access: %s: %w", q, err)
-		}
-	}
-	return nil
-}
-
 // state is what the target holds, read inside restore's transaction (or
 // from the read-only target in a dry run).
 type state struct {

@@ -187,3 +187,21 @@ func Classify(path string, err error) error {
 	}
 	return fmt.Errorf("open %s: %w", path, dberr.Classify(err))
 }
+
+// Confine limits what SQL on conn can read or write to the folder dir
+// (and to databases attached before): restore and diff read verified
+// copies there and nothing else, so no name from a manifest can make
+// DuckDB open another file. The settings are the DuckDB instance's and
+// cannot be turned back on while it runs.
+func Confine(ctx context.Context, conn *sql.Conn, dir string) error {
+	for _, q := range []string{
+		"SET allowed_directories = [" + sqlq.Literal(dir+string(filepath.Separator)) + "]",
+		"SET enable_external_access = false",
+		"SET autoinstall_known_extensions = false",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("restrict file access: %s: %w", q, err)
+		}
+	}
+	return nil
+}

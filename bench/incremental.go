@@ -30,7 +30,7 @@ const (
 
 // chunkRows is the size from which backup holds a table in chunks
 // (docs/incremental.md); below it a changed table is written whole.
-const chunkRows = 131072
+const chunkRows = 16384
 
 // incrementalResult is issue 17's speed and size cases, on one sample.
 type incrementalResult struct {

@@ -73,7 +73,11 @@ func TestPlanParts(t *testing.T) {
 		{"big table appended 1%", []step{{3_000_000, nil, 3_000_000, 4}, {3_030_000, nil, 3_000_000 - 2_998_272 + 30_000, 2}}},
 		{"big table changed in the middle", []step{{3_000_000, nil, 3_000_000, 4}, {3_000_000, []int64{600}, 1 << 20, 1}}},
 		{"appends week after week", []step{{3_000_000, nil, 3_000_000, 4}, {3_030_000, nil, 31_728, 2}, {3_060_000, nil, 30_000 + 3_030_000%gr, 2}}},
-		{"small table grows past the chunk size", []step{{100_000, nil, 100_000, 1}, {200_000, nil, 200_000, 2}, {202_000, nil, 2048 + 1296, 2}}},
+		// 10,000 rows: one file; 20,000 rows: a chunk and the partial tail
+		// granule (the whole file of 10,000 rows had another range); then
+		// 2,000 more rows rewrite the tail and add the new ones.
+		{"small table grows past the chunk size", []step{{10_000, nil, 10_000, 1}, {20_000, nil, 20_000, 2}, {22_000, nil, 22_000 - 18_432, 2}}},
+		{"mid-sized table appended", []step{{60_000, nil, 60_000, 2}, {60_600, nil, 60_600 - 59_392, 1}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

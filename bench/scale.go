@@ -473,15 +473,31 @@ func cloneSnapshots(folder, id0 string, base time.Time, count int, step time.Dur
 		m.BackupTimestamp = id
 		m.BackupDatetime = t.Format(snapshot.DatetimeLayout)
 		for _, tb := range m.Tables {
-			name := strings.Replace(tb.File, id0, id, 1)
-			if name == tb.File {
-				return files, fmt.Errorf("file %s does not carry the id %s", tb.File, id0)
+			// Every file of the table (format 2 lists them in Files; File
+			// is the first), each under the clone's id.
+			rename := func(file string) (string, error) {
+				name := strings.Replace(file, id0, id, 1)
+				if name == file {
+					return "", fmt.Errorf("file %s does not carry the id %s", file, id0)
+				}
+				if err := os.Link(filepath.Join(folder, file), filepath.Join(folder, name)); err != nil {
+					return "", err
+				}
+				files++
+				return name, nil
 			}
-			if err := os.Link(filepath.Join(folder, tb.File), filepath.Join(folder, name)); err != nil {
-				return files, err
+			if len(tb.Files) == 0 {
+				if tb.File, err = rename(tb.File); err != nil {
+					return files, err
+				}
+				continue
 			}
-			tb.File = name
-			files++
+			for k := range tb.Files {
+				if tb.Files[k].File, err = rename(tb.Files[k].File); err != nil {
+					return files, err
+				}
+			}
+			tb.File = tb.Files[0].File
 		}
 		data, err := snapshot.Marshal(m, nil)
 		if err != nil {

@@ -43,7 +43,7 @@ func TestDiffRowsAcrossParts(t *testing.T) {
 		}
 	}
 
-	m := testutil.ReadSnapshotManifest(t, folder, b)
+	m := testutil.ReadManifest(t, folder, b)
 	testutil.FlipByte(t, filepath.Join(folder, m.Tables["highlight_events"].Files[1].File))
 	if r := cli(t, dir, "diff", "--backup", folder, a, b, "--rows", "highlight_events"); r.Code != exitIntegrity {
 		t.Errorf("damaged second part: exit %d\n%s", r.Code, r.Stderr)

@@ -214,7 +214,7 @@ func TestDiffRefusesDamageAndBadUsage(t *testing.T) {
 
 	// A damaged file of a table: its rows are refused (3) and nothing of
 	// it is read; the manifests still compare.
-	m := testutil.ReadSnapshotManifest(t, folder, b)
+	m := testutil.ReadManifest(t, folder, b)
 	testutil.FlipByte(t, filepath.Join(folder, m.Tables["medals_earned"].File))
 	r := cli(t, dir, "diff", "--backup", folder, a, b, "--rows", "medals_earned", "--json")
 	var doc diffDoc
@@ -289,7 +289,7 @@ func TestFilesSQLMatchesDatabase(t *testing.T) {
 	if _, err := conn.Exec("ATTACH " + sqlq.Literal(db) + " AS src (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}
-	m := testutil.ReadSnapshotManifest(t, folder, id)
+	m := testutil.ReadManifest(t, folder, id)
 	for key, e := range m.Tables {
 		q := sqlq.Qualified(e.Schema, e.Name)
 		var cols []string

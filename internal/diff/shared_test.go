@@ -69,7 +69,7 @@ func TestRowsReadOnlyUnsharedFiles(t *testing.T) {
 	dir := f.folder.Location()
 	old := f.a.Manifest.Tables["grows"]
 	cur := f.b.Manifest.Tables["grows"]
-	m := testutil.ReadSnapshotManifest(t, dir, f.b.ID)
+	m := testutil.ReadManifest(t, dir, f.b.ID)
 	// b's rows after a's 50, in a file of b's own.
 	tail := snapshot.PartFileName(cur.File, 1)
 	db := testutil.OpenDB(t, ":memory:", true)
@@ -89,7 +89,7 @@ func TestRowsReadOnlyUnsharedFiles(t *testing.T) {
 	e := m.Tables["grows"]
 	e.Files = []snapshot.Part{first, {File: tail, Rows: 3, FileSizeBytes: fi.Size(), BLAKE3: testutil.FileBLAKE3(t, filepath.Join(dir, tail)), RowidLo: 50, RowidHi: 53}}
 	e.File, e.BLAKE3, e.FileSizeBytes = first.File, first.BLAKE3, first.FileSizeBytes+fi.Size()
-	testutil.RewriteManifest(t, dir, m, nil)
+	testutil.WriteManifest(t, dir, m, nil)
 	f.rescan(t)
 
 	ta, tb := f.a.Manifest.Tables["grows"], f.b.Manifest.Tables["grows"]

@@ -46,7 +46,7 @@ func TestScriptViewsMatchSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.SplitTable(t, folderPath, res.ID, "plain", 1000, nil)
-	m := testutil.ReadSnapshotManifest(t, folderPath, res.ID)
+	m := testutil.ReadManifest(t, folderPath, res.ID)
 	if n := len(m.Tables["plain"].DataFiles()); n != 2 {
 		t.Fatalf("plain has %d files after the split", n)
 	}

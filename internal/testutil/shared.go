@@ -26,12 +26,17 @@ func ReadManifest(t testing.TB, dir, id string) *snapshot.Manifest {
 }
 
 // WriteManifest writes m as the manifest of its snapshot in dir, with a
-// fresh checksum (and a MAC when key is not nil).
+// fresh checksum (and a MAC when key is not nil). What it writes must
+// parse: a helper that shares or splits files must not make a manifest
+// the tests then read as corrupt.
 func WriteManifest(t testing.TB, dir string, m *snapshot.Manifest, key []byte) {
 	t.Helper()
 	data, err := snapshot.Marshal(m, key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := snapshot.ParseManifest(data); err != nil {
+		t.Fatalf("the rewritten manifest does not parse: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, snapshot.ManifestName(m.BackupTimestamp)), data, 0o644); err != nil {
 		t.Fatal(err)

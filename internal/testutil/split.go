@@ -18,7 +18,7 @@ import (
 // its checksum holds (and its MAC, with key).
 func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
 	t.Helper()
-	m := ReadSnapshotManifest(t, dir, id)
+	m := ReadManifest(t, dir, id)
 	e, ok := m.Tables[key]
 	if !ok {
 		t.Fatalf("snapshot %s has no table %q", id, key)
@@ -70,7 +70,7 @@ func SplitTable(t testing.TB, dir, id, key string, first int64, mac []byte) {
 	e.File, e.BLAKE3 = name, e.Files[0].BLAKE3
 	e.FileSizeBytes = e.Files[0].FileSizeBytes + e.Files[1].FileSizeBytes
 	total(m)
-	RewriteManifest(t, dir, m, mac)
+	WriteManifest(t, dir, m, mac)
 }
 
 // total makes the manifest's total size the sum of its tables'.
@@ -86,8 +86,8 @@ func total(m *snapshot.Manifest) {
 // deletes: what an incremental backup does for a table proven unchanged.
 func ShareTable(t testing.TB, dir, id, earlier, key string, mac []byte) {
 	t.Helper()
-	m := ReadSnapshotManifest(t, dir, id)
-	old := ReadSnapshotManifest(t, dir, earlier)
+	m := ReadManifest(t, dir, id)
+	old := ReadManifest(t, dir, earlier)
 	e, prev := m.Tables[key], old.Tables[key]
 	if e == nil || prev == nil {
 		t.Fatalf("table %q is not in both %s and %s", key, id, earlier)
@@ -112,35 +112,5 @@ func ShareTable(t testing.TB, dir, id, earlier, key string, mac []byte) {
 	e.File, e.BLAKE3, e.FileSizeBytes, e.Rows = e.Files[0].File, e.Files[0].BLAKE3, prev.FileSizeBytes, prev.Rows
 	e.Fingerprint = prev.Fingerprint
 	total(m)
-	RewriteManifest(t, dir, m, mac)
-}
-
-// ReadSnapshotManifest parses snapshot id's manifest in dir.
-func ReadSnapshotManifest(t testing.TB, dir, id string) *snapshot.Manifest {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, snapshot.ManifestName(id)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Manifest
-}
-
-// RewriteManifest marshals m (checksum, and MAC with key) over its file.
-func RewriteManifest(t testing.TB, dir string, m *snapshot.Manifest, key []byte) {
-	t.Helper()
-	m.FormatVersion = snapshot.FormatVersion
-	data, err := snapshot.Marshal(m, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := snapshot.ParseManifest(data); err != nil {
-		t.Fatalf("the rewritten manifest does not parse: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, snapshot.ManifestName(m.BackupTimestamp)), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	WriteManifest(t, dir, m, mac)
 }

@@ -509,3 +509,32 @@ func TestFidelityExactTellsApart(t *testing.T) {
 		t.Errorf("equal tables reported as different:\n%s", got)
 	}
 }
+
+// TestBackupRefusesAnUnreadableManifest: a table whose column names add up
+// to megabytes (read_csv_auto takes them from any header) would need a
+// manifest larger than verify and restore read. backup refuses it before
+// its commit point, naming the table, and leaves no snapshot behind
+// rather than one that can never be restored.
+func TestBackupRefusesAnUnreadableManifest(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "wide.csv")
+	var header, row []string
+	for i := range 16 {
+		header = append(header, strings.Repeat("n", 1<<20)+fmt.Sprint(i))
+		row = append(row, fmt.Sprint(i))
+	}
+	if err := os.WriteFile(csv, []byte(strings.Join(header, ",")+"\n"+strings.Join(row, ",")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "wide.duckdb")
+	testutil.WriteDB(t, src,
+		`CREATE TABLE small AS SELECT 1 AS x`,
+		"CREATE TABLE long_names AS FROM read_csv("+sqlq.Literal(csv)+", header = true, max_line_size = 100000000)")
+	r := cli(t, dir, "backup", "--db", src, "--gamertag", "wide")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "manifest too large") || !strings.Contains(r.Stderr, "table long_names alone takes") {
+		t.Fatalf("backup: exit %d, want 1 and a sentence naming the table:\n%s", r.Code, r.Stderr)
+	}
+	if names := testutil.Names(t, filepath.Join(dir, "data", "backups", "wide")); len(names) > 0 {
+		t.Errorf("the refused backup left %v", names)
+	}
+}

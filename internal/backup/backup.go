@@ -6,6 +6,7 @@ package backup
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -478,6 +479,9 @@ func (r *run) commit(ctx context.Context, m *snapshot.Manifest) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("encode manifest: %w", err)
 	}
+	if len(data) > snapshot.MaxManifestSize {
+		return "", manifestTooLarge(m, len(data))
+	}
 	r.manifestBytes = int64(len(data))
 	name := snapshot.ManifestName(r.id)
 	tmp := snapshot.TempName(r.id, "manifest.json")
@@ -491,6 +495,28 @@ func (r *run) commit(ctx context.Context, m *snapshot.Manifest) (string, error) 
 		return "", err
 	}
 	return name, nil
+}
+
+// ErrManifestTooLarge is a manifest larger than every reader accepts
+// (snapshot.MaxManifestSize): written, it would make a snapshot that
+// verify and restore refuse as corrupt, so backup refuses it before its
+// commit point.
+var ErrManifestTooLarge = errors.New("manifest too large")
+
+// manifestTooLarge names the table whose entry takes most of the
+// manifest: its columns' names and types are written four times (DDL,
+// columns, Arrow schema and its IPC form), so very wide tables or very
+// long names are what makes a manifest this large.
+func manifestTooLarge(m *snapshot.Manifest, size int) error {
+	biggest, most := "", 0
+	for key, t := range m.Tables {
+		if raw, err := json.Marshal(t); err == nil && len(raw) > most {
+			biggest, most = key, len(raw)
+		}
+	}
+	return fmt.Errorf("%w: it would be %.1f MiB, more than the %d MiB verify and restore read, and table %s alone takes %.1f MiB of it (%d columns); "+
+		"shorten its column names or split it into narrower tables",
+		ErrManifestTooLarge, float64(size)/(1<<20), snapshot.MaxManifestSize>>20, biggest, float64(most)/(1<<20), len(m.Tables[biggest].Columns))
 }
 
 // dropJournal removes the pending journal once the snapshot exists. A

@@ -365,3 +365,48 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 		t.Errorf("both_sides: %s (report %+v)", g, rep.Objects)
 	}
 }
+
+// FuzzDDLText: the cutters of ddltext.go read a manifest's DDL, which may
+// be hostile. They never panic, their tokens cover the input in order,
+// and what they cut out is text of the input.
+func FuzzDDLText(f *testing.F) {
+	for _, s := range []string{
+		`CREATE VIEW s."we ird" (c1) AS (SELECT 1 AS " AS ") UNION ALL (SELECT 2);`,
+		`CREATE MACRO "main"."o"("a", "b" := z_m(1, 2)) AS (a + b), ("a") AS a;`,
+		`CREATE MACRO "s"."t"("a") AS TABLE SELECT a, (a) AS q FROM t;`,
+		`CREATE TABLE a_child(id INTEGER DEFAULT(nextval('s')), y INTEGER GENERATED ALWAYS AS(z_m(id)), CHECK((y > 0)), FOREIGN KEY (id) REFERENCES "s"."p"(id));`,
+		"CREATE VIEW v AS SELECT $$a$$, E'\\'', $tag$ x $tag$ /* c */ -- d\n",
+		`CREATE VIEW "`, `CREATE MACRO m((((`, `CREATE TABLE t())))`, "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		toks, ok := tokenize(s)
+		if ok {
+			last := 0
+			for _, tk := range toks {
+				if tk.start < last || tk.end <= tk.start || tk.end > len(s) || s[tk.start:tk.end] != tk.text {
+					t.Fatalf("token %+v out of place in %q", tk, s)
+				}
+				last = tk.end
+			}
+		}
+		if q, ok := viewQuery(s); ok && !strings.Contains(s, q) {
+			t.Fatalf("viewQuery(%q) = %q, not text of the input", s, q)
+		}
+		if parts, ok := macroParts(s); ok {
+			for _, p := range parts {
+				if !strings.Contains(s, strings.TrimPrefix(p, "SELECT ")) {
+					t.Fatalf("macroParts(%q) cut %q", s, p)
+				}
+			}
+		}
+		if exprs, _, ok := tableParts(s); ok {
+			for _, e := range exprs {
+				if !strings.Contains(s, strings.TrimPrefix(e, "SELECT ")) {
+					t.Fatalf("tableParts(%q) cut %q", s, e)
+				}
+			}
+		}
+	})
+}

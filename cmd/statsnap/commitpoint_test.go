@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,7 +23,7 @@ func runFault(t *testing.T, dir, at string, args ...string) result {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "STATSNAP_TEST_SIGNAL_AT="+at)
+	cmd.Env = childEnv("STATSNAP_TEST_SIGNAL_AT=" + at)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()

@@ -176,7 +176,7 @@ func TestWeeklyScript(t *testing.T) {
 	dir := t.TempDir()
 	samplePlayer(t, dir, "A", 5)
 	samplePlayer(t, dir, "B b", 5)
-	env := append(os.Environ(), "STATSNAP="+binPath, "STATSNAP_DATA="+filepath.Join(dir, "data"),
+	env := childEnv("STATSNAP="+binPath, "STATSNAP_DATA="+filepath.Join(dir, "data"),
 		"STATSNAP_BACKUPS="+filepath.Join(dir, "backups"), "STATSNAP_BUDGET=100%")
 	for run := 1; run <= 2; run++ {
 		cmd := exec.Command("sh", script)

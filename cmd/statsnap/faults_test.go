@@ -120,7 +120,7 @@ func TestBackupPermissionDenied(t *testing.T) {
 	os.Chmod(out, 0o777)
 	cmd := exec.Command(binPath, "backup", "--gamertag", "p", "--output", out)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+out)
+	cmd.Env = childEnv("HOME=" + out)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -113,17 +113,60 @@ func inProcess(t testing.TB, dir string, env []string, args ...string) result {
 	defer os.Chdir(wd)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
+		envMu.Lock()
 		old, had := os.LookupEnv(k)
-		os.Setenv(k, v)
-		if had {
-			defer os.Setenv(k, old)
-		} else {
-			defer os.Unsetenv(k)
+		if _, seen := inProcessEnv[k]; !seen {
+			inProcessEnv[k] = envWas{old, had}
 		}
+		os.Setenv(k, v)
+		envMu.Unlock()
+		defer func() {
+			envMu.Lock()
+			defer envMu.Unlock()
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+			delete(inProcessEnv, k)
+		}()
 	}
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb)
 	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// envMu guards inProcessEnv: the variables the in-process run under way
+// has set in the process's environment, with what they were before. A
+// parallel test that starts a binary meanwhile must not inherit them
+// (one run's STATSNAP_KEY_FILE once reached another test's prune).
+var (
+	envMu        sync.Mutex
+	inProcessEnv = map[string]envWas{}
+)
+
+type envWas struct {
+	value string
+	set   bool
+}
+
+// childEnv is the environment for a binary a test starts: the process's
+// own, without what an in-process run has set, plus extra ("K=V").
+func childEnv(extra ...string) []string {
+	envMu.Lock()
+	defer envMu.Unlock()
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if was, ok := inProcessEnv[k]; ok {
+			if was.set {
+				out = append(out, k+"="+was.value)
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, extra...)
 }
 
 // binCLI runs the real binary: for tests about the process itself.
@@ -168,7 +211,7 @@ func runBinaryFor(t testing.TB, bin, dir string, env []string, limit time.Durati
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = childEnv(env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

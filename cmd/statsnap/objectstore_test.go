@@ -214,7 +214,7 @@ func TestObjectStoreConcurrentBackups(t *testing.T) {
 	start := func(at string) *exec.Cmd {
 		c := exec.Command(binPath, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
 		c.Dir = dir
-		c.Env = append(os.Environ(), s.env...)
+		c.Env = childEnv(s.env...)
 		return c
 	}
 	a, b := start("2026-03-01T10:00:00Z"), start("2026-03-01T11:00:00Z")
@@ -379,7 +379,7 @@ func TestObjectStoreLeaseLost(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			c := exec.Command(bin, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
 			c.Dir = dir
-			c.Env = append(append(os.Environ(), s.env...), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT")
+			c.Env = append(childEnv(s.env...), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT")
 			var out, errb bytes.Buffer
 			c.Stdout, c.Stderr = &out, &errb
 			if err := c.Start(); err != nil {

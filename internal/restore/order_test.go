@@ -300,6 +300,16 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	if _, err := dbfile.Open(context.Background(), out, true); err == nil {
 		t.Errorf("a refused restore left %s behind", out)
 	}
+	// A dry run says the same; with --with-dependencies it plans both.
+	_, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true})
+	var me *MissingDependenciesError
+	if !errors.As(err, &me) {
+		t.Errorf("dry run: want a MissingDependenciesError, got %v", err)
+	}
+	dry, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true, WithDependencies: true})
+	if err != nil || len(dry.Tables) != 2 || dry.Tables[0].Table != "z_parent" {
+		t.Errorf("dry run with dependencies: %v, %+v", err, dry)
+	}
 
 	// With --with-dependencies the parents come too, with the views and
 	// macros over the restored tables; what uses gen (not restored) does

@@ -175,6 +175,7 @@ func describe(err error) failure {
 		ir *interruptedError
 		ie *restore.IntegrityError
 		ue *restore.UnknownTablesError
+		me *restore.MissingDependenciesError
 		le *dbfile.LockedError
 		uc *backup.UncarriableError
 		fk *backup.ForeignKeyError
@@ -221,6 +222,8 @@ func describe(err error) failure {
 		f.Hint = op.safe
 	case errors.Is(err, backup.ErrNoSuchSkip):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, "--skip-table: "+inner.Error()
+	case errors.As(err, &me):
+		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(me.Error())
 	case errors.Is(err, restore.ErrStorageVersionExisting):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(inner.Error())
 	case errors.Is(err, storage.ErrLocked):

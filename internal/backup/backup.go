@@ -358,6 +358,9 @@ func (r *run) planTables(ctx context.Context) error {
 			cols[i] = codec.ColumnPlan{Name: c.Name, Type: c.Type}
 		}
 		plans, err := codec.Plan(t.Key(), t.CreateSQL, cols)
+		if err == nil {
+			err = codec.Rebuildable(t.Key(), t.CreateSQL, plans)
+		}
 		if err == nil && (sqlq.HasNUL(t.Schema) || sqlq.HasNUL(t.Name)) {
 			err = fmt.Errorf("its schema or table name %w", sqlq.ErrNUL)
 		}

@@ -783,6 +783,9 @@ func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, 
 		vt.ddl, vt.nul = t.CreateSQL, true
 	}
 	plans, err := codec.Plan(t.Schema+"."+t.Name, def.ddl, def.columns)
+	if err == nil && vt.nul {
+		err = codec.Rebuildable(t.Schema+"."+t.Name, def.ddl, plans)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: table %s: %v", ErrBadDDL, key, err)
 	}

@@ -184,9 +184,6 @@ func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
 		p.Encoding = encodingName(t)
 		p.Generated = generated[p.Name]
 	}
-	if err := checkNULNames(ddl, plans); err != nil {
-		return nil, fmt.Errorf("codec: table %s: %w", qualified, err)
-	}
 	if len(generated) > 0 {
 		n := 0
 		for _, p := range plans {
@@ -199,6 +196,19 @@ func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
 		}
 	}
 	return plans, nil
+}
+
+// Rebuildable checks that restore can rebuild the table whose DDL and
+// planned columns are given: a table with a column whose name holds a NUL
+// byte must be its columns' names and types alone (ErrNULRebuild
+// otherwise), since restore builds it with CREATE TABLE AS SELECT. Backup
+// refuses a table that is not (the user may skip it), and restore checks a
+// manifest's table the same way.
+func Rebuildable(qualified, ddl string, plans []ColumnPlan) error {
+	if err := checkNULNames(ddl, plans); err != nil {
+		return fmt.Errorf("codec: table %s: %w", qualified, err)
+	}
+	return nil
 }
 
 // SelectList returns the select list for COPY: each stored column encoded

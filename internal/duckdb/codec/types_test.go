@@ -137,8 +137,12 @@ func TestNULColumnPlans(t *testing.T) {
 	cols := func() []ColumnPlan {
 		return []ColumnPlan{{Name: "a\x00b", Type: "BIGINT"}, {Name: "c", Type: "INTERVAL"}}
 	}
-	plans, err := Plan("t", "CREATE TABLE t(\"a\x00b\" BIGINT, c INTERVAL);", cols())
+	ddl := "CREATE TABLE t(\"a\x00b\" BIGINT, c INTERVAL);"
+	plans, err := Plan("t", ddl, cols())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Rebuildable("t", ddl, plans); err != nil {
 		t.Fatal(err)
 	}
 	sel := SelectList(plans)
@@ -163,7 +167,11 @@ func TestNULColumnPlans(t *testing.T) {
 		"CREATE TABLE t(\"a\x00c\" BIGINT, c INTERVAL);",
 		"CREATE TABLE t(c INTERVAL, \"a\x00b\" BIGINT);",
 	} {
-		if _, err := Plan("t", ddl, cols()); !errors.Is(err, ErrNULRebuild) {
+		plans, err := Plan("t", ddl, cols())
+		if err == nil {
+			err = Rebuildable("t", ddl, plans)
+		}
+		if !errors.Is(err, ErrNULRebuild) {
 			t.Errorf("%q: err = %v", ddl, err)
 		}
 	}

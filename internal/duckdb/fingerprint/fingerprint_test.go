@@ -125,7 +125,11 @@ func TestGranulesAddUp(t *testing.T) {
 		t.Fatalf("granules %+v", gs)
 	}
 	all := fingerprint.Combine(gs)
-	if split := fingerprint.Over(gs, 0, 2*fingerprint.GranuleRows); func() fingerprint.Sum { s := split; s.Add(fingerprint.Over(gs, 2*fingerprint.GranuleRows, 5*fingerprint.GranuleRows)); return s }() != all {
+	if split := fingerprint.Over(gs, 0, 2*fingerprint.GranuleRows); func() fingerprint.Sum {
+		s := split
+		s.Add(fingerprint.Over(gs, 2*fingerprint.GranuleRows, 5*fingerprint.GranuleRows))
+		return s
+	}() != all {
 		t.Fatal("ranges do not add up to the whole")
 	}
 	exec(t, db, `INSERT INTO t SELECT r, 'v' || r FROM range(10000, 12000) t(r)`)

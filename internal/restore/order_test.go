@@ -338,6 +338,19 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 		t.Errorf("b_uses_macro: %s", g)
 	}
 
+	// A table whose generated column calls a macro, alone into a new
+	// database: the macro (and the one it calls) comes with it.
+	genOnly := filepath.Join(dir, "gen.duckdb")
+	if _, err := Run(context.Background(), Options{Folder: folder, Target: genOnly, Tables: []string{"gen"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := flat(query(t, genOnly, objectsOf)); got != "macro|main.a_m;macro|main.z_m;table|main.gen" {
+		t.Errorf("objects of a --tables gen restore: %s", got)
+	}
+	if got, want := flat(query(t, genOnly, `SELECT * FROM gen ORDER BY x`)), "1|4;2|7"; got != want {
+		t.Errorf("gen: %s, want %s", got, want)
+	}
+
 	// --tables with --replace: the parent the target now has is used as
 	// it is; the views and macros there are kept.
 	rep, err = Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, Mode: ModeReplace})

@@ -121,6 +121,7 @@ var orderSource = []string{
 	`CREATE MACRO children_of(p) AS TABLE SELECT id FROM a_child WHERE pid = p`,
 	`CREATE VIEW b_uses_macro AS SELECT id, a_m(id) AS v FROM a`,
 	`CREATE VIEW moods AS SELECT CAST('ok' AS mood) AS m`,
+	`CREATE VIEW mood_labels AS SELECT label, CAST('happy' AS mood) AS m FROM z`,
 	`CREATE VIEW both_sides AS SELECT c.id, g.y FROM a_child c, gen g`,
 	`CREATE INDEX child_expr ON a_child (z_m(pid))`,
 }
@@ -195,6 +196,7 @@ var orderChecks = []string{
 	`SELECT * FROM gen ORDER BY x`,
 	`SELECT * FROM children_of(2) ORDER BY id`,
 	`SELECT * FROM moods`,
+	`SELECT * FROM mood_labels ORDER BY label`,
 	`SELECT * FROM both_sides ORDER BY ALL`,
 	`SELECT * FROM s.a_grandchild`,
 }
@@ -313,8 +315,9 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	}
 
 	// With --with-dependencies the parents come too, with the views and
-	// macros over the restored tables; what uses gen (not restored) does
-	// not, nor does moods (it uses no table).
+	// macros over the restored tables (and the type mood_labels names);
+	// what uses gen (not restored) does not, nor does moods (it uses no
+	// table).
 	rep, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, WithDependencies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +330,7 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 		t.Errorf("tables %v, want %v", tables, want)
 	}
 	got := flat(query(t, out, objectsOf))
-	want := "index|main.child_expr;macro|main.a_m;macro|main.children_of;macro|main.z_m;table|main.a_child;table|main.z_parent;view|main.a;view|main.b_uses_macro;view|main.z"
+	want := "index|main.child_expr;macro|main.a_m;macro|main.children_of;macro|main.z_m;table|main.a_child;table|main.z_parent;type|main.mood;view|main.a;view|main.b_uses_macro;view|main.mood_labels;view|main.z"
 	if got != want {
 		t.Errorf("objects\n got %s\nwant %s", got, want)
 	}

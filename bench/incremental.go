@@ -65,6 +65,9 @@ type incrementalResult struct {
 
 	Weeks *weeksResult
 	Errs  []string
+	// Profiles of the incremental backups and the restore: where the
+	// time of the cases whose targets are missed goes.
+	Profiles []*profileResult
 }
 
 // weeksResult is a year of weekly snapshots of a growing player.
@@ -166,11 +169,24 @@ func (b *bench) incremental(res *incrementalResult) error {
 		}
 	}
 	b.logf("incremental: backup with nothing changed")
-	res.Unchanged = b.repeat(incJob("statsnap backup, nothing changed since the last snapshot", src, &res.UnchangedBytes, &res.UnchangedFiles, nil), b.opts.Reps)
+	var ub, ab int64
+	var uf, af int
+	unchanged := incJob("backup, nothing changed since the last snapshot", src, &res.UnchangedBytes, &res.UnchangedFiles, nil)
+	res.Unchanged = b.repeat(named(unchanged, "statsnap "+unchanged.Name), b.opts.Reps)
 	b.checkpoint()
 	b.logf("incremental: backup after %d new matches", res.Added)
-	res.Appended = b.repeat(incJob(fmt.Sprintf("statsnap backup, %d matches appended since the last snapshot", res.Added), grown, &res.AppendedBytes, &res.AppendedFiles, &res.AppendedTable), b.opts.Reps)
+	appended := incJob(fmt.Sprintf("backup, %d matches appended since the last snapshot", res.Added), grown, &res.AppendedBytes, &res.AppendedFiles, &res.AppendedTable)
+	res.Appended = b.repeat(named(appended, "statsnap "+appended.Name), b.opts.Reps)
 	b.checkpoint()
+	if b.opts.Profile {
+		// Profiled runs write into the same folders; their byte counts
+		// go to throwaway variables.
+		unchanged = incJob(unchanged.Name, src, &ub, &uf, nil)
+		appended = incJob(appended.Name, grown, &ab, &af, nil)
+		res.Profiles = append(res.Profiles,
+			b.profileOne(unchanged.Name, fmt.Sprintf("incremental-unchanged-%d", n), unchanged),
+			b.profileOne(appended.Name, fmt.Sprintf("incremental-appended-%d", n), appended))
+	}
 
 	// restore --replace of that incremental snapshot (the last
 	// repetition's folder) vs IMPORT DATABASE of the same database.
@@ -204,6 +220,9 @@ func (b *bench) incremental(res *incrementalResult) error {
 		}
 		b.logf("incremental: restore of the incremental snapshot vs IMPORT DATABASE")
 		res.Restore, res.Import = b.pair(restore, imp, b.opts.Reps)
+		if b.opts.Profile && res.Restore.ok() {
+			res.Profiles = append(res.Profiles, b.profileOne("restore --replace of the incremental snapshot", fmt.Sprintf("incremental-restore-%d", n), restore))
+		}
 		_ = removeDB(restored)
 		_ = removeDB(imported)
 		b.checkpoint()
@@ -631,6 +650,16 @@ func (b *bench) incrementalReport(w *strings.Builder, r *incrementalResult) {
 		cmds = append(cmds, s.Command)
 	}
 	p("\nCommands:\n\n```\n%s\n```\n\n", strings.Join(cmds, "\n"))
+	if len(r.Profiles) > 0 {
+		p("Where the time goes: one extra run of each under `perf record` (every thread: Go, DuckDB's C++ and the kernel), shares of the samples by category.\n\n")
+		profileList(w, r.Profiles)
+	}
+}
+
+// named returns j under another name.
+func named(j job, name string) job {
+	j.Name = name
+	return j
 }
 
 // verdict formats v and says whether it is within target.

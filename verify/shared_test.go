@@ -2,14 +2,12 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
@@ -45,33 +43,10 @@ func (c *openCounter) reset() {
 // first.
 func sharedFolder(t *testing.T, n int) (*local.Folder, []string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "stats.duckdb")
-	testutil.WriteDB(t, src,
-		`CREATE TABLE log (n INTEGER, s VARCHAR)`,
-		`INSERT INTO log SELECT range, 'row ' || range FROM range(50)`,
-		`CREATE TABLE fixed AS SELECT range AS id, range * 0.5 AS score FROM range(30)`)
-	folder, err := local.OpenFolder(filepath.Join(dir, "backups", "p"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for k := 0; k < n; k++ {
-		if k > 0 {
-			testutil.WriteDB(t, src, fmt.Sprintf(`INSERT INTO log SELECT range, 'row ' || range FROM range(%d, %d)`, 40+10*k, 50+10*k))
-		}
-		// Full: the sharing below is made by hand, file by file.
-		res, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: "p", Folder: folder, CompressionLevel: 3,
-			Time: time.Date(2026, 1, 1+k, 10, 0, 0, 0, time.UTC), Full: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.ID)
-		if k > 0 {
-			testutil.ShareRows(t, folder.Dir, ids[0], res.ID, "fixed", nil)
-			testutil.ShareRows(t, folder.Dir, ids[k-1], res.ID, "log", nil)
-		}
+	folder, ids, _ := testutil.GrowingSnapshots(t, "p", time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), n)
+	for k := 1; k < n; k++ {
+		testutil.ShareRows(t, folder.Dir, ids[0], ids[k], "fixed", nil)
+		testutil.ShareRows(t, folder.Dir, ids[k-1], ids[k], "log", nil)
 	}
 	return folder, ids
 }

@@ -106,9 +106,12 @@ type Options struct {
 	// copy. Restore uses it so that DuckDB reads exactly the bytes that
 	// were verified, not a file someone could change in between.
 	CopyTo string
-	// DropCopies removes each copy under CopyTo once its file is checked:
-	// verify of a remote folder copies only so that the footer and page
-	// checks read local bytes instead of making a request per page.
+	// DropCopies says the copies under CopyTo are scratch space, removed
+	// once each file is checked: verify of a remote folder copies only
+	// files it will decode (--deep, legacy and bare snapshots), so that
+	// the decode reads local bytes instead of making a request per column
+	// chunk. The other checks need no copy: the footer and the page
+	// headers are kept as the bytes stream by to be hashed.
 	DropCopies bool
 	// Progress, when set, is called once per file as it is finished, from
 	// one goroutine at a time.
@@ -657,7 +660,8 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 	} else {
 		var copyFile *os.File
 		var sink io.Writer // stays a nil interface when there is no copy
-		if opt.CopyTo != "" {
+		decode := (opt.Deep || m != modeComplete) && !opt.Quick
+		if opt.CopyTo != "" && (decode || !opt.DropCopies) {
 			fr.Copy = filepath.Join(opt.CopyTo, j.file)
 			copyFile, err = os.OpenFile(fr.Copy, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
@@ -671,6 +675,15 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 			// and 0.2 s here.)
 			src, sink = copyFile, copyFile
 		}
+		// The footer and every page header are kept as the bytes go by,
+		// so the checks below read no more of the file: on an object
+		// store each such read is a request.
+		tap := parquetfile.NewTap(fr.Size)
+		if sink == nil {
+			sink = tap
+		} else {
+			sink = io.MultiWriter(sink, tap)
+		}
 		sum, n, herr := hashCopy(ctx, r, sink)
 		if herr != nil {
 			if ctx.Err() != nil || errors.Is(herr, errCopy) {
@@ -680,6 +693,7 @@ func checkFile(ctx context.Context, f storage.Folder, j job, m mode, opt Options
 			return fr, ps, nil
 		}
 		fr.BLAKE3 = sum
+		src = tap.Source(src)
 		switch {
 		case j.entry == nil:
 		case n != j.entry.FileSizeBytes:

@@ -86,11 +86,11 @@ func run(matches, reps int, work string) error {
 	var backLocal, backS3 []time.Duration
 	for i := 0; i <= reps; i++ {
 		at := time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC).Format(time.RFC3339)
-		d1, err := timed(bin, sample, env, "backup", "--db", db, "--gamertag", "Bench", "--output", localRoot, "--time", at)
+		d1, err := timed(bin, sample, env, "backup", "--full", "--db", db, "--gamertag", "Bench", "--output", localRoot, "--time", at)
 		if err != nil {
 			return err
 		}
-		d2, err := timed(bin, sample, env, "backup", "--db", db, "--gamertag", "Bench", "--output", "s3://"+bucket+"/root"+query, "--time", at)
+		d2, err := timed(bin, sample, env, "backup", "--full", "--db", db, "--gamertag", "Bench", "--output", "s3://"+bucket+"/root"+query, "--time", at)
 		if err != nil {
 			return err
 		}

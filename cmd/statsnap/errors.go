@@ -174,6 +174,7 @@ func describe(err error) failure {
 		ir *interruptedError
 		ie *restore.IntegrityError
 		ue *restore.UnknownTablesError
+		me *restore.MissingDependenciesError
 		le *dbfile.LockedError
 	)
 	var ll *lockLostError
@@ -209,6 +210,8 @@ func describe(err error) failure {
 				f.Hint = joinHints(f.Hint, strings.TrimPrefix(dym, "; ")+" (for "+u+")")
 			}
 		}
+	case errors.As(err, &me):
+		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(me.Error())
 	case errors.Is(err, restore.ErrStorageVersionExisting):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(inner.Error())
 	case errors.Is(err, storage.ErrLocked):

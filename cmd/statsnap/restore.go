@@ -23,6 +23,7 @@ type restoreOptions struct {
 	Backup          string
 	Snapshot        string
 	Tables          string
+	WithDeps        bool
 	Replace         bool
 	DryRun          bool
 	List            bool
@@ -53,6 +54,15 @@ Without --replace rows are appended to existing tables (missing tables are
 created); with --replace the chosen tables are dropped and rebuilt. A snapshot
 that does not verify is refused (exit 3) and the newest one that does is named.
 
+Tables, macros and views are created each after what it uses, whatever their
+names. --tables restores only the tables named. One whose foreign key
+references a table that neither --tables nor the target has is refused (exit
+2) with the list of the missing tables; --with-dependencies restores those too.
+The snapshot's views and macros that use a restored table are created when the
+target lacks them and has, after the restore, everything they use; those the
+target has are kept, and views and macros that use no restored table are left
+alone.
+
 Without --backup, --gamertag G reads {--output}/G. --all restores every player
 folder of a backup root (--backup ROOT, or --output) into
 {--data-dir}/players/{gamertag}/stats.duckdb, each on its own: one failure does
@@ -66,6 +76,7 @@ not stop the others, and the exit status is the worst of them (3 before 1).` + e
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --dry-run
   statsnap restore --gamertag Chocoboflor --backup ./data/backups/Chocoboflor --list
   statsnap restore --db ./copy.duckdb --backup ./data/backups/JGtm --tables match_stats,medals_earned
+  statsnap restore --db ./copy.duckdb --backup ./data/backups/JGtm --tables medals_earned --with-dependencies
   statsnap restore --gamertag Chocoboflor --output /mnt/nas/statsnap
   statsnap restore --all --backup /mnt/nas/statsnap --data-dir ./data`,
 		Args: usageArgs(cobra.NoArgs),
@@ -76,7 +87,8 @@ not stop the others, and the exit status is the worst of them (3 before 1).` + e
 	f.StringVar(&o.DB, "db", "", "restore into this DuckDB file")
 	f.StringVar(&o.Backup, "backup", "", "the player's backup folder (e.g. ./data/backups/Chocoboflor)")
 	f.StringVar(&o.Snapshot, "snapshot", "", "snapshot id (default: the newest)")
-	f.StringVar(&o.Tables, "tables", "", "only these tables, comma-separated")
+	f.StringVar(&o.Tables, "tables", "", "only these tables, comma-separated (with the views and macros that use them)")
+	f.BoolVar(&o.WithDeps, "with-dependencies", false, "with --tables: also restore the tables their foreign keys reference that the target lacks")
 	f.BoolVar(&o.Replace, "replace", false, "drop and rebuild the chosen tables instead of appending rows")
 	f.BoolVar(&o.DryRun, "dry-run", false, "run every check and print the plan; write nothing")
 	f.BoolVar(&o.List, "list", false, "list the snapshot's tables with rows, sizes and verification status")
@@ -89,6 +101,9 @@ not stop the others, and the exit status is the worst of them (3 before 1).` + e
 
 func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 	ctx := cmd.Context()
+	if o.WithDeps && !cmd.Flags().Changed("tables") {
+		return usageErr("--with-dependencies adds to --tables the tables they need; without --tables every table is restored already")
+	}
 	if o.All {
 		return runRestoreAll(cmd, g, o)
 	}
@@ -171,19 +186,20 @@ func runRestore(cmd *cobra.Command, g *globals, o restoreOptions) error {
 		mode = restore.ModeReplace
 	}
 	opt := restore.Options{
-		Folder:          folder,
-		Snapshot:        o.Snapshot,
-		Target:          target,
-		CreateFolders:   o.DB == "",
-		Gamertag:        o.Gamertag,
-		Force:           o.Force,
-		Tables:          tables,
-		Mode:            mode,
-		DryRun:          o.DryRun,
-		AllowUnverified: o.AllowUnverified,
-		Key:             key,
-		StorageVersion:  o.StorageVersion,
-		Event:           signalAt("restore"),
+		Folder:           folder,
+		Snapshot:         o.Snapshot,
+		Target:           target,
+		CreateFolders:    o.DB == "",
+		Gamertag:         o.Gamertag,
+		Force:            o.Force,
+		Tables:           tables,
+		WithDependencies: o.WithDeps,
+		Mode:             mode,
+		DryRun:           o.DryRun,
+		AllowUnverified:  o.AllowUnverified,
+		Key:              key,
+		StorageVersion:   o.StorageVersion,
+		Event:            signalAt("restore"),
 	}
 	// Restore hashes every file it restores; what it found goes into the
 	// folder's ledger (under the shared lock restore holds then).

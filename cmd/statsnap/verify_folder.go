@@ -259,9 +259,11 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		Ledger: ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
 	}
 	if _, local := storage.LocalPath(folder, storage.LockName); !local && !o.Quick {
-		// From an object store, each file streams once into scratch space
-		// while it is hashed, and the footer and page checks read that
-		// copy: a request per page header would cost more than the file.
+		// From an object store, a file that is decoded (--deep, legacy
+		// and bare snapshots) streams once into scratch space while it is
+		// hashed, and the decode reads that copy: a request per column
+		// chunk would cost more than the file. The other files need no
+		// copy (see verify.Options.DropCopies).
 		scratch, err := os.MkdirTemp("", "statsnap-verify-")
 		if err != nil {
 			op.err = fmt.Errorf("create scratch space: %w", err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/diff"
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
@@ -204,16 +203,7 @@ func rowsOf(t *testing.T, f *fixture, table string) *diff.RowsReport {
 
 func memConn(t *testing.T) *sql.Conn {
 	t.Helper()
-	db, err := dbfile.Open(context.Background(), ":memory:", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, _ := testutil.Conn(t, ":memory:", true)
 	return conn
 }
 
@@ -284,16 +274,8 @@ func TestRowsAgainstLive(t *testing.T) {
 	f := newFixture(t)
 	testutil.WriteDB(t, f.src, `DELETE FROM edited WHERE id = 3`, `INSERT INTO same VALUES (100, 7)`, `CREATE VIEW v_live AS SELECT 2 AS two`)
 	ctx := context.Background()
-	db, err := dbfile.Open(ctx, f.src, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, done := testutil.Conn(t, f.src, false)
+	defer done()
 	live, err := diff.ReadLive(ctx, conn, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -469,16 +451,8 @@ func TestCompareFingerprints(t *testing.T) {
 func readLive(t *testing.T, path string) *snapshot.Manifest {
 	t.Helper()
 	ctx := context.Background()
-	db, err := dbfile.Open(ctx, path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, done := testutil.Conn(t, path, false)
+	defer done()
 	m, err := diff.ReadLive(ctx, conn, diff.Fingerprint)
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,11 @@ type pageHeader struct {
 // nor more than maxPageHeader bytes. Most headers are a few dozen bytes:
 // it reads 4 KiB first, and more only when the header is longer.
 func readPageHeader(ctx context.Context, r io.ReaderAt, off, end int64, scratch *[]byte) (pageHeader, error) {
+	if hs, ok := r.(headerSource); ok {
+		if h, ok := hs.pageHeader(off, end); ok {
+			return h, nil
+		}
+	}
 	var h pageHeader
 	var err error
 	for _, want := range []int64{4 << 10, maxPageHeader} {

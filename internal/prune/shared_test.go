@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
@@ -23,29 +22,8 @@ import (
 // (a full copy) and C's fixed is A's file; B's fixed is A's file too.
 func sharedSnaps(t *testing.T) (*local.Folder, [3]string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "stats.duckdb")
-	testutil.WriteDB(t, src,
-		`CREATE TABLE log (n INTEGER, s VARCHAR)`,
-		`INSERT INTO log SELECT range, 'row ' || range FROM range(40)`,
-		`CREATE TABLE fixed AS SELECT range AS id FROM range(20)`)
-	f, err := local.OpenFolder(filepath.Join(dir, "backups", "X"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids [3]string
-	for k := range ids {
-		if k > 0 {
-			testutil.WriteDB(t, src, `INSERT INTO log SELECT range, 'more' FROM range(10)`)
-		}
-		res, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: "X", Folder: f, CompressionLevel: 3,
-			Time: time.Date(2025, 1, 1+k, 10, 0, 0, 0, time.UTC)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[k] = res.ID
-	}
+	f, list, _ := testutil.GrowingSnapshots(t, "X", time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC), 3)
+	ids := [3]string(list)
 	testutil.ShareRows(t, f.Dir, ids[0], ids[1], "fixed", nil)
 	testutil.ShareRows(t, f.Dir, ids[0], ids[1], "log", nil)
 	testutil.ShareRows(t, f.Dir, ids[0], ids[2], "fixed", nil)

@@ -31,6 +31,10 @@ type job struct {
 
 	plans []*tablePlan
 	seqs  []seqAction
+	// scope holds the views and macros (node keys) this restore handles,
+	// needTypes the types it creates when missing (scope.go).
+	scope     map[string]bool
+	needTypes map[string]bool
 }
 
 type tablePlan struct {
@@ -73,6 +77,11 @@ func (j *job) plan(ctx context.Context, q querier, st *state) error {
 	var problems []string
 	replaced := map[string]bool{}
 	j.plans = nil
+	tables, err := j.withParents(st)
+	if err != nil {
+		return err
+	}
+	j.tables = tables
 	for _, t := range j.tables {
 		p := &tablePlan{src: t, vt: j.v.tables[t.key], paths: j.paths[t.key]}
 		if p.vt == nil {
@@ -149,6 +158,7 @@ func (j *job) plan(ctx context.Context, q querier, st *state) error {
 			j.seqs = append(j.seqs, seqAction{def: d, action: SequenceAdvance, current: cur})
 		}
 	}
+	j.objectScope(st)
 	return nil
 }
 
@@ -281,9 +291,10 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 
 // apply does the restore inside the open transaction, in the order
 // DuckDB's dependencies need: schemas and types, replaced tables dropped
-// (children first), sequences, tables, rows, indexes, macros, views,
-// comments; then the checks that can still roll everything back; and the
-// sequences' values last, as nextval is not transactional.
+// (children first), sequences, then tables, macros and views each after
+// what it uses (order.go), rows, indexes, comments; then the checks that
+// can still roll everything back; and the sequences' values last, as
+// nextval is not transactional.
 func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 	a := &applier{job: j, conn: conn, st: st, touched: map[string]bool{}, built: map[string]bool{}}
 	for _, step := range []func(context.Context) error{
@@ -291,11 +302,9 @@ func (j *job) apply(ctx context.Context, conn *sql.Conn, st *state) error {
 		a.createTypes,
 		a.dropReplaced,
 		a.createSequences,
-		a.createTables,
+		a.createObjects,
 		a.loadRows,
 		a.createIndexes,
-		a.createMacros,
-		a.createViews,
 		a.addComments,
 		a.checkObjects,
 		a.checkRows,
@@ -355,14 +364,12 @@ func (a *applier) createSchemas(ctx context.Context) error {
 }
 
 // createTypes makes the named types (used by views and macros; tables
-// carry their ENUMs inline). One in use cannot be dropped, so an existing
-// one is kept.
+// carry their ENUMs inline): all of them in a full restore, else those the
+// views and macros it creates use. One in use cannot be dropped, so an
+// existing one is kept.
 func (a *applier) createTypes(ctx context.Context) error {
-	if !a.full {
-		return nil
-	}
 	for _, t := range a.v.types {
-		if a.st.types[catalog.Key(t.Schema, t.Name)] {
+		if a.st.types[catalog.Key(t.Schema, t.Name)] || !a.needTypes[catalog.Key(t.Schema, t.Name)] {
 			continue
 		}
 		if err := a.exec(ctx, "create type "+catalog.Key(t.Schema, t.Name), t.SQL); err != nil {
@@ -409,18 +416,63 @@ func (a *applier) createSequences(ctx context.Context) error {
 	return nil
 }
 
-// createTables creates the tables that are created or replaced, from
-// DuckDB's rendering of the DDL the sandbox checked.
-func (a *applier) createTables(ctx context.Context) error {
+// createObjects creates the tables that are created or replaced (from
+// DuckDB's rendering of the DDL the sandbox checked), the macros and the
+// views in scope, each after what it uses.
+func (a *applier) createObjects(ctx context.Context) error {
+	plans := map[string]*tablePlan{}
 	for _, p := range a.plans {
-		if p.action == ActionAppend || p.vt.legacy {
-			continue
+		plans[objKey("table", p.vt.schema, p.vt.name)] = p
+	}
+	macros := map[string]vmacro{}
+	for _, vm := range a.v.macros {
+		macros[objKey("macro", vm.obj.Schema, vm.obj.Name)] = vm
+	}
+	views := map[string]vview{}
+	for _, vv := range a.v.views {
+		views[objKey("view", vv.obj.Schema, vv.obj.Name)] = vv
+	}
+	var order []node
+	if a.v.graph != nil {
+		order = a.v.graph.order
+	} else {
+		for _, p := range a.plans {
+			order = append(order, node{kind: "table", schema: p.vt.schema, name: p.vt.name})
 		}
-		if err := a.exec(ctx, "create table "+p.src.key, p.vt.ddl); err != nil {
+	}
+	for _, n := range order {
+		var err error
+		switch {
+		case n.kind == "table":
+			err = a.createTable(ctx, plans[n.key()])
+		case !a.scope[n.key()]:
+		case n.kind == "macro" && macros[n.key()].broken != nil:
+			vm := macros[n.key()]
+			a.skip("macro", catalog.Key(n.schema, n.name), vm.obj.SQL, vm.broken)
+		case n.kind == "macro":
+			err = a.createMacro(ctx, macros[n.key()])
+		case n.kind == "view" && views[n.key()].broken != nil:
+			vv := views[n.key()]
+			a.skip("view", catalog.Key(n.schema, n.name), vv.obj.SQL, vv.broken)
+		case n.kind == "view":
+			err = a.createView(ctx, views[n.key()])
+		}
+		if err != nil {
 			return err
 		}
-		a.expect.add("table", p.vt.schema, p.vt.name, "")
 	}
+	return nil
+}
+
+// createTable creates one table that is created or replaced.
+func (a *applier) createTable(ctx context.Context, p *tablePlan) error {
+	if p == nil || p.action == ActionAppend || p.vt.legacy {
+		return nil
+	}
+	if err := a.exec(ctx, "create table "+p.src.key, p.vt.ddl); err != nil {
+		return err
+	}
+	a.expect.add("table", p.vt.schema, p.vt.name, "")
 	return nil
 }
 
@@ -463,73 +515,76 @@ func (a *applier) createIndexes(ctx context.Context) error {
 	return nil
 }
 
-// createMacros creates the macros of a full restore; an existing one is
-// kept when appending and replaced with --replace.
-func (a *applier) createMacros(ctx context.Context) error {
-	if !a.full {
+// existing says what to do with an object of the snapshot the target
+// already has: a full restore keeps it when appending and replaces it
+// with --replace; a --tables restore always keeps it.
+func (a *applier) existing(kind, key string) (replace bool) {
+	if a.opt.Mode == ModeReplace && a.full {
+		return true
+	}
+	a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: kind, Name: key, Action: ActionKeep})
+	return false
+}
+
+// createMacro creates one macro in scope (not a broken one); one that no
+// longer binds is skipped and reported.
+func (a *applier) createMacro(ctx context.Context, vm vmacro) error {
+	mc := vm.obj
+	key := catalog.Key(mc.Schema, mc.Name)
+	q, action := mc.SQL, ActionCreate
+	if a.st.macros[key] {
+		if !a.existing("macro", key) {
+			return nil
+		}
+		q, action = "CREATE OR REPLACE MACRO "+strings.TrimPrefix(mc.SQL, "CREATE MACRO "), ActionReplace
+	}
+	// Binding may fail here although it worked in the sandbox: an
+	// appended-to target may have other columns. A binder error does
+	// not abort DuckDB's transaction, so the macro is skipped.
+	err := checkOneCreate(ctx, a.conn, "macro "+key, q)
+	var be *bindError
+	if errors.As(err, &be) {
+		a.skip("macro", key, mc.SQL, be.err)
 		return nil
 	}
-	for _, mc := range a.v.macros {
-		key := catalog.Key(mc.Schema, mc.Name)
-		q, action := mc.SQL, ActionCreate
-		if a.st.macros[key] {
-			if a.opt.Mode != ModeReplace {
-				a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: "macro", Name: key, Action: ActionKeep})
-				continue
-			}
-			q, action = "CREATE OR REPLACE MACRO "+strings.TrimPrefix(mc.SQL, "CREATE MACRO "), ActionReplace
-		}
-		if err := checkOneCreate(ctx, a.conn, "macro "+key, q); err != nil {
-			return err
-		}
-		if err := a.exec(ctx, "create macro "+key, q); err != nil {
-			return err
-		}
-		// Not looked up afterwards: see validate.
-		a.object("macro", mc.Schema, mc.Name, action)
+	if err != nil {
+		return err
 	}
+	if err := a.exec(ctx, "create macro "+key, q); err != nil {
+		return err
+	}
+	// Not looked up afterwards: see validate.
+	a.st.macros[key] = true
+	a.object("macro", mc.Schema, mc.Name, action)
 	return nil
 }
 
-// createViews creates the views of a full restore, like the macros; a
-// view that no longer binds is skipped and reported.
-func (a *applier) createViews(ctx context.Context) error {
-	if !a.full {
+// createView creates one view in scope, like a macro.
+func (a *applier) createView(ctx context.Context, vv vview) error {
+	vw := vv.obj
+	key := catalog.Key(vw.Schema, vw.Name)
+	q, action := vw.SQL, ActionCreate
+	if a.st.views[key] {
+		if !a.existing("view", key) {
+			return nil
+		}
+		q, action = viewRe.ReplaceAllLiteralString(vw.SQL, "CREATE OR REPLACE VIEW "), ActionReplace
+	}
+	err := checkOneCreate(ctx, a.conn, "view "+key, q)
+	var be *bindError
+	if errors.As(err, &be) {
+		a.skip("view", key, vw.SQL, be.err)
 		return nil
 	}
-	for _, vv := range a.v.views {
-		vw := vv.obj
-		key := catalog.Key(vw.Schema, vw.Name)
-		if vv.broken != nil {
-			a.skip("view", key, vw.SQL, vv.broken)
-			continue
-		}
-		q, action := vw.SQL, ActionCreate
-		if a.st.views[key] {
-			if a.opt.Mode != ModeReplace {
-				a.rep.Objects = append(a.rep.Objects, ObjectReport{Kind: "view", Name: key, Action: ActionKeep})
-				continue
-			}
-			q, action = viewRe.ReplaceAllLiteralString(vw.SQL, "CREATE OR REPLACE VIEW "), ActionReplace
-		}
-		// Binding may fail here although it worked in the sandbox: an
-		// appended-to target may have other columns. A binder error
-		// does not abort DuckDB's transaction, so the view is skipped.
-		err := checkOneCreate(ctx, a.conn, "view "+key, q)
-		var be *bindError
-		if errors.As(err, &be) {
-			a.skip("view", key, vw.SQL, be.err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := a.exec(ctx, "create view "+key, q); err != nil {
-			return err
-		}
-		a.expect.add("view", vw.Schema, vw.Name, "")
-		a.object("view", vw.Schema, vw.Name, action)
+	if err != nil {
+		return err
 	}
+	if err := a.exec(ctx, "create view "+key, q); err != nil {
+		return err
+	}
+	a.st.views[key] = true
+	a.expect.add("view", vw.Schema, vw.Name, "")
+	a.object("view", vw.Schema, vw.Name, action)
 	return nil
 }
 
@@ -789,12 +844,12 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 // name the snapshot's views need (a database attached in the source),
 // for as long as restore runs.
 func (j *job) attachStubs(ctx context.Context, conn *sql.Conn) ([]string, error) {
-	if !j.full {
-		return nil, nil
-	}
 	var out []string
 	seen := map[string]bool{}
 	for _, vv := range j.v.views {
+		if !j.full && !j.scope[objKey("view", vv.obj.Schema, vv.obj.Name)] {
+			continue
+		}
 		for _, s := range vv.stubs {
 			if seen[s] {
 				continue
@@ -869,11 +924,14 @@ func (j *job) dryRun(ctx context.Context, target string, exists bool) error {
 		}
 		j.rep.Sequences = append(j.rep.Sequences, r)
 	}
-	if j.full {
-		for _, vv := range j.v.views {
-			if vv.broken != nil {
-				j.skip("view", catalog.Key(vv.obj.Schema, vv.obj.Name), vv.obj.SQL, vv.broken)
-			}
+	for _, vm := range j.v.macros {
+		if vm.broken != nil && j.scope[objKey("macro", vm.obj.Schema, vm.obj.Name)] {
+			j.skip("macro", catalog.Key(vm.obj.Schema, vm.obj.Name), vm.obj.SQL, vm.broken)
+		}
+	}
+	for _, vv := range j.v.views {
+		if vv.broken != nil && j.scope[objKey("view", vv.obj.Schema, vv.obj.Name)] {
+			j.skip("view", catalog.Key(vv.obj.Schema, vv.obj.Name), vv.obj.SQL, vv.broken)
 		}
 	}
 	return nil

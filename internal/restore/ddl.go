@@ -217,8 +217,17 @@ type validated struct {
 	tables    map[string]*vtable
 	indexes   []snapshot.Object
 	views     []vview
-	macros    []snapshot.Object
+	macros    []vmacro
 	comments  []commentDef
+	// graph orders the tables, macros and views by what each uses; nil
+	// for a snapshot without DDL (its tables keep the snapshot's order).
+	graph *depGraph
+}
+
+// vmacro is a macro, or the reason it cannot be restored.
+type vmacro struct {
+	obj    snapshot.Object
+	broken error
 }
 
 // vtable is one table as the sandbox built it.
@@ -227,6 +236,7 @@ type vtable struct {
 	ddl               string // DuckDB's rendering of the sandbox's table
 	plans             []codec.ColumnPlan
 	sequences         []string // keys of the sequences its DEFAULTs use
+	parents           []string // keys of the tables its foreign keys reference
 	legacy            bool     // no DDL recorded: built from the Parquet schema
 }
 
@@ -239,8 +249,10 @@ type vview struct {
 }
 
 // validate checks every piece of DDL of m in a sandbox. It runs only
-// after the manifest verified. Each kind of object is checked in the
-// order a restore creates them, so later DDL binds against earlier.
+// after the manifest verified. Objects are checked in the order a
+// restore creates them (schemas, types, sequences, then tables, macros
+// and views each after what it uses, then indexes), so later DDL binds
+// against earlier.
 func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 	v := &validated{tables: map[string]*vtable{}}
 	if m.Legacy() {
@@ -264,10 +276,10 @@ func validate(ctx context.Context, m *snapshot.Manifest) (*validated, error) {
 		sb.schemas,
 		sb.types,
 		sb.sequences,
+		sb.order,
+		sb.objects,
 		sb.tables,
 		sb.indexes,
-		sb.macros,
-		sb.views,
 		sb.checkObjects,
 		sb.comments,
 	} {
@@ -385,19 +397,55 @@ func (sb *sandbox) sequences(ctx context.Context) error {
 	return nil
 }
 
-// tables runs each create_sql, reads back DuckDB's rendering of every
-// table and checks it against the manifest's column list.
-func (sb *sandbox) tables(ctx context.Context) error {
-	m, v := sb.m, sb.v
+// order reads what each table, macro and view uses (order.go).
+func (sb *sandbox) order(ctx context.Context) error {
+	g, err := buildGraph(ctx, serializer{conn: sb.conn}, sb.m)
+	if err != nil {
+		return fmt.Errorf("sandbox: read the dependencies of the snapshot's objects: %w", err)
+	}
+	sb.v.graph = g
+	return nil
+}
+
+// objects creates the tables, macros and views in dependency order.
+func (sb *sandbox) objects(ctx context.Context) error {
 	tables, err := tableSet(ctx, sb.conn)
 	if err != nil {
 		return err
 	}
-	for _, key := range m.TableOrder {
-		if tables, err = sandboxTable(ctx, sb.conn, key, m.Tables[key], tables); err != nil {
-			return err
+	macros := map[string]snapshot.Object{}
+	for _, mc := range sb.m.Macros {
+		macros[objKey("macro", mc.Schema, mc.Name)] = mc
+	}
+	views := map[string]snapshot.Object{}
+	for _, vw := range sb.m.Views {
+		views[objKey("view", vw.Schema, vw.Name)] = vw
+	}
+	attached := map[string]bool{}
+	for _, n := range sb.v.graph.order {
+		switch n.kind {
+		case "table":
+			key := catalog.Key(n.schema, n.name)
+			if tables, err = sandboxTable(ctx, sb.conn, key, sb.m.Tables[key], tables); err != nil {
+				return err
+			}
+		case "macro":
+			if err := sb.macro(ctx, macros[n.key()]); err != nil {
+				return err
+			}
+		case "view":
+			if err := sb.view(ctx, views[n.key()], attached); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// tables reads back DuckDB's rendering of every table the sandbox built
+// and checks it against the manifest's column list.
+func (sb *sandbox) tables(ctx context.Context) error {
+	m, v := sb.m, sb.v
 	// Read back in two catalog queries, not two per table: each costs
 	// about as much for one table as for all (per table, this was half
 	// the time of a small restore's checks).
@@ -412,17 +460,53 @@ func (sb *sandbox) tables(ctx context.Context) error {
 		}
 		v.tables[key] = vt
 	}
-	return tableSequences(ctx, sb.conn, v.tables)
+	if err := tableSequences(ctx, sb.conn, v.tables); err != nil {
+		return err
+	}
+	return tableParents(ctx, sb.conn, v.tables)
 }
 
-// indexes runs each CREATE INDEX, which must be on a table of the snapshot.
+// tableParents records the tables each table's foreign keys reference,
+// as the sandbox's catalog knows them.
+func tableParents(ctx context.Context, q querier, tables map[string]*vtable) error {
+	rows, err := q.QueryContext(ctx, `SELECT schema_name, table_name, referenced_table FROM duckdb_constraints() WHERE database_name = current_database() AND constraint_type = 'FOREIGN KEY' AND referenced_table IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("sandbox: read the foreign keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, table, parent string
+		if err := rows.Scan(&schema, &table, &parent); err != nil {
+			return fmt.Errorf("sandbox: read the foreign keys: %w", err)
+		}
+		// DuckDB only allows foreign keys within one schema.
+		child, pk := catalog.Key(schema, table), catalog.Key(schema, parent)
+		if vt, ok := tables[child]; ok && pk != child && !contains(vt.parents, pk) {
+			vt.parents = append(vt.parents, pk)
+		}
+	}
+	return rows.Err()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// indexes runs each CREATE INDEX, which must be on a table of the
+// snapshot, after every table, macro and view (an index expression may
+// call a macro).
 func (sb *sandbox) indexes(ctx context.Context) error {
 	for _, ix := range sb.m.Indexes {
 		what := "index " + catalog.Key(ix.Schema, ix.Name)
 		if !indexRe.MatchString(ix.SQL) {
 			return fmt.Errorf("%w: %s: %q is not a CREATE INDEX statement", ErrBadDDL, what, ix.SQL)
 		}
-		if _, ok := sb.v.tables[catalog.Key(ix.Schema, ix.Table)]; !ok {
+		if _, ok := sb.m.Tables[catalog.Key(ix.Schema, ix.Table)]; !ok {
 			return fmt.Errorf("%w: %s is on table %s, which the snapshot lacks", ErrBadDDL, what, catalog.Key(ix.Schema, ix.Table))
 		}
 		if err := checkOneCreate(ctx, sb.conn, what, ix.SQL); err != nil {
@@ -437,72 +521,76 @@ func (sb *sandbox) indexes(ctx context.Context) error {
 	return nil
 }
 
-// macros runs each CREATE MACRO, which must create that very macro.
-func (sb *sandbox) macros(ctx context.Context) error {
-	for _, mc := range sb.m.Macros {
-		what := "macro " + catalog.Key(mc.Schema, mc.Name)
-		mm := macroRe.FindStringSubmatch(mc.SQL)
-		if mm == nil || unquote(mm[1]) != mc.Schema || unquote(mm[2]) != mc.Name {
-			return fmt.Errorf("%w: %s: %q is not a CREATE MACRO of that macro", ErrBadDDL, what, mc.SQL)
-		}
-		if err := checkOneCreate(ctx, sb.conn, what, mc.SQL); err != nil {
-			return err
-		}
+// macro runs one CREATE MACRO, which must create that very macro. One
+// that does not bind (it used an object dropped in the source since:
+// DuckDB does not track what a macro uses) was broken already; it is
+// reported, like a view.
+func (sb *sandbox) macro(ctx context.Context, mc snapshot.Object) error {
+	what := "macro " + catalog.Key(mc.Schema, mc.Name)
+	mm := macroRe.FindStringSubmatch(mc.SQL)
+	if mm == nil || unquote(mm[1]) != mc.Schema || unquote(mm[2]) != mc.Name {
+		return fmt.Errorf("%w: %s: %q is not a CREATE MACRO of that macro", ErrBadDDL, what, mc.SQL)
+	}
+	vm := vmacro{obj: mc}
+	err := checkOneCreate(ctx, sb.conn, what, mc.SQL)
+	var be *bindError
+	switch {
+	case errors.As(err, &be):
+		vm.broken = be.err
+	case err != nil:
+		return err
+	default:
 		if err := sb.exec(ctx, mc.SQL); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
 		}
-		// Not looked up afterwards: macroRe anchors the one statement to
-		// CREATE MACRO schema.name(, so it can only have made that macro,
-		// and listing macros (duckdb_functions() builds a row for each of
-		// DuckDB's 2,900 functions) takes 30-55 ms a call.
-		sb.v.macros = append(sb.v.macros, mc)
 	}
+	// Not looked up afterwards: macroRe anchors the one statement to
+	// CREATE MACRO schema.name(, so it can only have made that macro,
+	// and listing macros (duckdb_functions() builds a row for each of
+	// DuckDB's 2,900 functions) takes 30-55 ms a call.
+	sb.v.macros = append(sb.v.macros, vm)
 	return nil
 }
 
-// views runs the views last: they may use tables, macros and other views.
-// A view that does not bind is not an error: it was broken in the source
-// already (DuckDB only binds a view when it is created), so it is
-// reported.
-func (sb *sandbox) views(ctx context.Context) error {
-	attached := map[string]bool{}
-	for _, vw := range sb.m.Views {
-		what := "view " + catalog.Key(vw.Schema, vw.Name)
-		if !viewRe.MatchString(vw.SQL) {
-			return fmt.Errorf("%w: %s: %q is not a CREATE VIEW statement", ErrBadDDL, what, vw.SQL)
-		}
-		vv := vview{obj: vw}
-		for attempt := 0; ; attempt++ {
-			err := checkOneCreate(ctx, sb.conn, what, vw.SQL)
-			var be *bindError
-			if errors.As(err, &be) {
-				// A view over a database that was attached in the source
-				// binds again once a catalog of that name exists.
-				if name, ok := dberr.MissingCatalog(be.err); ok && attempt < 8 && !attached[name] {
-					if aerr := sb.exec(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(name)); aerr == nil {
-						attached[name] = true
-						vv.stubs = append(vv.stubs, name)
-						continue
-					}
+// view runs one CREATE VIEW. A view that does not bind is not an error:
+// it was broken in the source already (DuckDB only binds a view when it
+// is created), so it is reported.
+func (sb *sandbox) view(ctx context.Context, vw snapshot.Object, attached map[string]bool) error {
+	what := "view " + catalog.Key(vw.Schema, vw.Name)
+	if !viewRe.MatchString(vw.SQL) {
+		return fmt.Errorf("%w: %s: %q is not a CREATE VIEW statement", ErrBadDDL, what, vw.SQL)
+	}
+	vv := vview{obj: vw}
+	for attempt := 0; ; attempt++ {
+		err := checkOneCreate(ctx, sb.conn, what, vw.SQL)
+		var be *bindError
+		if errors.As(err, &be) {
+			// A view over a database that was attached in the source
+			// binds again once a catalog of that name exists.
+			if name, ok := dberr.MissingCatalog(be.err); ok && attempt < 8 && !attached[name] {
+				if aerr := sb.exec(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(name)); aerr == nil {
+					attached[name] = true
+					vv.stubs = append(vv.stubs, name)
+					continue
 				}
-				vv.broken = be.err
-				break
 			}
-			if err != nil {
-				return err
-			}
-			if err := sb.exec(ctx, vw.SQL); err != nil {
-				vv.broken = err
-				break
-			}
-			sb.expect.add("view", vw.Schema, vw.Name, "")
+			vv.broken = be.err
 			break
 		}
-		if vv.broken != nil {
-			vv.stubs = nil
+		if err != nil {
+			return err
 		}
-		sb.v.views = append(sb.v.views, vv)
+		if err := sb.exec(ctx, vw.SQL); err != nil {
+			vv.broken = err
+			break
+		}
+		sb.expect.add("view", vw.Schema, vw.Name, "")
+		break
 	}
+	if vv.broken != nil {
+		vv.stubs = nil
+	}
+	sb.v.views = append(sb.v.views, vv)
 	return nil
 }
 

@@ -7,9 +7,10 @@
 // later reads exactly the bytes that were hashed. It then checks every
 // piece of DDL the manifest carries in a sandbox, and only then opens the
 // target for writing and does everything in one transaction: schemas,
-// sequences, tables (from DuckDB's own rendering of the checked DDL),
-// rows (decoded with the codec the backup recorded), indexes, views,
-// macros and comments. A new database is built under a temporary name and
+// types, sequences, then tables (from DuckDB's own rendering of the
+// checked DDL), macros and views each after what it uses (order.go),
+// rows (decoded with the codec the backup recorded), indexes and
+// comments. A new database is built under a temporary name and
 // moved into place only once complete. The package never prints.
 package restore
 
@@ -47,7 +48,12 @@ type Options struct {
 	Gamertag string
 	Force    bool
 	// Tables limits the restore to these manifest keys; nil means all.
+	// Views and macros that use them come along (scope.go).
 	Tables []string
+	// WithDependencies adds to Tables the tables their foreign keys
+	// reference that the target lacks; without it such a restore is
+	// refused with a MissingDependenciesError.
+	WithDependencies bool
 	// Mode says whether rows are appended to existing tables or the
 	// chosen tables are replaced.
 	Mode Mode
@@ -691,12 +697,13 @@ func (e *earlyValidation) result(ctx context.Context) (*validated, error) {
 	return e.v, e.err
 }
 
-// sourcePaths names the Parquet files DuckDB reads for each chosen
-// table, in the manifest's order: the verified copies, or in a dry run
-// the snapshot's own files.
+// sourcePaths names the Parquet files DuckDB reads for each table, in
+// the manifest's order: the verified copies (verify copies every file of
+// the snapshot), or in a dry run the snapshot's own files. Every table
+// is named, as --with-dependencies may add tables to the chosen ones.
 func (r *restoreRun) sourcePaths(files map[string]verify.FileResult) (map[string][]string, error) {
 	paths := map[string][]string{}
-	for _, t := range r.tables {
+	for _, t := range r.c.tables {
 		for _, name := range t.files {
 			if p, local := storage.LocalPath(r.opt.Folder, name); r.opt.DryRun && local {
 				paths[t.key] = append(paths[t.key], p)

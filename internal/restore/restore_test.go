@@ -304,13 +304,7 @@ func TestRestoreParsers(t *testing.T) {
 }
 
 func TestRestoreAdvance(t *testing.T) {
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, _ := db.Conn(context.Background())
-	defer conn.Close()
+	conn, _ := testutil.Conn(t, ":memory:", true)
 	ctx := context.Background()
 	for _, c := range []struct {
 		inc, start, target, wantNext int64

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // appendOnly are the tables Add only appends to.
@@ -34,22 +35,9 @@ func copyFile(t *testing.T, from, to string) {
 // read-only, and returns its single integer.
 func compare(t *testing.T, a, b, q string) int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, done := testutil.Attached(t, map[string]string{"a": a, "b": b})
+	defer done()
 	ctx := context.Background()
-	for alias, p := range map[string]string{"a": a, "b": b} {
-		if _, err := conn.ExecContext(ctx, "ATTACH "+sqlString(p)+" AS "+alias+" (READ_ONLY)"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var n int64
 	if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -73,16 +61,8 @@ func exceptCount(t *testing.T, a, b, table string, aMinusB bool) int64 {
 func recomputeDiff(t *testing.T, path string) map[string]int64 {
 	t.Helper()
 	ctx := context.Background()
-	db, err := dbfile.Open(ctx, path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, done := testutil.Conn(t, path, false)
+	defer done()
 	var seedText string
 	if err := conn.QueryRowContext(ctx, "SELECT value FROM meta.db_info WHERE key = 'seed'").Scan(&seedText); err != nil {
 		t.Fatal(err)

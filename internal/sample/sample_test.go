@@ -402,22 +402,9 @@ func TestDefaultMatches(t *testing.T) {
 // has not (as multisets), comparing every column.
 func diffTables(t *testing.T, a, b string) map[string]int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, done := testutil.Attached(t, map[string]string{"a": a, "b": b})
+	defer done()
 	ctx := context.Background()
-	for alias, p := range map[string]string{"a": a, "b": b} {
-		if _, err := conn.ExecContext(ctx, "ATTACH "+sqlString(p)+" AS "+alias+" (READ_ONLY)"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	diff := map[string]int64{}
 	for _, name := range expectedTables {
 		q := "SELECT (SELECT count(*) FROM (FROM a." + name + " EXCEPT ALL FROM b." + name + ")) + " +

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/zeebo/blake3"
@@ -126,6 +127,49 @@ func OpenDB(t testing.TB, path string, write bool) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Conn opens one connection to the DuckDB database at path (read-only
+// unless write; ":memory:" for an empty in-memory one). A connection, not
+// a pool: ATTACH and temporary objects stay with it. done closes it and
+// its database; it may be called more than once, and runs when the test
+// ends if the test has not called it (a database stays locked while it is
+// open, so tests that open one file many times close as they go).
+func Conn(t testing.TB, path string, write bool) (conn *sql.Conn, done func()) {
+	t.Helper()
+	db, err := dbfile.Open(context.Background(), path, !write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err = db.Conn(context.Background())
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	done = func() {
+		once.Do(func() {
+			conn.Close()
+			db.Close()
+		})
+	}
+	t.Cleanup(done)
+	return conn, done
+}
+
+// Attached is Conn to an in-memory DuckDB with each database of dbs
+// (alias to path) attached read-only under its alias, to compare them in
+// one query.
+func Attached(t testing.TB, dbs map[string]string) (conn *sql.Conn, done func()) {
+	t.Helper()
+	conn, done = Conn(t, ":memory:", true)
+	for alias, p := range dbs {
+		if _, err := conn.ExecContext(context.Background(), "ATTACH "+sqlq.Literal(p)+" AS "+sqlq.Ident(alias)+" (READ_ONLY)"); err != nil {
+			done()
+			t.Fatal(err)
+		}
+	}
+	return conn, done
 }
 
 // Exec runs statements in a fresh in-memory DuckDB.

@@ -1,0 +1,257 @@
+package restore
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
+)
+
+// What a --tables restore touches besides the tables named:
+//
+//   - a table it creates (or rebuilds with --replace) needs the tables
+//     its foreign keys reference. When the target lacks one and --tables
+//     does not name it, the restore is refused before anything is
+//     written, naming each missing table, unless WithDependencies asks
+//     to restore those too (transitively). A parent the target already
+//     has is used as it is, never appended to or replaced;
+//   - the sequences its DEFAULTs use are created or advanced (plan);
+//   - a view or macro of the snapshot that uses a restored table,
+//     directly or through other views and macros, is created when the
+//     target lacks it and everything it uses exists once the restore is
+//     done; the snapshot's views, macros and types it needs and the
+//     target lacks are created with it. One the target already has is
+//     kept as it is (even with --replace: only the named tables are
+//     replaced). One that uses a table neither restored nor in the
+//     target is skipped and reported, with the table it lacks;
+//   - views and macros that use no restored table are left alone.
+//
+// A full restore (no --tables) handles every object of the snapshot.
+
+// MissingDependenciesError is --tables choosing tables whose foreign keys
+// reference tables that neither --tables nor the target has. Nothing was
+// written. Callers treat it as a usage error.
+type MissingDependenciesError struct {
+	// Missing maps a chosen table to the tables it lacks.
+	Missing map[string][]string
+	// Tables is the --tables list that would include them all.
+	Tables []string
+}
+
+func (e *MissingDependenciesError) Error() string {
+	children := make([]string, 0, len(e.Missing))
+	for c := range e.Missing {
+		children = append(children, c)
+	}
+	sort.Strings(children)
+	var parts []string
+	for _, c := range children {
+		parts = append(parts, fmt.Sprintf("table %s has a foreign key to %s", c, tableList(e.Missing[c])))
+	}
+	return fmt.Sprintf("%s, which neither --tables nor the target has; nothing was restored (restore them too with --with-dependencies, or name them: --tables %s)",
+		strings.Join(parts, "; "), strings.Join(e.Tables, ","))
+}
+
+func tableList(keys []string) string {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = "table " + k
+	}
+	return strings.Join(q, " and ")
+}
+
+// withParents returns the chosen tables with the foreign-key parents the
+// target lacks (when WithDependencies), in creation order, or refuses.
+func (j *job) withParents(st *state) ([]srcTable, error) {
+	if j.full || j.v.graph == nil {
+		return j.tables, nil
+	}
+	all := map[string]srcTable{}
+	for _, t := range j.snap.tables {
+		all[t.key] = t
+	}
+	chosen := map[string]bool{}
+	for _, t := range j.tables {
+		chosen[t.key] = true
+	}
+	missing := map[string][]string{}
+	extra := map[string]bool{} // parents --tables lacks, for the suggestion
+	queue := make([]string, 0, len(j.tables))
+	for _, t := range j.tables {
+		queue = append(queue, t.key)
+	}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		vt := j.v.tables[k]
+		if vt == nil {
+			continue
+		}
+		_, exists := st.tables[k]
+		if exists && j.opt.Mode != ModeReplace && !extra[k] {
+			// Appended to: its foreign keys already hold in the target.
+			continue
+		}
+		for _, p := range vt.parents {
+			if chosen[p] || extra[p] {
+				continue
+			}
+			if _, has := st.tables[p]; has {
+				continue
+			}
+			if _, inSnap := all[p]; !inSnap {
+				continue // creating the table then fails with DuckDB's own error
+			}
+			if !extra[p] {
+				extra[p] = true
+				queue = append(queue, p)
+			}
+			missing[k] = append(missing[k], p)
+		}
+	}
+	if len(missing) > 0 && !j.opt.WithDependencies {
+		var names []string
+		for _, t := range j.tables {
+			names = append(names, t.key)
+		}
+		for _, t := range j.snap.tables {
+			if extra[t.key] {
+				names = append(names, t.key)
+			}
+		}
+		for _, ps := range missing {
+			sort.Strings(ps)
+		}
+		return nil, &MissingDependenciesError{Missing: missing, Tables: names}
+	}
+	for p := range extra {
+		chosen[p] = true
+	}
+	// Creation order: the dependency graph's.
+	var out []srcTable
+	for _, n := range j.v.graph.order {
+		if n.kind != "table" {
+			continue
+		}
+		if k := catalog.Key(n.schema, n.name); chosen[k] {
+			out = append(out, all[k])
+		}
+	}
+	return out, nil
+}
+
+// objectScope decides which views and macros a --tables restore handles
+// and which types it creates (see the comment at the top).
+func (j *job) objectScope(st *state) {
+	j.scope, j.needTypes = map[string]bool{}, map[string]bool{}
+	g := j.v.graph
+	if g == nil {
+		return
+	}
+	if j.full {
+		for _, n := range g.order {
+			if n.kind != "table" {
+				j.scope[n.key()] = true
+			}
+		}
+		for _, t := range j.v.types {
+			j.needTypes[catalog.Key(t.Schema, t.Name)] = true
+		}
+		return
+	}
+	restored := map[string]bool{}
+	for _, p := range j.plans {
+		restored[objKey("table", p.vt.schema, p.vt.name)] = true
+	}
+	inTarget := func(n node) bool {
+		k := catalog.Key(n.schema, n.name)
+		switch n.kind {
+		case "table":
+			_, ok := st.tables[k]
+			return ok
+		case "view":
+			return st.views[k]
+		default:
+			return st.macros[k]
+		}
+	}
+	broken := map[string]error{}
+	for _, vv := range j.v.views {
+		if vv.broken != nil {
+			broken[objKey("view", vv.obj.Schema, vv.obj.Name)] = vv.broken
+		}
+	}
+	for _, vm := range j.v.macros {
+		if vm.broken != nil {
+			broken[objKey("macro", vm.obj.Schema, vm.obj.Name)] = vm.broken
+		}
+	}
+	for _, n := range g.order {
+		if n.kind == "table" {
+			continue
+		}
+		uses := g.closure(n.key())
+		related := false
+		for _, d := range uses {
+			if restored[d] {
+				related = true
+				break
+			}
+		}
+		if !related {
+			continue
+		}
+		if inTarget(n) {
+			j.scope[n.key()] = true // reported as kept
+			continue
+		}
+		var lacks []string
+		for _, d := range uses {
+			dn := g.nodes[d]
+			if dn.kind == "table" && !restored[d] && !inTarget(dn) {
+				lacks = append(lacks, catalog.Key(dn.schema, dn.name))
+			}
+		}
+		if len(lacks) > 0 {
+			sort.Strings(lacks)
+			j.skipDeps(n, lacks)
+			continue
+		}
+		if err := broken[n.key()]; err != nil {
+			j.scope[n.key()] = true // its creation reports it
+			continue
+		}
+		j.scope[n.key()] = true
+		for _, d := range append(uses, n.key()) {
+			dn := g.nodes[d]
+			if dn.kind != "table" && !inTarget(dn) {
+				j.scope[d] = true
+			}
+			for _, t := range g.types[d] {
+				if !st.types[t] {
+					j.needTypes[t] = true
+				}
+			}
+		}
+	}
+}
+
+// skipDeps reports a view or macro a --tables restore cannot create.
+func (j *job) skipDeps(n node, lacks []string) {
+	key := catalog.Key(n.schema, n.name)
+	ddl := ""
+	for _, vv := range j.v.views {
+		if n.kind == "view" && vv.obj.Schema == n.schema && vv.obj.Name == n.name {
+			ddl = vv.obj.SQL
+		}
+	}
+	for _, vm := range j.v.macros {
+		if n.kind == "macro" && vm.obj.Schema == n.schema && vm.obj.Name == n.name {
+			ddl = vm.obj.SQL
+		}
+	}
+	reason := fmt.Sprintf("it uses %s, which neither this restore nor the target has", tableList(lacks))
+	j.rep.Skipped = append(j.rep.Skipped, SkippedObject{Kind: n.kind, Name: key, SQL: ddl, Reason: reason})
+	j.rep.Warnings = append(j.rep.Warnings, fmt.Sprintf("%s %s was not restored: %s (add %s to --tables to restore it)", n.kind, key, reason, strings.Join(lacks, ",")))
+}

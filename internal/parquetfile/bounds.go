@@ -241,10 +241,12 @@ func checkPages(ctx context.Context, r Source, pr *file.Reader) ([]int64, error)
 // page checks of Check. It decodes no values: it is the check that every
 // byte a reader will decompress is sound, at the cost of one pass of
 // decompression. Pages are decompressed as streams, so memory stays a few
-// buffers whatever a page's size.
-func Decompress(ctx context.Context, r Source) (err error) {
+// buffers whatever a page's size. It returns the most bytes the pages of
+// one row group decompress to: what a reader that holds a row group's
+// values at once (DuckDB does) needs at least.
+func Decompress(ctx context.Context, r Source) (rowGroupBytes int64, err error) {
 	if err := checkFooter(ctx, r); err != nil {
-		return err
+		return 0, err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -253,26 +255,30 @@ func Decompress(ctx context.Context, r Source) (err error) {
 	}()
 	pr, err := file.NewParquetReader(keepOpen{r})
 	if err != nil {
-		return fmt.Errorf("read parquet footer: %w", err)
+		return 0, fmt.Errorf("read parquet footer: %w", err)
 	}
 	defer pr.Close()
 	if _, err := checkPages(ctx, r, pr); err != nil {
-		return fmt.Errorf("check parquet pages: %w", err)
+		return 0, fmt.Errorf("check parquet pages: %w", err)
 	}
 	s := &streamer{ctx: ctx, r: r}
 	defer s.close()
 	md := pr.MetaData()
 	for g := 0; g < md.NumRowGroups(); g++ {
 		rg := md.RowGroup(g)
+		var inGroup int64
 		for c := 0; c < rg.NumColumns(); c++ {
 			ch, err := chunkOf(md, g, c)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			if err := s.decompressChunk(&ch); err != nil {
-				return fmt.Errorf("row group %d column %d: %w", g, c, err)
+			n, err := s.decompressChunk(&ch)
+			if err != nil {
+				return 0, fmt.Errorf("row group %d column %d: %w", g, c, err)
 			}
+			inGroup += n
 		}
+		rowGroupBytes = max(rowGroupBytes, inGroup)
 	}
-	return nil
+	return rowGroupBytes, nil
 }

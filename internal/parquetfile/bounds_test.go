@@ -337,7 +337,7 @@ func TestPageBombRefused(t *testing.T) {
 	bomb := forgedPageFile(t, 1<<30+1, 16)
 	for fn, call := range map[string]func() error{
 		"Check":      func() error { _, err := Check(ctx, bytes.NewReader(bomb)); return err },
-		"Decompress": func() error { return Decompress(ctx, bytes.NewReader(bomb)) },
+		"Decompress": func() error { _, err := Decompress(ctx, bytes.NewReader(bomb)); return err },
 		"DecodeAll":  func() error { _, err := DecodeAll(ctx, bytes.NewReader(bomb)); return err },
 	} {
 		var err error
@@ -393,9 +393,10 @@ func TestHugePageStreamed(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	var err error
-	bounded(t, 32<<20, func() { err = Decompress(ctx, bytes.NewReader(good)) })
-	if err != nil {
-		t.Errorf("Decompress: %v", err)
+	var inGroup int64
+	bounded(t, 32<<20, func() { inGroup, err = Decompress(ctx, bytes.NewReader(good)) })
+	if err != nil || inGroup != size {
+		t.Errorf("Decompress = %d bytes, %v; want %d", inGroup, err, size)
 	}
 	var rows int64
 	bounded(t, 32<<20, func() { rows, err = DecodeAll(ctx, bytes.NewReader(good)) })
@@ -410,7 +411,7 @@ func TestHugePageStreamed(t *testing.T) {
 			t.Errorf("%s: DecodeAll accepted a page that lies about its %s", name, name)
 		}
 	}
-	if err := Decompress(ctx, bytes.NewReader(forgedPage(t, size-1, body, 6, size/4, true))); err == nil {
+	if _, err := Decompress(ctx, bytes.NewReader(forgedPage(t, size-1, body, 6, size/4, true))); err == nil {
 		t.Error("Decompress accepted a page that decompresses to more than it declares")
 	}
 }

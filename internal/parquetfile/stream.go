@@ -102,20 +102,22 @@ func chunkOf(md *metadata.FileMetaData, g, c int) (chunk, error) {
 }
 
 // decompressChunk decompresses every page of a chunk to its end, checking
-// each yields the size its header declares; it decodes nothing.
-func (s *streamer) decompressChunk(c *chunk) error {
+// each yields the size its header declares, and returns their total; it
+// decodes nothing.
+func (s *streamer) decompressChunk(c *chunk) (int64, error) {
+	var total int64
 	for off := c.start; off < c.end; {
 		if err := s.ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		h, err := readPageHeader(s.ctx, s.r, off, c.end, &s.scratch)
 		if err != nil {
-			return fmt.Errorf("page header at %d: %w", off, err)
+			return 0, fmt.Errorf("page header at %d: %w", off, err)
 		}
 		body := off + h.headerLen
 		next := body + int64(h.compressed)
 		if h.compressed < 0 || h.uncompressed < 0 || next > c.end {
-			return fmt.Errorf("the page at %d does not fit in its chunk", off)
+			return 0, fmt.Errorf("the page at %d does not fit in its chunk", off)
 		}
 		var st *region
 		switch h.typ {
@@ -124,7 +126,7 @@ func (s *streamer) decompressChunk(c *chunk) error {
 		case pageDataV2:
 			lv := int64(h.repBytes) + int64(h.defBytes)
 			if h.repBytes < 0 || h.defBytes < 0 || lv > int64(h.compressed) || lv > int64(h.uncompressed) {
-				return fmt.Errorf("page at %d: its level lengths do not fit in it", off)
+				return 0, fmt.Errorf("page at %d: its level lengths do not fit in it", off)
 			}
 			vlen := int64(h.compressed) - lv
 			st, err = s.in.open(io.NewSectionReader(s.r, body+lv, vlen), vlen, c.codec, h.valuesCompressed, int64(h.uncompressed)-lv)
@@ -135,12 +137,13 @@ func (s *streamer) decompressChunk(c *chunk) error {
 		if err == nil {
 			err = drain(st)
 		}
+		total += int64(h.uncompressed)
 		if err != nil {
-			return fmt.Errorf("page at %d: %w", off, err)
+			return 0, fmt.Errorf("page at %d: %w", off, err)
 		}
 		off = next
 	}
-	return nil
+	return total, nil
 }
 
 func (s *streamer) chunk(c *chunk) error {

@@ -273,7 +273,7 @@ func TestStreamingMatchesArrow(t *testing.T) {
 		if err != nil || rows != info.Rows {
 			t.Errorf("%s: DecodeAll streaming = %d rows, %v; the footer says %d", name, rows, err, info.Rows)
 		}
-		if err := Decompress(context.Background(), bytes.NewReader(data)); err != nil {
+		if _, err := Decompress(context.Background(), bytes.NewReader(data)); err != nil {
 			t.Errorf("%s: Decompress: %v", name, err)
 		}
 	}

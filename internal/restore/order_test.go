@@ -15,6 +15,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 func TestViewQuery(t *testing.T) {
@@ -409,4 +410,61 @@ func FuzzDDLText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRestoreOrderIgnoresManifestOrder: a manifest of format 1 that lists
+// its tables, macros and views by name (children before parents, callers
+// before callees) restores the same database: the order comes from what
+// each object uses, not from the manifest's lists.
+func TestRestoreOrderIgnoresManifestOrder(t *testing.T) {
+	dir, src, folder := orderFixture(t)
+	fx := fixture{dir: dir, source: src, folder: folder, id: snapshotID(t, folder)}
+	fx.tamper(t, func(m *snapshot.Manifest) {
+		m.FormatVersion = 1
+		for _, tb := range m.Tables {
+			tb.Files, tb.Fingerprint, tb.Shape = nil, "", ""
+		}
+		slices.Sort(m.TableOrder)
+		byName := func(a, b snapshot.Object) int { return strings.Compare(a.Name, b.Name) }
+		slices.SortFunc(m.Views, byName)
+		slices.SortFunc(m.Macros, byName)
+		if m.TableOrder[0] != "a_child" || m.Views[0].Name != "a" || m.Macros[0].Name != "a_m" {
+			t.Fatalf("the manifest is not in name order: %v %v %v", m.TableOrder, m.Views, m.Macros)
+		}
+	})
+	out := filepath.Join(dir, "v1.duckdb")
+	// Into a new database, then --replace over it: rows load parents
+	// first, and replaced tables are dropped children first.
+	for _, mode := range []Mode{ModeAppend, ModeReplace} {
+		rep, err := Run(context.Background(), Options{Folder: folder, Target: out, Mode: mode})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if len(rep.Skipped) > 0 {
+			t.Errorf("%s: skipped %+v", mode, rep.Skipped)
+		}
+		for _, q := range append(slices.Clone(orderChecks), objectsOf) {
+			if got, want := flat(query(t, out, q)), flat(query(t, src, q)); got != want {
+				t.Errorf("%s: %s:\n got %s\nwant %s", mode, q, got, want)
+			}
+		}
+	}
+	// --tables of the child with --replace, the parent named after it.
+	if _, err := Run(context.Background(), Options{Folder: folder, Target: out, Mode: ModeReplace, Tables: []string{"a_child", "z_parent"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range orderChecks {
+		if got, want := flat(query(t, out, q)), flat(query(t, src, q)); got != want {
+			t.Errorf("after --tables --replace: %s:\n got %s\nwant %s", q, got, want)
+		}
+	}
+}
+
+func snapshotID(t *testing.T, folder *local.Folder) string {
+	t.Helper()
+	all, err := snapshot.Scan(context.Background(), folder)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("scan: %v, %d snapshots", err, len(all))
+	}
+	return all[0].ID
 }

@@ -62,9 +62,10 @@ func tableList(keys []string) string {
 }
 
 // withParents returns the chosen tables with the foreign-key parents the
-// target lacks (when WithDependencies), in creation order, or refuses.
+// target lacks (when WithDependencies), in creation order (rows are
+// loaded in it, and replaced tables dropped in its reverse), or refuses.
 func (j *job) withParents(st *state) ([]srcTable, error) {
-	if j.full || j.v.graph == nil {
+	if j.v.graph == nil {
 		return j.tables, nil
 	}
 	all := map[string]srcTable{}
@@ -74,6 +75,9 @@ func (j *job) withParents(st *state) ([]srcTable, error) {
 	chosen := map[string]bool{}
 	for _, t := range j.tables {
 		chosen[t.key] = true
+	}
+	if j.full {
+		return j.inGraphOrder(all, chosen), nil
 	}
 	missing := map[string][]string{}
 	extra := map[string]bool{} // parents --tables lacks, for the suggestion
@@ -128,7 +132,11 @@ func (j *job) withParents(st *state) ([]srcTable, error) {
 	for p := range extra {
 		chosen[p] = true
 	}
-	// Creation order: the dependency graph's.
+	return j.inGraphOrder(all, chosen), nil
+}
+
+// inGraphOrder lists the chosen tables in the dependency graph's order.
+func (j *job) inGraphOrder(all map[string]srcTable, chosen map[string]bool) []srcTable {
 	var out []srcTable
 	for _, n := range j.v.graph.order {
 		if n.kind != "table" {
@@ -138,7 +146,7 @@ func (j *job) withParents(st *state) ([]srcTable, error) {
 			out = append(out, all[k])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // objectScope decides which views and macros a --tables restore handles

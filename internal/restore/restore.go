@@ -614,7 +614,17 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 				NewestGood: newestGood(ctx, opt.Folder, r.c.all, r.c.entries, info.ID, vopt)}
 		}
 	}
-	r.rep.Verified = info.Status == snapshot.StatusComplete && len(res.Warnings) == 0
+	// A partial snapshot (tables left out at backup) is proven all the
+	// same: what it holds verified. Its restore says what it lacks.
+	proven := 0
+	for _, w := range res.Warnings {
+		if w.Kind == verify.KindPartial {
+			r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("table %s was not restored: %s", w.Table, w.Detail))
+			continue
+		}
+		proven++
+	}
+	r.rep.Verified = info.Status == snapshot.StatusComplete && proven == 0
 	r.rep.Verification = res.Warnings
 	files := map[string]verify.FileResult{}
 	for _, f := range res.Files {

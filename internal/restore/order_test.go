@@ -542,3 +542,39 @@ func TestSerializerRefs(t *testing.T) {
 		t.Errorf("the second batch: %v %+v", ok[last], refs[last])
 	}
 }
+
+// TestRestoreSkipsBrokenMacro: DuckDB lets a table go while a macro still
+// reads it (it does not track what a macro uses). Such a macro cannot be
+// created again; the restore skips and reports it, like a broken view,
+// instead of refusing the whole snapshot.
+func TestRestoreSkipsBrokenMacro(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.duckdb")
+	testutil.WriteDB(t, src,
+		`CREATE TABLE kept (x INTEGER)`,
+		`INSERT INTO kept VALUES (1)`,
+		`CREATE TABLE gone (x INTEGER)`,
+		`CREATE MACRO reads_gone() AS TABLE SELECT * FROM gone`,
+		`CREATE MACRO fine(x) AS x + 1`,
+		`DROP TABLE gone`,
+	)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Backup(context.Background(), backup.Options{Source: src, Gamertag: "tester", Folder: folder,
+		CompressionLevel: 1, Time: time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.duckdb")
+	rep, err := Run(context.Background(), Options{Folder: folder, Target: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Kind != "macro" || rep.Skipped[0].Name != "reads_gone" || !strings.Contains(rep.Skipped[0].Reason, "gone") {
+		t.Errorf("skipped %+v, want the macro reads_gone", rep.Skipped)
+	}
+	if got := flat(query(t, out, `SELECT fine(x) FROM kept`)); got != "2" {
+		t.Errorf("fine over kept: %s", got)
+	}
+}

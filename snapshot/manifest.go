@@ -67,12 +67,35 @@ type Manifest struct {
 	Views      []Object   `json:"views,omitempty"`
 	Macros     []Object   `json:"macros,omitempty"`
 	Comments   []Object   `json:"comments,omitempty"`
+	// Skipped are the source's tables this snapshot does not hold,
+	// because the user chose to leave them out (backup --skip-table). A
+	// snapshot with any is partial: verify, snapshots and restore --list
+	// say so.
+	Skipped []SkippedTable `json:"skipped_tables,omitempty"`
 
 	// Checksum is the BLAKE3 of the canonical manifest (see Canonical);
 	// MAC the keyed BLAKE3 of the same bytes, when backup had a key.
 	Checksum string `json:"manifest_checksum,omitempty"`
 	MAC      string `json:"manifest_mac,omitempty"`
 }
+
+// SkippedTable is a table of the source left out of a snapshot, and why.
+type SkippedTable struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	// Reason says why: what statsnap found that it cannot carry, or that
+	// the user asked for the table to be left out.
+	Reason string `json:"reason"`
+}
+
+// Key is the skipped table's manifest key.
+func (s SkippedTable) Key() string { return TableKey(s.Schema, s.Name) }
+
+// MaxSkipReason bounds a skipped table's reason, in bytes.
+const MaxSkipReason = 4096
+
+// Partial reports a snapshot that leaves some of the source's tables out.
+func (m *Manifest) Partial() bool { return len(m.Skipped) > 0 }
 
 // Table is one table's entry.
 type Table struct {
@@ -390,11 +413,16 @@ func validate(m *Manifest) error {
 		if !hexRe.MatchString(t.BLAKE3) {
 			return fmt.Errorf("table %q: blake3 %q is not 64 lowercase hex digits", key, t.BLAKE3)
 		}
-		for _, c := range t.Columns {
-			if strings.ContainsRune(c.Name, 0) {
-				return fmt.Errorf("table %q: column name contains NUL", key)
-			}
+		// A column's name may hold a NUL byte (read_csv_auto makes one from
+		// a CSV header that has one): readers refer to such a column
+		// without spelling its name in SQL. A schema or table name cannot
+		// be made with one, and restore spells them.
+		if strings.ContainsRune(t.Schema, 0) || strings.ContainsRune(t.Name, 0) {
+			return fmt.Errorf("table %q: schema or table name contains NUL", key)
 		}
+	}
+	if err := validateSkipped(m); err != nil {
+		return err
 	}
 	if !m.Legacy() {
 		if m.HashAlgorithm != "blake3" {
@@ -413,6 +441,38 @@ func validate(m *Manifest) error {
 			if _, ok := m.Tables[k]; !ok {
 				return fmt.Errorf("table_order names %q, which tables lacks", k)
 			}
+		}
+	}
+	return nil
+}
+
+// validateSkipped checks skipped_tables: statsnap format only, each a
+// named table the snapshot does not hold, once, with a reason.
+func validateSkipped(m *Manifest) error {
+	if len(m.Skipped) == 0 {
+		return nil
+	}
+	if m.Legacy() {
+		return errors.New("skipped_tables in a manifest without format_version")
+	}
+	seen := map[string]bool{}
+	for i, s := range m.Skipped {
+		if s.Schema == "" || s.Name == "" {
+			return fmt.Errorf("skipped_tables[%d]: empty schema or name", i)
+		}
+		if strings.ContainsRune(s.Schema, 0) || strings.ContainsRune(s.Name, 0) {
+			return fmt.Errorf("skipped_tables[%d]: schema or name contains NUL", i)
+		}
+		if s.Reason == "" || len(s.Reason) > MaxSkipReason {
+			return fmt.Errorf("skipped_tables[%d]: reason is empty or longer than %d bytes", i, MaxSkipReason)
+		}
+		key := s.Key()
+		if seen[key] {
+			return fmt.Errorf("skipped_tables names %q twice", key)
+		}
+		seen[key] = true
+		if _, ok := m.Tables[key]; ok {
+			return fmt.Errorf("skipped_tables names %q, which tables holds", key)
 		}
 	}
 	return nil

@@ -153,3 +153,44 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedTables: skipped_tables survives a round trip, and a hostile
+// list (empty or NUL names, a table the snapshot holds, a name twice, no
+// or an oversized reason, in a seed-made manifest) is refused on parse.
+func TestSkippedTables(t *testing.T) {
+	m := testManifest()
+	m.Skipped = []SkippedTable{{Schema: "raw", Name: "imports", Reason: "left out at the user's request (--skip-table)"}}
+	raw, err := Marshal(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Partial() || p.Skipped[0].Key() != "raw.imports" {
+		t.Fatalf("skipped %+v", p.Skipped)
+	}
+	for name, bad := range map[string][]SkippedTable{
+		"empty name":  {{Schema: "main", Name: "", Reason: "r"}},
+		"NUL name":    {{Schema: "main", Name: "a\x00b", Reason: "r"}},
+		"held table":  {{Schema: "main", Name: "t", Reason: "r"}},
+		"twice":       {{Schema: "main", Name: "x", Reason: "r"}, {Schema: "main", Name: "x", Reason: "r"}},
+		"no reason":   {{Schema: "main", Name: "x"}},
+		"long reason": {{Schema: "main", Name: "x", Reason: strings.Repeat("r", MaxSkipReason+1)}},
+	} {
+		m := testManifest()
+		m.Skipped = bad
+		raw, err := Marshal(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseManifest(raw); !errors.Is(err, ErrManifestCorrupt) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	legacy := []byte(`{"gamertag": "g", "tables": {}, "skipped_tables": [{"schema": "main", "name": "x", "reason": "r"}]}`)
+	if _, err := ParseManifest(legacy); !errors.Is(err, ErrManifestCorrupt) {
+		t.Errorf("legacy manifest with skipped_tables: err = %v", err)
+	}
+}

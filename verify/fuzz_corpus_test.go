@@ -74,6 +74,13 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"empty":               ``,
 		"escapes":             strings.Replace(legacy, `"Chocoboflor"`, `"\u0000\u2028\ud800<>&"`, 1),
 	}
+	// skipped_tables: a partial snapshot parses; a hostile list (a table
+	// it also holds, a NUL in a name, no reason) does not.
+	skipped := func(list string) string {
+		return strings.Replace(string(real), `"manifest_checksum"`, `"skipped_tables": `+list+`, "manifest_checksum"`, 1)
+	}
+	seeds["skipped_tables_nul_column"] = skipped(`[{"schema": "main", "name": "imported", "reason": "a column name holds a NUL byte"}]`)
+	seeds["skipped_tables_hostile"] = skipped(`[{"schema": "main", "name": "big", "reason": "r"}, {"schema": "ma\u0000in", "name": "x", "reason": ""}]`)
 	// Format 2: a table held by several files. Each seed breaks one rule
 	// of the files member; the parser must refuse every one.
 	parts := func(edit func(files []any, table map[string]any)) string {

@@ -47,6 +47,9 @@ const (
 	KindUnverifiable
 	KindUnauthenticated
 	KindUnexpectedFile
+	// KindPartial is only ever a warning: a table the backup left out
+	// (backup --skip-table), which the snapshot cannot restore.
+	KindPartial
 )
 
 var kindNames = []string{
@@ -60,6 +63,7 @@ var kindNames = []string{
 	KindUnverifiable:    "unverifiable",
 	KindUnauthenticated: "unauthenticated",
 	KindUnexpectedFile:  "unexpected_file",
+	KindPartial:         "partial",
 }
 
 func (k Kind) String() string { return enum.String("verify.Kind", kindNames, int(k)) }
@@ -386,6 +390,11 @@ func checkManifest(res *Result, s snapshot.Info, opt Options, vouched bool) []jo
 			res.Warnings = append(res.Warnings, Problem{File: mname, Kind: KindUnauthenticated,
 				Detail: "the manifest carries a keyed MAC, but no key was given, so it was not checked: the snapshot is intact but not authenticated; pass --key-file (or set STATSNAP_KEY_FILE) to authenticate it"})
 		}
+	}
+
+	for _, sk := range p.Skipped {
+		res.Warnings = append(res.Warnings, Problem{Table: sk.Key(), File: mname, Kind: KindPartial,
+			Detail: fmt.Sprintf("the snapshot is partial: table %q was left out at backup (%s), so restoring the snapshot cannot bring it back", sk.Key(), sk.Reason)})
 	}
 
 	if p.Legacy() && statsnapOnly(p.Manifest) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type backupOptions struct {
 	Time             string
 	Jobs             int
 	Full             bool
+	SkipTables       []string
 }
 
 // incrementalByDefault: backups share unchanged files unless --full
@@ -68,6 +70,9 @@ type backupSnapJSON struct {
 	NewBytes    int64  `json:"new_bytes"`
 	SharedFiles int    `json:"shared_files"`
 	SharedBytes int64  `json:"shared_bytes"`
+	// Skipped are the tables left out with --skip-table: the snapshot is
+	// partial.
+	Skipped []snapshot.SkippedTable `json:"skipped_tables,omitempty"`
 }
 
 type failedJSON struct {
@@ -88,7 +93,12 @@ a file of the previous snapshot whose rows DuckDB proves unchanged (a
 fingerprint of every value of every row) is named again rather than written
 again, once it is known good; --full writes every table anew. The app must be
 closed while its database is read. --all backs up every player of --data-dir; one
-failure does not stop the others.` + exitStatus(
+failure does not stop the others.
+
+A table statsnap cannot carry faithfully stops the backup before anything is
+written, with a sentence naming it and why; --skip-table leaves it out (or any
+other table), and the snapshot then records it as skipped: verify, snapshots
+and restore --list report such a snapshot as partial.` + exitStatus(
 			"0 every snapshot was written",
 			"1 a database is missing or in use, a folder is locked, the disk is full, ...",
 			exitLineUsage,
@@ -96,7 +106,8 @@ failure does not stop the others.` + exitStatus(
 		Example: `  statsnap backup --gamertag Chocoboflor
   statsnap backup --all --output ./mes_backups --compression-level 15
   statsnap backup --db ./other/stats.duckdb --gamertag JGtm
-  statsnap backup --gamertag Chocoboflor --full`,
+  statsnap backup --gamertag Chocoboflor --full
+  statsnap backup --gamertag Chocoboflor --skip-table scratch,imports.raw`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error { return runBackup(cmd, g, o) },
 	}
@@ -109,6 +120,7 @@ failure does not stop the others.` + exitStatus(
 	f.StringVar(&o.Time, "time", "", "record the snapshot as taken at this RFC 3339 time (for imports and tests)")
 	f.IntVar(&o.Jobs, "jobs", 1, "with --all, back up this many players at once")
 	f.BoolVar(&o.Full, "full", false, "write every table anew instead of sharing the files of unchanged rows with the previous snapshot")
+	f.StringSliceVar(&o.SkipTables, "skip-table", nil, "leave out this table (name, or schema.name outside main; repeat or comma-separate); the snapshot records it as skipped")
 	return cmd
 }
 
@@ -339,6 +351,8 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		CompressionLevel: o.CompressionLevel,
 		NoMetadata:       o.NoMetadata,
 		Full:             o.Full || !incrementalByDefault,
+		SkipTables:       o.SkipTables,
+		SkipAbsentOK:     o.All,
 		Time:             at,
 		Key:              key,
 		Progress:         progress,
@@ -376,6 +390,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		NewBytes:       res.NewBytes,
 		SharedFiles:    res.SharedFiles,
 		SharedBytes:    res.SharedBytes,
+		Skipped:        res.Manifest.Skipped,
 	}
 	if res.ManifestName != "" {
 		out.Manifest = storage.Join(dir, res.ManifestName)
@@ -398,6 +413,9 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		fmt.Fprintf(g.out(), "%s: %s %s: %s, %s, %s (Parquet %s + manifest %s) in %s (%.1fs)\n", j.gamertag, kind, res.ID,
 			plural(int64(len(res.Manifest.Tables)), "table", "tables"), plural(res.Manifest.Rows(), "row", "rows"),
 			humanBytes(out.SizeBytes), humanBytes(res.Manifest.TotalSizeBytes), humanBytes(res.ManifestBytes), dir, out.Seconds)
+		for _, sk := range res.Manifest.Skipped {
+			fmt.Fprintf(g.out(), "  partial: table %s was left out: %s\n", strconv.Quote(sk.Key()), sk.Reason)
+		}
 		if res.Base != "" {
 			fmt.Fprintf(g.out(), "  incremental: wrote %s (%s), shares %s (%s) of unchanged rows with earlier snapshots\n",
 				plural(int64(res.NewFiles), "file", "files"), humanBytes(res.NewBytes), plural(int64(res.SharedFiles), "file", "files"), humanBytes(res.SharedBytes))

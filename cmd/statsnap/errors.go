@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -176,6 +177,8 @@ func describe(err error) failure {
 		ue *restore.UnknownTablesError
 		me *restore.MissingDependenciesError
 		le *dbfile.LockedError
+		uc *backup.UncarriableError
+		fk *backup.ForeignKeyError
 	)
 	var ll *lockLostError
 	switch {
@@ -210,6 +213,15 @@ func describe(err error) failure {
 				f.Hint = joinHints(f.Hint, strings.TrimPrefix(dym, "; ")+" (for "+u+")")
 			}
 		}
+	case errors.As(err, &uc):
+		f.Message = cannot(uc.Error())
+		f.Hint = joinHints(op.safe, "to back up everything else, run the backup again with --skip-table "+strconv.Quote(uc.Table)+
+			" (the snapshot then records the table as skipped)")
+	case errors.As(err, &fk):
+		f.Message = cannot(fk.Error())
+		f.Hint = op.safe
+	case errors.Is(err, backup.ErrNoSuchSkip):
+		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, "--skip-table: "+inner.Error()
 	case errors.As(err, &me):
 		f.ExitCode, f.Kind, f.Message = exitUsage, kindUsage, cannot(me.Error())
 	case errors.Is(err, restore.ErrStorageVersionExisting):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ type snapshotJSON struct {
 	// it, so the record no longer describes the files.
 	LastVerification *lastVerificationJSON `json:"last_verification,omitempty"`
 	ChangedSince     bool                  `json:"changed_since_verification,omitempty"`
+	// Partial: the backup left tables out (--skip-table); Skipped names
+	// them.
+	Partial bool     `json:"partial"`
+	Skipped []string `json:"skipped_tables,omitempty"`
 }
 
 // backupFolders lists the player folders of the backup root, or the one
@@ -113,6 +118,12 @@ one is recorded. Listing reads manifests only; it proves nothing: run verify.` +
 					if s.ManifestErr != nil {
 						j.Error = s.ManifestErr.Error()
 					}
+					if s.Manifest != nil {
+						for _, sk := range s.Manifest.Skipped {
+							j.Partial = true
+							j.Skipped = append(j.Skipped, sk.Key())
+						}
+					}
 					j.LastVerification = lastVerification(ledger, s.ID)
 					j.ChangedSince = j.LastVerification != nil && changedSince(ledger, s)
 					list = append(list, j)
@@ -133,6 +144,13 @@ one is recorded. Listing reads manifests only; it proves nothing: run verify.` +
 				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s  %s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes), verifiedText(s, now))
 				if s.Error != "" {
 					fmt.Fprintf(w, "  ! %s\n", s.Error)
+				}
+				if s.Partial {
+					quoted := make([]string, len(s.Skipped))
+					for i, k := range s.Skipped {
+						quoted[i] = strconv.Quote(k)
+					}
+					fmt.Fprintf(w, "  partial: left out at backup: %s\n", strings.Join(quoted, ", "))
 				}
 			}
 			return nil

@@ -320,6 +320,7 @@ func printVerifyResult(w io.Writer, paint painter, s snapshot.Info, res verify.R
 		fmt.Fprintf(w, "  error: %v\n", res.Err)
 	}
 	verdict := "intact"
+	warnings, partial := splitPartial(res.Warnings)
 	switch {
 	case res.Err != nil:
 		verdict = "NOT CHECKED (see error above)"
@@ -327,20 +328,39 @@ func printVerifyResult(w io.Writer, paint painter, s snapshot.Info, res verify.R
 		verdict = "1 PROBLEM"
 	case len(res.Problems) > 1:
 		verdict = fmt.Sprintf("%d PROBLEMS", len(res.Problems))
-	case len(res.Warnings) == 1 && res.MAC == verify.MACNotChecked:
+	case len(warnings) == 1 && res.MAC == verify.MACNotChecked:
 		verdict = "intact, not authenticated (no key was given to check its MAC)"
-	case len(res.Warnings) > 0:
+	case len(warnings) > 0:
 		verdict = "intact as far as it can be checked (accepted with --allow-unverified)"
 	case resultSource(res) == "ledger":
 		verdict = "intact per the ledger (every file passed a check within --max-age; none was read again)"
 	case resultSource(res) == "partial":
 		verdict = "no problem in the files read (the others are left for a later run by --budget)"
 	}
+	if partial > 0 && res.Err == nil && len(res.Problems) == 0 {
+		verdict += "; partial: " + plural(int64(partial), "table", "tables") + " left out at backup"
+	}
 	if took > 0 {
 		fmt.Fprintf(w, "snapshot %s: %s (%d files, %.1fs)\n", s.ID, verdict, len(res.Files), took.Seconds())
 		return
 	}
 	fmt.Fprintf(w, "snapshot %s: %s (%d files)\n", s.ID, verdict, len(res.Files))
+}
+
+// splitPartial returns the warnings other than a partial snapshot's
+// (which say what it holds, not how well it was checked) and how many
+// tables it leaves out.
+func splitPartial(ws []verify.Problem) ([]verify.Problem, int) {
+	var out []verify.Problem
+	n := 0
+	for _, w := range ws {
+		if w.Kind == verify.KindPartial {
+			n++
+			continue
+		}
+		out = append(out, w)
+	}
+	return out, n
 }
 
 func problemSentence(p verify.Problem) string {
@@ -353,13 +373,18 @@ func problemSentence(p verify.Problem) string {
 
 func printVerdict(w io.Writer, paint painter, dir string, doc verifyJSON) {
 	bad, lenient, unkeyed := 0, 0, 0
+	partial := 0
 	for _, s := range doc.Snapshots {
+		warnings, skipped := splitPartial(s.Warnings)
+		if skipped > 0 && s.OK {
+			partial++
+		}
 		switch {
 		case !s.OK:
 			bad++
-		case len(s.Warnings) == 1 && s.MAC == verify.MACNotChecked:
+		case len(warnings) == 1 && s.MAC == verify.MACNotChecked:
 			unkeyed++
-		case len(s.Warnings) > 0:
+		case len(warnings) > 0:
 			lenient++
 		}
 	}
@@ -375,6 +400,9 @@ func printVerdict(w io.Writer, paint painter, dir string, doc verifyJSON) {
 		}
 		if unkeyed > 0 {
 			note += fmt.Sprintf(" (%d with a MAC that was not checked: give --key-file to authenticate)", unkeyed)
+		}
+		if partial > 0 {
+			note += fmt.Sprintf(" (%d partial: tables left out at backup with --skip-table)", partial)
 		}
 		fmt.Fprintf(w, "verify: %s: %d snapshot%s of %s intact%s\n", paint(colourOK, "OK"), n, plural, dir, note)
 		return

@@ -56,6 +56,14 @@ type Options struct {
 	// Full writes every table anew. Otherwise files of the newest earlier
 	// snapshot whose rows are proven unchanged are shared (incremental).
 	Full bool
+	// SkipTables are manifest keys ("name", or "schema.name" outside
+	// main) of tables to leave out. The snapshot then records them as
+	// skipped and is partial. A table that cannot be carried fails the
+	// backup with an *UncarriableError unless it is listed here.
+	SkipTables []string
+	// SkipAbsentOK: a SkipTables name the source lacks is no error (one
+	// list for many players' databases); otherwise it is ErrNoSuchSkip.
+	SkipAbsentOK bool
 	// ReuseMaxAge is how recent a ledger record of a passed hash check
 	// must be to share a file without hashing it again (0: DefaultReuseMaxAge).
 	ReuseMaxAge time.Duration
@@ -125,7 +133,33 @@ var (
 	ErrBadCompressor = errors.New("compression level out of range")
 	// ErrSourceMissing: there is no database at Options.Source.
 	ErrSourceMissing = errors.New("source database does not exist")
+	// ErrNoSuchSkip: Options.SkipTables names a table the source lacks.
+	ErrNoSuchSkip = errors.New("no such table to skip")
 )
+
+// UncarriableError is a table statsnap cannot back up faithfully. Nothing
+// is written: the user decides whether to leave it out (SkipTables) and
+// back up the rest.
+type UncarriableError struct {
+	Table string // its manifest key
+	Err   error
+}
+
+func (e *UncarriableError) Error() string {
+	return fmt.Sprintf("table %s cannot be carried: %v", e.Table, e.Err)
+}
+
+func (e *UncarriableError) Unwrap() error { return e.Err }
+
+// ForeignKeyError is a table kept in the snapshot whose foreign key points
+// to a skipped one: restore could not create it.
+type ForeignKeyError struct {
+	Table, Skipped string // manifest keys
+}
+
+func (e *ForeignKeyError) Error() string {
+	return fmt.Sprintf("table %s has a foreign key to table %s, which is skipped; skip %s too", e.Table, e.Skipped, e.Table)
+}
 
 // run is one backup in progress: what each step found, for the next.
 type run struct {
@@ -140,6 +174,7 @@ type run struct {
 	limit        string    // the backup's memory_limit
 	cat          *catalog.Catalog
 	tables       []plannedTable
+	skipped      []snapshot.SkippedTable // left out with Options.SkipTables
 
 	id      string
 	taken   time.Time
@@ -300,6 +335,19 @@ func (r *run) planTables(ctx context.Context) error {
 	}
 	r.cat = cat
 	slog.Debug("read tables", "tables", len(cat.Tables), "took", time.Since(started))
+	skip := map[string]bool{}
+	for _, k := range r.opt.SkipTables {
+		skip[k] = true
+	}
+	have := map[string]bool{}
+	for _, t := range cat.Tables {
+		have[t.Key()] = true
+	}
+	for _, k := range r.opt.SkipTables {
+		if !have[k] && !r.opt.SkipAbsentOK {
+			return fmt.Errorf("%w: %q (a table is named as in the manifest: name, or schema.name outside main)", ErrNoSuchSkip, k)
+		}
+	}
 	seen := map[string]catalog.Table{}
 	for _, t := range cat.Tables {
 		if other, ok := seen[t.Key()]; ok {
@@ -311,13 +359,97 @@ func (r *run) planTables(ctx context.Context) error {
 			cols[i] = codec.ColumnPlan{Name: c.Name, Type: c.Type}
 		}
 		plans, err := codec.Plan(t.Key(), t.CreateSQL, cols)
+		if err == nil {
+			err = codec.Rebuildable(t.Key(), t.CreateSQL, plans)
+		}
+		if err == nil && (sqlq.HasNUL(t.Schema) || sqlq.HasNUL(t.Name)) {
+			err = fmt.Errorf("its schema or table name %w", sqlq.ErrNUL)
+		}
+		if skip[t.Key()] {
+			reason := "left out at the user's request (--skip-table)"
+			if err != nil {
+				reason = err.Error()
+			}
+			if len(reason) > snapshot.MaxSkipReason {
+				reason = reason[:snapshot.MaxSkipReason]
+			}
+			r.skipped = append(r.skipped, snapshot.SkippedTable{Schema: t.Schema, Name: t.Name, Reason: reason})
+			continue
+		}
 		if err != nil {
-			return err
+			return &UncarriableError{Table: t.Key(), Err: err}
 		}
 		r.tables = append(r.tables, plannedTable{t: t, plans: plans})
 	}
+	if len(r.skipped) > 0 {
+		if err := r.checkSkippedParents(ctx); err != nil {
+			return err
+		}
+	}
 	slog.Debug("planned encodings", "took", time.Since(started))
 	return nil
+}
+
+// checkSkippedParents refuses to keep a table whose foreign key points to
+// a skipped table: restore could not create it without its parent.
+func (r *run) checkSkippedParents(ctx context.Context) error {
+	skipped := map[string]bool{}
+	for _, s := range r.skipped {
+		skipped[s.Key()] = true
+	}
+	rows, err := r.conn.QueryContext(ctx, "SELECT schema_name, table_name, referenced_table FROM duckdb_constraints() "+
+		"WHERE database_name = current_database() AND constraint_type = 'FOREIGN KEY'")
+	if err != nil {
+		return fmt.Errorf("read foreign keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, table, parent string
+		if err := rows.Scan(&schema, &table, &parent); err != nil {
+			return fmt.Errorf("read foreign keys: %w", err)
+		}
+		// DuckDB keeps a foreign key within its table's schema.
+		child, p := catalog.Key(schema, table), catalog.Key(schema, parent)
+		if skipped[p] && !skipped[child] {
+			return &ForeignKeyError{Table: child, Skipped: p}
+		}
+	}
+	return rows.Err()
+}
+
+// keepObject reports whether an index or comment belongs to a table the
+// snapshot holds: those of skipped tables are left out with them.
+func (r *run) keepObject(o catalog.Object) bool {
+	for _, s := range r.skipped {
+		if o.Schema != s.Schema {
+			continue
+		}
+		if o.Kind == "index" && o.Table == s.Name {
+			return false
+		}
+		if o.Kind != "comment" || sqlq.HasNUL(s.Schema) || sqlq.HasNUL(s.Name) {
+			continue // SQL cannot name such a table, nor comment on it
+		}
+		target := sqlq.Qualified(s.Schema, s.Name)
+		if strings.HasPrefix(o.SQL, "COMMENT ON TABLE "+target+" IS ") || strings.HasPrefix(o.SQL, "COMMENT ON COLUMN "+target+".") {
+			return false
+		}
+	}
+	return true
+}
+
+// keptObjects filters objs with keepObject.
+func (r *run) keptObjects(objs []catalog.Object) []catalog.Object {
+	if len(r.skipped) == 0 {
+		return objs
+	}
+	var out []catalog.Object
+	for _, o := range objs {
+		if r.keepObject(o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // chooseID picks the snapshot's id and the time it records.
@@ -450,10 +582,11 @@ func (r *run) manifest(entries []*snapshot.Table) *snapshot.Manifest {
 		Schemas:          manifestObjects(cat.Schemas),
 		Types:            manifestObjects(cat.Types),
 		Sequences:        manifestSequences(cat.Sequences),
-		Indexes:          manifestObjects(cat.Indexes),
+		Indexes:          manifestObjects(r.keptObjects(cat.Indexes)),
 		Views:            manifestObjects(cat.Views),
 		Macros:           manifestObjects(cat.Macros),
-		Comments:         manifestObjects(cat.Comments),
+		Comments:         manifestObjects(r.keptObjects(cat.Comments)),
+		Skipped:          r.skipped,
 	}
 	for i, pt := range r.tables {
 		key := pt.t.Key()

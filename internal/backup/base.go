@@ -244,9 +244,9 @@ func without(ps []snapshot.Part, file string) []snapshot.Part {
 // storedColumns are the columns a file holds: not the generated ones.
 func storedColumns(plans []codec.ColumnPlan) []fingerprint.Column {
 	var cols []fingerprint.Column
-	for _, p := range plans {
+	for i, p := range plans {
 		if !p.Generated {
-			cols = append(cols, fingerprint.Column{Name: p.Name, Type: p.Type})
+			cols = append(cols, fingerprint.Column{Name: p.Name, Type: p.Type, Pos: i + 1})
 		}
 	}
 	return cols

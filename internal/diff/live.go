@@ -25,9 +25,9 @@ type Fingerprinter func(ctx context.Context, conn *sql.Conn, schema, table strin
 // column named rowid has none (backup never shares its files either).
 func Fingerprint(ctx context.Context, conn *sql.Conn, schema, table string, cols []snapshot.Column) (string, error) {
 	var fc []fingerprint.Column
-	for _, c := range cols {
+	for i, c := range cols {
 		if !c.Generated {
-			fc = append(fc, fingerprint.Column{Name: c.Name, Type: c.Type})
+			fc = append(fc, fingerprint.Column{Name: c.Name, Type: c.Type, Pos: i + 1})
 		}
 	}
 	gs, err := fingerprint.Scan(ctx, conn, schema, table, fc)

@@ -40,11 +40,11 @@ func LiveRelation(t *snapshot.Table) (Relation, error) {
 		if c.Generated {
 			continue
 		}
-		e, err := codec.DecodeExpr(codec.ColumnPlan{Name: c.Name, Type: c.Type})
+		e, err := codec.DecodeItem(codec.ColumnPlan{Name: c.Name, Type: c.Type})
 		if err != nil {
 			return Relation{}, err
 		}
-		exprs = append(exprs, e+" AS "+sqlq.Ident(c.Name))
+		exprs = append(exprs, e)
 	}
 	if len(exprs) == 0 {
 		return Relation{}, fmt.Errorf("table %s has no stored column", snapshot.TableKey(t.Schema, t.Name))
@@ -125,14 +125,13 @@ func Rows(ctx context.Context, conn *sql.Conn, table string, a, b Relation, opt 
 			r.OnlyB = append(r.OnlyB, c.name)
 			continue
 		}
-		id, err := sqlq.IdentErr(c.name)
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", c.name, err)
-		}
+		// A name holding a NUL byte is referred to by COLUMNS, which
+		// names the result after the column (sqlq.ColumnRef).
+		id := sqlq.ColumnRef(c.name)
 		r.Columns = append(r.Columns, c.name)
 		if ta != c.typ {
 			r.AsText = append(r.AsText, c.name)
-			sel = append(sel, "CAST("+id+" AS VARCHAR) AS "+id)
+			sel = append(sel, "CAST("+id+" AS VARCHAR)"+sqlq.Alias(c.name))
 			continue
 		}
 		sel = append(sel, id)
@@ -150,7 +149,7 @@ func Rows(ctx context.Context, conn *sql.Conn, table string, a, b Relation, opt 
 	qb := "SELECT " + list + " FROM (" + b.SQL + ")"
 	text := make([]string, len(r.Columns))
 	for i, c := range r.Columns {
-		text[i] = "CAST(" + sqlq.Ident(c) + " AS VARCHAR)"
+		text[i] = "CAST(" + sqlq.ColumnRef(c) + " AS VARCHAR)"
 	}
 	for _, way := range []struct {
 		from, minus string

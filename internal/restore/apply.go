@@ -28,6 +28,8 @@ type job struct {
 	v      *validated
 	paths  map[string][]string // table key → the Parquet files DuckDB reads, in row order
 	full   bool                // no --tables: every object of the snapshot is in scope
+	// memoryLimit is DuckDB's memory_limit while loading ("": MemoryLimit).
+	memoryLimit string
 
 	plans []*tablePlan
 	seqs  []seqAction
@@ -270,7 +272,7 @@ func (j *job) insert(ctx context.Context, conn *sql.Conn, p *tablePlan) error {
 		if err != nil {
 			return fmt.Errorf("table %s: %w", p.src.key, err)
 		}
-		q = "INSERT INTO " + target + " (" + cols + ") SELECT " + sel + from
+		q = "INSERT INTO " + target + " " + cols + " SELECT " + sel + from
 	}
 	started := time.Now()
 	defer func() { slog.Debug("loaded table", "table", p.src.key, "took", time.Since(started)) }()
@@ -469,10 +471,39 @@ func (a *applier) createTable(ctx context.Context, p *tablePlan) error {
 	if p == nil || p.action == ActionAppend || p.vt.legacy {
 		return nil
 	}
-	if err := a.exec(ctx, "create table "+p.src.key, p.vt.ddl); err != nil {
+	if p.vt.nul {
+		if err := a.createAsSelect(ctx, p); err != nil {
+			return err
+		}
+	} else if err := a.exec(ctx, "create table "+p.src.key, p.vt.ddl); err != nil {
 		return err
 	}
 	a.expect.add("table", p.vt.schema, p.vt.name, "")
+	return nil
+}
+
+// createAsSelect builds a table with a column whose name holds a NUL byte,
+// which no CREATE TABLE statement can spell: CREATE TABLE AS SELECT takes
+// the names from the verified copy's columns and the types from the decode
+// casts. DuckDB's rendering of the result must be the snapshot's
+// create_sql, so that it is the table the source had.
+func (a *applier) createAsSelect(ctx context.Context, p *tablePlan) error {
+	_, sel, err := codec.InsertLists(p.vt.plans)
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", p.src.key, err)
+	}
+	target := sqlq.Qualified(p.vt.schema, p.vt.name)
+	if err := a.exec(ctx, "create table "+p.src.key, "CREATE TABLE "+target+" AS SELECT "+sel+" FROM "+p.readParquet()+" LIMIT 0"); err != nil {
+		return err
+	}
+	var got string
+	if err := a.conn.QueryRowContext(ctx, "SELECT sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+		p.vt.schema, p.vt.name).Scan(&got); err != nil {
+		return fmt.Errorf("create table %s: read it back: %w", p.src.key, err)
+	}
+	if got != p.vt.ddl {
+		return fmt.Errorf("%w: table %s was rebuilt as %q, not as its create_sql %q", ErrBadDDL, p.src.key, got, p.vt.ddl)
+	}
 	return nil
 }
 
@@ -734,8 +765,12 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	// DuckDB works under a memory limit, spilling to the work folder: a
 	// file that passed every check can still make a reader allocate
 	// (a forged 1.36 MB file drove restore past 4.3 GB).
+	limit := j.memoryLimit
+	if limit == "" {
+		limit = MemoryLimit
+	}
 	for _, q := range []string{
-		"SET memory_limit = " + sqlq.Literal(MemoryLimit),
+		"SET memory_limit = " + sqlq.Literal(limit),
 		"SET temp_directory = " + sqlq.Literal(filepath.Join(work.path, "spill")),
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -957,7 +992,9 @@ func conflictCheck(ctx context.Context, q querier, ts *tstate, p *tablePlan) err
 	var exprs, cols []string
 	for _, k := range ts.pk {
 		c, ok := byName[strings.ToLower(k)]
-		if !ok || c.Generated {
+		if !ok || c.Generated || sqlq.HasNUL(k) {
+			// A key column SQL cannot spell is left to the INSERT,
+			// which fails on a duplicate key all the same.
 			return nil
 		}
 		e, err := codec.DecodeExpr(c)

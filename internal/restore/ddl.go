@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -238,6 +240,7 @@ type vtable struct {
 	sequences         []string // keys of the sequences its DEFAULTs use
 	parents           []string // keys of the tables its foreign keys reference
 	legacy            bool     // no DDL recorded: built from the Parquet schema
+	nul               bool     // a column name holds a NUL: built by CREATE TABLE AS SELECT
 }
 
 // vview is a view and the in-memory catalogs it needs attached, or the
@@ -399,10 +402,12 @@ func (sb *sandbox) sequences(ctx context.Context) error {
 
 // order reads what each table, macro and view uses (order.go).
 func (sb *sandbox) order(ctx context.Context) error {
+	started := time.Now()
 	g, err := buildGraph(ctx, serializer{conn: sb.conn}, sb.m)
 	if err != nil {
 		return fmt.Errorf("sandbox: read the dependencies of the snapshot's objects: %w", err)
 	}
+	slog.Debug("read what each table, macro and view uses", "objects", len(g.order), "took", time.Since(started))
 	sb.v.graph = g
 	return nil
 }
@@ -635,11 +640,17 @@ func openSandbox(ctx context.Context) (*sql.DB, *sql.Conn, error) {
 // (nothing else creates any); it returns the new set.
 func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.Table, before map[string]bool) (map[string]bool, error) {
 	what := "table " + key
-	if err := checkOneCreate(ctx, conn, what, t.CreateSQL); err != nil {
-		return nil, fmt.Errorf("create_sql of %w", err)
-	}
-	if _, err := conn.ExecContext(ctx, t.CreateSQL); err != nil {
-		return nil, fmt.Errorf("%w: create_sql of %s: %v", ErrBadDDL, what, err)
+	if nulColumns(t) {
+		if err := sandboxNULTable(ctx, conn, what, t); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := checkOneCreate(ctx, conn, what, t.CreateSQL); err != nil {
+			return nil, fmt.Errorf("create_sql of %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, t.CreateSQL); err != nil {
+			return nil, fmt.Errorf("%w: create_sql of %s: %v", ErrBadDDL, what, err)
+		}
 	}
 	after, err := tableSet(ctx, conn)
 	if err != nil {
@@ -656,6 +667,53 @@ func sandboxTable(ctx context.Context, conn *sql.Conn, key string, t *snapshot.T
 		return nil, fmt.Errorf("%w: create_sql of %s does not create table %s.%s alone: %q", ErrBadDDL, what, t.Schema, t.Name, t.CreateSQL)
 	}
 	return after, nil
+}
+
+// nulColumns reports a table with a column whose name holds a NUL byte.
+// Its create_sql cannot run (SQL text ends at a NUL); backup only records
+// such a table when its create_sql is its columns' names and types alone,
+// and restore rebuilds it with CREATE TABLE ... AS SELECT from its file,
+// then checks that DuckDB renders the result as create_sql.
+func nulColumns(t *snapshot.Table) bool {
+	for _, c := range t.Columns {
+		if sqlq.HasNUL(c.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// nulPlaceholder names, in the sandbox, the i-th column of a table whose
+// column names hold a NUL byte.
+func nulPlaceholder(i int) string { return "__statsnap_nul_column_" + strconv.Itoa(i+1) }
+
+// sandboxNULTable builds, in the sandbox, the stand-in of a table with
+// NUL names: its column types, each checked and rendered by codec, under
+// placeholder names where the real one holds a NUL.
+func sandboxNULTable(ctx context.Context, conn *sql.Conn, what string, t *snapshot.Table) error {
+	if len(t.Columns) == 0 {
+		return fmt.Errorf("%w: %s has no columns", ErrBadDDL, what)
+	}
+	items := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		if c.Generated {
+			return fmt.Errorf("%w: %s: column %q is generated, and a column name holds a NUL byte", ErrBadDDL, what, c.Name)
+		}
+		typ, err := codec.TypeSQL(c.Type)
+		if err != nil {
+			return fmt.Errorf("%w: %s, column %q: %v", ErrBadDDL, what, c.Name, err)
+		}
+		name := c.Name
+		if sqlq.HasNUL(name) {
+			name = nulPlaceholder(i)
+		}
+		items[i] = "CAST(NULL AS " + typ + ") AS " + sqlq.Ident(name)
+	}
+	q := "CREATE TABLE " + sqlq.Qualified(t.Schema, t.Name) + " AS SELECT " + strings.Join(items, ", ") + " LIMIT 0"
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadDDL, what, err)
+	}
+	return nil
 }
 
 // sandboxDef is a sandbox table as DuckDB renders it.
@@ -712,7 +770,26 @@ func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, 
 		return nil, fmt.Errorf("sandbox: table %s vanished after its create_sql ran", key)
 	}
 	vt := &vtable{key: key, schema: t.Schema, name: t.Name, ddl: def.ddl}
+	if nulColumns(t) {
+		// The sandbox holds a stand-in (sandboxNULTable): its columns
+		// take their real names back, and the DDL to check and to match
+		// after the rebuild is the manifest's, which codec.Plan below
+		// accepts only as bare names and types.
+		if len(def.columns) != len(t.Columns) {
+			return nil, fmt.Errorf("%w: table %s: the sandbox made %d columns of %d", ErrBadDDL, key, len(def.columns), len(t.Columns))
+		}
+		for i := range def.columns {
+			if def.columns[i].Name == nulPlaceholder(i) {
+				def.columns[i].Name = t.Columns[i].Name
+			}
+		}
+		def.ddl = t.CreateSQL
+		vt.ddl, vt.nul = t.CreateSQL, true
+	}
 	plans, err := codec.Plan(t.Schema+"."+t.Name, def.ddl, def.columns)
+	if err == nil && vt.nul {
+		err = codec.Rebuildable(t.Schema+"."+t.Name, def.ddl, plans)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: table %s: %v", ErrBadDDL, key, err)
 	}

@@ -103,11 +103,11 @@ func Select(t *snapshot.Table, paths []string) (string, []Column, error) {
 		if !codec.Known(c.Encoding) {
 			return "", nil, fmt.Errorf("column %q: unknown encoding %q; upgrade statsnap to read this snapshot", c.Name, c.Encoding)
 		}
-		e, err := codec.DecodeExpr(codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding})
+		e, err := codec.DecodeItem(codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding})
 		if err != nil {
 			return "", nil, err
 		}
-		exprs = append(exprs, e+" AS "+sqlq.Ident(c.Name))
+		exprs = append(exprs, e)
 		cols = append(cols, Column{Name: c.Name, Type: c.Type, Encoding: c.Encoding})
 	}
 	if len(exprs) == 0 {

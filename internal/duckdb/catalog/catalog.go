@@ -476,11 +476,19 @@ func readComments(ctx context.Context, q Querier, c *Catalog) error {
 				rows.Close()
 				return err
 			}
-			target := sqlq.Ident(s) + "." + sqlq.Ident(n)
 			name := n
 			if col.Valid {
-				target += "." + sqlq.Ident(col.String)
 				name = n + "." + col.String
+			}
+			// DuckDB's SQL cannot name an object whose name holds a NUL
+			// byte, so it cannot hold a comment on one either; refuse
+			// rather than panic if a catalog ever does.
+			if sqlq.Check(s) != nil || sqlq.Check(n) != nil || (col.Valid && sqlq.Check(col.String) != nil) {
+				return fmt.Errorf("comment on %s %q: %w", strings.ToLower(cq.kind), name, sqlq.ErrNUL)
+			}
+			target := sqlq.Ident(s) + "." + sqlq.Ident(n)
+			if col.Valid {
+				target += "." + sqlq.Ident(col.String)
 			}
 			c.Comments = append(c.Comments, Object{Kind: "comment", Schema: s, Name: name,
 				SQL: "COMMENT ON " + cq.kind + " " + target + " IS " + sqlq.Literal(comment) + ";"})

@@ -177,9 +177,6 @@ func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
 	}
 	for i := range plans {
 		p := &plans[i]
-		if _, err := sqlq.IdentErr(p.Name); err != nil {
-			return nil, fmt.Errorf("codec: table %s, column %q: %w", qualified, p.Name, err)
-		}
 		t, err := parseType(p.Type)
 		if err != nil {
 			return nil, fmt.Errorf("codec: table %s, column %q, type %s: cannot be carried: %w", qualified, p.Name, p.Type, err)
@@ -201,6 +198,19 @@ func Plan(qualified, ddl string, plans []ColumnPlan) ([]ColumnPlan, error) {
 	return plans, nil
 }
 
+// Rebuildable checks that restore can rebuild the table whose DDL and
+// planned columns are given: a table with a column whose name holds a NUL
+// byte must be its columns' names and types alone (ErrNULRebuild
+// otherwise), since restore builds it with CREATE TABLE AS SELECT. Backup
+// refuses a table that is not (the user may skip it), and restore checks a
+// manifest's table the same way.
+func Rebuildable(qualified, ddl string, plans []ColumnPlan) error {
+	if err := checkNULNames(ddl, plans); err != nil {
+		return fmt.Errorf("codec: table %s: %w", qualified, err)
+	}
+	return nil
+}
+
 // SelectList returns the select list for COPY: each stored column encoded
 // and aliased to its own quoted name. Generated columns are left out.
 func SelectList(plans []ColumnPlan) string {
@@ -219,10 +229,6 @@ func selectList(plans []ColumnPlan) (string, error) {
 		if p.Generated {
 			continue
 		}
-		col, err := sqlq.IdentErr(p.Name)
-		if err != nil {
-			return "", fmt.Errorf("column %q: %w", p.Name, err)
-		}
 		t, err := parseType(p.Type)
 		if err != nil {
 			return "", fmt.Errorf("column %q, type %s: %w", p.Name, p.Type, err)
@@ -230,7 +236,7 @@ func selectList(plans []ColumnPlan) (string, error) {
 		if p.Encoding != encodingName(t) {
 			return "", fmt.Errorf("column %q: encoding %q does not match type %s", p.Name, p.Encoding, p.Type)
 		}
-		parts = append(parts, encodeExpr(t, col, 0)+" AS "+col)
+		parts = append(parts, overColumn(p.Name, func(x string) string { return encodeExpr(t, x, 0) })+sqlq.Alias(p.Name))
 	}
 	if len(parts) == 0 {
 		return "", errors.New("no stored columns")
@@ -246,40 +252,93 @@ func DecodeExpr(p ColumnPlan) (string, error) {
 	if p.Generated {
 		return "", fmt.Errorf("codec: column %q is generated and is not stored", p.Name)
 	}
-	col, err := sqlq.IdentErr(p.Name)
-	if err != nil {
-		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
-	}
 	t, err := parseType(p.Type)
 	if err != nil {
 		return "", fmt.Errorf("codec: column %q, type %s: %w", p.Name, p.Type, err)
 	}
 	if p.Encoding == "" {
-		return "CAST(" + col + " AS " + t.sql() + ")", nil
+		return overColumn(p.Name, func(x string) string { return "CAST(" + x + " AS " + t.sql() + ")" }), nil
 	}
 	if err := checkEncoding(t, p.Encoding); err != nil {
 		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
 	}
-	return decodeExpr(t, col, 0), nil
+	return overColumn(p.Name, func(x string) string { return decodeExpr(t, x, 0) }), nil
 }
 
-// InsertLists returns, for restore, the quoted target column list and the
-// matching decode select list; generated columns are in neither.
-func InsertLists(plans []ColumnPlan) (columns, selectList string, err error) {
+// DecodeItem is DecodeExpr as a select list item named after the column:
+// "<expr> AS <name>", or for a name holding a NUL byte the expression
+// alone, which DuckDB names after the column it selects (see
+// sqlq.ColumnRef).
+func DecodeItem(p ColumnPlan) (string, error) {
+	e, err := DecodeExpr(p)
+	if err != nil {
+		return "", err
+	}
+	return e + sqlq.Alias(p.Name), nil
+}
+
+// overColumn applies expr, which may repeat its argument, to the column
+// called name. A name holding a NUL byte can only be referred to through
+// COLUMNS, which may appear once in an expression: the value is then bound
+// once, as the parameter of a lambda over a one-element list.
+func overColumn(name string, expr func(x string) string) string {
+	if !sqlq.HasNUL(name) {
+		return expr(sqlq.Ident(name))
+	}
+	ref := sqlq.ColumnRef(name)
+	const v = "__statsnap_col"
+	e := expr(v)
+	if e == v {
+		return ref
+	}
+	if strings.Count(e, v) == 1 && strings.HasPrefix(e, "CAST("+v+" AS ") {
+		return strings.Replace(e, v, ref, 1)
+	}
+	return "list_extract(list_transform([" + ref + "], lambda " + v + ": " + e + "), 1)"
+}
+
+// InsertLists returns, for restore, the target of an INSERT and the
+// matching decode select list; generated columns are in neither. The target
+// is the quoted column list in parentheses, or BY NAME when a column's name
+// holds a NUL byte (it cannot be written in a column list; its select item
+// is named after it instead), so that restore runs
+//
+//	INSERT INTO "schema"."table" <target> SELECT <select list> FROM ...
+func InsertLists(plans []ColumnPlan) (target, selectList string, err error) {
 	var cols, exprs []string
+	byName := false
 	for _, p := range plans {
 		if p.Generated {
 			continue
 		}
-		e, err := DecodeExpr(p)
+		e, err := DecodeItem(p)
 		if err != nil {
 			return "", "", err
 		}
-		cols = append(cols, sqlq.Ident(p.Name))
-		exprs = append(exprs, e+" AS "+sqlq.Ident(p.Name))
+		if sqlq.HasNUL(p.Name) {
+			byName = true
+		} else {
+			cols = append(cols, sqlq.Ident(p.Name))
+		}
+		exprs = append(exprs, e)
 	}
-	if len(cols) == 0 {
+	if len(exprs) == 0 {
 		return "", "", errors.New("codec: no stored columns")
 	}
-	return strings.Join(cols, ", "), strings.Join(exprs, ", "), nil
+	if byName {
+		return "BY NAME", strings.Join(exprs, ", "), nil
+	}
+	return "(" + strings.Join(cols, ", ") + ")", strings.Join(exprs, ", "), nil
+}
+
+// TypeSQL parses a DuckDB type as duckdb_columns() prints it and renders
+// it back as SQL with every field name and label quoted; a type this
+// package does not know is an error. Restore uses it to write a type read
+// from a manifest into SQL.
+func TypeSQL(s string) (string, error) {
+	t, err := parseType(s)
+	if err != nil {
+		return "", fmt.Errorf("codec: type %s: %w", s, err)
+	}
+	return t.sql(), nil
 }

@@ -97,7 +97,7 @@ func (e *env) restore(t *testing.T, tbl typezoo.Table, plans []codec.ColumnPlan,
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.exec(t, "INSERT INTO dst."+tbl.Qualified()+" ("+cols+") SELECT "+sel+" FROM read_parquet("+sqlq.Literal(path)+")")
+	e.exec(t, "INSERT INTO dst."+tbl.Qualified()+" "+cols+" SELECT "+sel+" FROM read_parquet("+sqlq.Literal(path)+")")
 }
 
 // differences compares two tables as multisets of rows with EXCEPT ALL, both
@@ -339,7 +339,7 @@ func TestCompareCanFail(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = e.db.Exec("INSERT INTO dst.zoo_integers (" + cols + ") SELECT " + sel + " FROM read_parquet(" + sqlq.Literal(path) + ")")
+		_, err = e.db.Exec("INSERT INTO dst.zoo_integers " + cols + " SELECT " + sel + " FROM read_parquet(" + sqlq.Literal(path) + ")")
 		return err
 	}()
 	// A DOUBLE near the HUGEINT bounds does not even cast back; either way

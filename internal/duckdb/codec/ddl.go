@@ -3,6 +3,8 @@ package codec
 import (
 	"errors"
 	"strings"
+
+	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 )
 
 // generatedColumns returns the names of the generated columns in a CREATE
@@ -84,4 +86,93 @@ func ddlTokens(s string) ([]token, error) {
 	s = strings.TrimSpace(s)
 	s = strings.TrimSuffix(s, ";")
 	return tokenize(s)
+}
+
+// ErrNULRebuild is a table with a column whose name holds a NUL byte and
+// whose definition is more than its columns' names and types. Restore
+// rebuilds such a table with CREATE TABLE ... AS SELECT, the only statement
+// that can make a column of that name without writing it in SQL text, and
+// that statement makes no constraint, DEFAULT or generated column.
+var ErrNULRebuild = errors.New("a column name holds a NUL byte, and the table has constraints, defaults or generated columns, which statsnap can only rebuild by writing that name in SQL")
+
+// checkNULNames accepts a table whose column names hold a NUL byte only
+// when its DDL, as DuckDB renders it, lists each column as a name and a type
+// and nothing else, in catalog order: then CREATE TABLE AS SELECT rebuilds
+// it exactly (restore checks DuckDB's rendering of the result against the
+// manifest's create_sql). Each element must parse as a name followed by a
+// type this package knows; any further word (NOT NULL, DEFAULT, COLLATE,
+// PRIMARY KEY, CHECK, ...) fails that parse.
+func checkNULNames(ddl string, plans []ColumnPlan) error {
+	nul := false
+	for _, p := range plans {
+		if sqlq.HasNUL(p.Name) {
+			nul = true
+		}
+	}
+	if !nul {
+		return nil
+	}
+	if !strings.HasPrefix(ddl, "CREATE TABLE ") {
+		return ErrNULRebuild
+	}
+	elems, err := ddlElements(ddl)
+	if err != nil || len(elems) != len(plans) {
+		return ErrNULRebuild
+	}
+	for i, el := range elems {
+		if len(el) < 2 || (el[0].kind != tokIdent && el[0].kind != tokWord) || el[0].text != plans[i].Name || plans[i].Generated {
+			return ErrNULRebuild
+		}
+		p := &typeParser{toks: el[1:]}
+		if _, err := p.parse(); err != nil || p.pos != len(el)-1 {
+			return ErrNULRebuild
+		}
+	}
+	return nil
+}
+
+// ddlElements splits the top-level element list of a CREATE TABLE into
+// its elements' tokens.
+func ddlElements(ddl string) ([][]token, error) {
+	toks, err := ddlTokens(ddl)
+	if err != nil {
+		return nil, err
+	}
+	start := -1
+	for i, t := range toks {
+		if t.kind == tokPunct && t.text == "(" {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return nil, errors.New("no column list in the table definition")
+	}
+	var out [][]token
+	var elem []token
+	depth := 0
+	for i, t := range toks[start+1:] {
+		if t.kind == tokPunct {
+			switch t.text {
+			case "(":
+				depth++
+			case ")":
+				if depth == 0 {
+					if i+start+2 != len(toks) {
+						return nil, errors.New("text after the column list")
+					}
+					return append(out, elem), nil
+				}
+				depth--
+			case ",":
+				if depth == 0 {
+					out = append(out, elem)
+					elem = nil
+					continue
+				}
+			}
+		}
+		elem = append(elem, t)
+	}
+	return nil, errors.New("unterminated column list in the table definition")
 }

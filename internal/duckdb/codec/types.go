@@ -299,7 +299,7 @@ func (p *typeParser) parseFields(k kind) (*dtype, error) {
 			return nil, fmt.Errorf("expected a field name")
 		}
 		if strings.IndexByte(n.text, 0) >= 0 {
-			return nil, fmt.Errorf("field name %q contains a NUL byte", n.text)
+			return nil, fmt.Errorf("field name %q contains a NUL byte, which SQL text cannot spell", n.text)
 		}
 		p.pos++
 		ft, err := p.parse()
@@ -348,6 +348,9 @@ func (p *typeParser) parseEnum() (*dtype, error) {
 		n := p.peek()
 		if n == nil || n.kind != tokString {
 			return nil, fmt.Errorf("expected an ENUM label")
+		}
+		if strings.IndexByte(n.text, 0) >= 0 {
+			return nil, fmt.Errorf("ENUM label %q contains a NUL byte, which SQL text cannot spell", n.text)
 		}
 		p.pos++
 		t.labels = append(t.labels, n.text)

@@ -26,6 +26,22 @@ const GranuleRows = 2048
 type Column struct {
 	Name string
 	Type string
+	// Pos is the column's 1-based position in its table (generated
+	// columns count), used to refer to a column whose name holds a NUL
+	// byte, which SQL text cannot spell; 0 when unknown.
+	Pos int
+}
+
+// ref is SQL for the column: its quoted name, or #Pos for a name holding a
+// NUL byte.
+func (c Column) ref() (string, error) {
+	if !sqlq.HasNUL(c.Name) {
+		return sqlq.Ident(c.Name), nil
+	}
+	if c.Pos <= 0 {
+		return "", fmt.Errorf("fingerprint: column %q: %w, and its position is unknown", c.Name, sqlq.ErrNUL)
+	}
+	return "#" + strconv.Itoa(c.Pos), nil
 }
 
 // Granule is the fingerprint of the rows whose rowid lies in
@@ -131,9 +147,17 @@ func Query(schema, table string, cols []Column) (string, error) {
 		if strings.EqualFold(cols[i].Name, "rowid") {
 			return "", ErrNoRowid
 		}
-		h1 = append(h1, sqlq.Ident(cols[i].Name))
+		id, err := cols[i].ref()
+		if err != nil {
+			return "", err
+		}
+		h1 = append(h1, id)
 		c := cols[len(cols)-1-i]
-		h2 = append(h2, h2Terms(c)...)
+		id, err = c.ref()
+		if err != nil {
+			return "", err
+		}
+		h2 = append(h2, h2Terms(c, id)...)
 	}
 	h2 = append(h2, "rowid")
 	return "SELECT rowid // " + strconv.Itoa(GranuleRows) + ", count(*)::BIGINT, " +
@@ -151,8 +175,7 @@ func Query(schema, table string, cols []Column) (string, error) {
 //   - everything else (nested types, 128-bit integers, UUID, INTERVAL,
 //     DECIMAL wider than 18 digits, BIT, VARIANT, ...) by its text, which
 //     DuckDB writes losslessly for them.
-func h2Terms(c Column) []string {
-	id := sqlq.Ident(c.Name)
+func h2Terms(c Column, id string) []string {
 	t := strings.ToUpper(strings.TrimSpace(c.Type))
 	switch {
 	case t == "VARCHAR" || strings.HasPrefix(t, "VARCHAR(") || t == "JSON":

@@ -1,4 +1,4 @@
-package fingerprint
+package fingerprint_test
 
 import (
 	"context"
@@ -6,11 +6,12 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/openspartan/statsnap/internal/duckdb/fingerprint"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
-func columns(t *testing.T, db *sql.DB, schema, table string) []Column {
+func columns(t *testing.T, db *sql.DB, schema, table string) []fingerprint.Column {
 	t.Helper()
 	rows, err := db.Query(`SELECT column_name, data_type FROM duckdb_columns()
 		WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index`, schema, table)
@@ -18,9 +19,9 @@ func columns(t *testing.T, db *sql.DB, schema, table string) []Column {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var cols []Column
+	var cols []fingerprint.Column
 	for rows.Next() {
-		var c Column
+		var c fingerprint.Column
 		if err := rows.Scan(&c.Name, &c.Type); err != nil {
 			t.Fatal(err)
 		}
@@ -29,9 +30,9 @@ func columns(t *testing.T, db *sql.DB, schema, table string) []Column {
 	return cols
 }
 
-func scan(t *testing.T, db *sql.DB, schema, table string) []Granule {
+func scan(t *testing.T, db *sql.DB, schema, table string) []fingerprint.Granule {
 	t.Helper()
-	gs, err := Scan(context.Background(), db, schema, table, columns(t, db, schema, table))
+	gs, err := fingerprint.Scan(context.Background(), db, schema, table, columns(t, db, schema, table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestEveryValueCounts(t *testing.T) {
 		`INSERT INTO t SELECT r, r, 's' || r, ('b' || r)::BLOB, r / 3, r / 7, r * 1e20::HUGEINT, [r, r + 1], {'a': 'x' || r, 'x': r / 2}, uuid(), INTERVAL (r) DAY, 'a', r / 100
 		 FROM range(5000) t(r)`,
 		`UPDATE t SET d = 0.0, f = 0.0, st = {'a': 'z', 'x': 0.0::DOUBLE} WHERE k = 4321`)
-	base := Combine(scan(t, db, "main", "t"))
+	base := fingerprint.Combine(scan(t, db, "main", "t"))
 	if base.Rows != 5000 {
 		t.Fatalf("rows %d", base.Rows)
 	}
@@ -76,9 +77,9 @@ func TestEveryValueCounts(t *testing.T) {
 	}
 	for _, e := range edits {
 		for _, set := range []string{e.set, e.undo} {
-			before := Combine(scan(t, db, "main", "t"))
+			before := fingerprint.Combine(scan(t, db, "main", "t"))
 			exec(t, db, "UPDATE t SET "+set+" WHERE k = 4321")
-			got := Combine(scan(t, db, "main", "t"))
+			got := fingerprint.Combine(scan(t, db, "main", "t"))
 			if got == before {
 				t.Errorf("SET %s: fingerprint unchanged", set)
 			}
@@ -97,8 +98,8 @@ func TestNegativeZeroNeedsSecondHash(t *testing.T) {
 	// Two tables: DuckDB's UPDATE keeps a stored 0.0 when set to -0.0.
 	exec(t, db, `CREATE TABLE a(d DOUBLE)`, `INSERT INTO a VALUES (0.0)`,
 		`CREATE TABLE b(d DOUBLE)`, `INSERT INTO b VALUES ('-0.0'::DOUBLE)`)
-	a := Combine(scan(t, db, "main", "a"))
-	b := Combine(scan(t, db, "main", "b"))
+	a := fingerprint.Combine(scan(t, db, "main", "a"))
+	b := fingerprint.Combine(scan(t, db, "main", "b"))
 	if a.X1 != b.X1 {
 		t.Log("DuckDB's hash now tells -0.0 from 0.0; h2 still guards other collisions")
 	}
@@ -107,7 +108,7 @@ func TestNegativeZeroNeedsSecondHash(t *testing.T) {
 	}
 	exec(t, db, `CREATE TABLE c(l DOUBLE[])`, `INSERT INTO c VALUES ([1.0, 0.0])`,
 		`CREATE TABLE d(l DOUBLE[])`, `INSERT INTO d VALUES ([1.0, '-0.0'::DOUBLE])`)
-	if Combine(scan(t, db, "main", "c")) == Combine(scan(t, db, "main", "d")) {
+	if fingerprint.Combine(scan(t, db, "main", "c")) == fingerprint.Combine(scan(t, db, "main", "d")) {
 		t.Fatal("a nested -0.0 is not told from 0.0")
 	}
 }
@@ -120,11 +121,15 @@ func TestGranulesAddUp(t *testing.T) {
 	db := testutil.OpenDB(t, ":memory:", true)
 	exec(t, db, `CREATE TABLE t(id BIGINT, v VARCHAR)`, `INSERT INTO t SELECT r, 'v' || r FROM range(10000) t(r)`)
 	gs := scan(t, db, "main", "t")
-	if len(gs) != 5 || gs[4].Rows != 10000-4*GranuleRows {
+	if len(gs) != 5 || gs[4].Rows != 10000-4*fingerprint.GranuleRows {
 		t.Fatalf("granules %+v", gs)
 	}
-	all := Combine(gs)
-	if split := Over(gs, 0, 2*GranuleRows); func() Sum { s := split; s.Add(Over(gs, 2*GranuleRows, 5*GranuleRows)); return s }() != all {
+	all := fingerprint.Combine(gs)
+	if split := fingerprint.Over(gs, 0, 2*fingerprint.GranuleRows); func() fingerprint.Sum {
+		s := split
+		s.Add(fingerprint.Over(gs, 2*fingerprint.GranuleRows, 5*fingerprint.GranuleRows))
+		return s
+	}() != all {
 		t.Fatal("ranges do not add up to the whole")
 	}
 	exec(t, db, `INSERT INTO t SELECT r, 'v' || r FROM range(10000, 12000) t(r)`)
@@ -151,8 +156,8 @@ func TestGranulesAddUp(t *testing.T) {
 func TestRowidColumn(t *testing.T) {
 	db := testutil.OpenDB(t, ":memory:", true)
 	exec(t, db, `CREATE TABLE t("RowId" INTEGER, v INTEGER)`)
-	_, err := Scan(context.Background(), db, "main", "t", columns(t, db, "main", "t"))
-	if !errors.Is(err, ErrNoRowid) {
+	_, err := fingerprint.Scan(context.Background(), db, "main", "t", columns(t, db, "main", "t"))
+	if !errors.Is(err, fingerprint.ErrNoRowid) {
 		t.Fatalf("got %v, want ErrNoRowid", err)
 	}
 }
@@ -168,7 +173,7 @@ func TestTypeZoo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tb := range tables {
-		gs, err := Scan(context.Background(), db, tb.Schema, tb.Name, columns(t, db, tb.Schema, tb.Name))
+		gs, err := fingerprint.Scan(context.Background(), db, tb.Schema, tb.Name, columns(t, db, tb.Schema, tb.Name))
 		if err != nil {
 			t.Errorf("%s: %v", tb.Qualified(), err)
 			continue
@@ -177,14 +182,14 @@ func TestTypeZoo(t *testing.T) {
 		if err := db.QueryRow("SELECT count(*) FROM " + tb.Qualified()).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if got := Combine(gs).Rows; got != n {
+		if got := fingerprint.Combine(gs).Rows; got != n {
 			t.Errorf("%s: fingerprint covers %d rows, the table has %d", tb.Qualified(), got, n)
 		}
 	}
 }
 
 func TestHex(t *testing.T) {
-	s := Sum{X1: 0x0123456789abcdef, X2: 0xfedcba9876543210}
+	s := fingerprint.Sum{X1: 0x0123456789abcdef, X2: 0xfedcba9876543210}
 	if got := s.Hex(); got != "0123456789abcdeffedcba9876543210" {
 		t.Fatal(got)
 	}

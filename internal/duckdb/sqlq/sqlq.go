@@ -12,9 +12,15 @@ import (
 	"strings"
 )
 
-// ErrNUL is a name holding a NUL byte. DuckDB identifiers cannot, and the C
-// API would cut the statement short at it.
+// ErrNUL is a name holding a NUL byte. DuckDB's catalog can hold one
+// (read_csv_auto names a column after a CSV header with a NUL in it), but
+// SQL text cannot: the C API ends a statement at its first NUL. Such a name
+// can still be referred to in a select list with ColumnRef, and built as a
+// value with LiteralNUL; it can never be quoted as an identifier.
 var ErrNUL = errors.New("identifier contains a NUL byte")
+
+// HasNUL reports whether s holds a NUL byte.
+func HasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 // Check reports whether s can be quoted as an identifier. Callers holding
 // names from untrusted input (a manifest) call it before Ident.
@@ -35,8 +41,8 @@ func IdentErr(s string) (string, error) {
 }
 
 // Ident is IdentErr for names already checked: it panics on a NUL byte,
-// which is then a programming error (DuckDB's own catalog names never
-// hold one, and manifest names are checked with Check first).
+// which is then a programming error (names that may hold one go through
+// ColumnRef, and manifest names are checked with Check first).
 func Ident(s string) string {
 	q, err := IdentErr(s)
 	if err != nil {
@@ -54,3 +60,43 @@ func Qualified(schema, name string) string { return Ident(schema) + "." + Ident(
 // inside the literal, so the statement fails to parse instead of changing
 // meaning.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// LiteralNUL is Literal for a string that may hold NUL bytes: the NULs are
+// spliced in with chr(0), so that the SQL text itself never holds one. The
+// result is a parenthesised expression of type VARCHAR.
+func LiteralNUL(s string) string {
+	if !HasNUL(s) {
+		return Literal(s)
+	}
+	parts := strings.Split(s, "\x00")
+	for i, p := range parts {
+		parts[i] = Literal(p)
+	}
+	return "(" + strings.Join(parts, " || chr(0) || ") + ")"
+}
+
+// ColumnRef returns SQL that refers to the column called name in a select
+// list: its quoted name, or for a name holding a NUL byte,
+//
+//	COLUMNS(lambda __statsnap_c: __statsnap_c = ('a' || chr(0) || 'b'))
+//
+// which selects the one column of exactly that name. DuckDB names the
+// result of an expression over such a COLUMNS after the column itself, so
+// it must not be given an alias (Alias returns "" for such a name), and it
+// may appear only once in one expression: DuckDB refuses two COLUMNS in one
+// expression, even identical ones.
+func ColumnRef(name string) string {
+	if !HasNUL(name) {
+		return Ident(name)
+	}
+	return "COLUMNS(lambda __statsnap_c: __statsnap_c = " + LiteralNUL(name) + ")"
+}
+
+// Alias returns " AS <quoted name>" to name a select list item, or "" for a
+// name holding a NUL byte, whose item is named by its ColumnRef instead.
+func Alias(name string) string {
+	if HasNUL(name) {
+		return ""
+	}
+	return " AS " + Ident(name)
+}

@@ -28,3 +28,22 @@ func TestQuoting(t *testing.T) {
 	}()
 	Ident("a\x00")
 }
+
+func TestNULNames(t *testing.T) {
+	if got := LiteralNUL("a\x00b'\x00"); got != `('a' || chr(0) || 'b''' || chr(0) || '')` {
+		t.Error(got)
+	}
+	if got := LiteralNUL("plain"); got != `'plain'` {
+		t.Error(got)
+	}
+	if got := ColumnRef(`x"y`); got != `"x""y"` {
+		t.Error(got)
+	}
+	ref := ColumnRef("a\x00b")
+	if HasNUL(ref) || ref != `COLUMNS(lambda __statsnap_c: __statsnap_c = ('a' || chr(0) || 'b'))` {
+		t.Error(ref)
+	}
+	if Alias("a\x00b") != "" || Alias("a") != ` AS "a"` {
+		t.Error(Alias("a"))
+	}
+}

@@ -648,8 +648,8 @@ func manifestTooLarge(m *snapshot.Manifest, size int) error {
 		}
 	}
 	return fmt.Errorf("%w: it would be %.1f MiB, more than the %d MiB verify and restore read, and table %s alone takes %.1f MiB of it (%d columns); "+
-		"shorten its column names or split it into narrower tables",
-		ErrManifestTooLarge, float64(size)/(1<<20), snapshot.MaxManifestSize>>20, biggest, float64(most)/(1<<20), len(m.Tables[biggest].Columns))
+		"shorten its column names, split it into narrower tables, or leave it out with --skip-table %s",
+		ErrManifestTooLarge, float64(size)/(1<<20), snapshot.MaxManifestSize>>20, biggest, float64(most)/(1<<20), len(m.Tables[biggest].Columns), biggest)
 }
 
 // dropJournal removes the pending journal once the snapshot exists. A

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/backup/backuptest"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
@@ -43,7 +44,7 @@ func (c *openCounter) reset() {
 // first.
 func sharedFolder(t *testing.T, n int) (*local.Folder, []string) {
 	t.Helper()
-	folder, ids, _ := testutil.GrowingSnapshots(t, "p", time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), n)
+	folder, ids, _ := backuptest.GrowingSnapshots(t, "p", time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), n)
 	for k := 1; k < n; k++ {
 		testutil.ShareRows(t, folder.Dir, ids[0], ids[k], "fixed", nil)
 		testutil.ShareRows(t, folder.Dir, ids[k-1], ids[k], "log", nil)

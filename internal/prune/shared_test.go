@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/backup/backuptest"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
@@ -22,7 +23,7 @@ import (
 // (a full copy) and C's fixed is A's file; B's fixed is A's file too.
 func sharedSnaps(t *testing.T) (*local.Folder, [3]string) {
 	t.Helper()
-	f, list, _ := testutil.GrowingSnapshots(t, "X", time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC), 3)
+	f, list, _ := backuptest.GrowingSnapshots(t, "X", time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC), 3)
 	ids := [3]string(list)
 	testutil.ShareRows(t, f.Dir, ids[0], ids[1], "fixed", nil)
 	testutil.ShareRows(t, f.Dir, ids[0], ids[1], "log", nil)

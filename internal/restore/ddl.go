@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -400,10 +402,12 @@ func (sb *sandbox) sequences(ctx context.Context) error {
 
 // order reads what each table, macro and view uses (order.go).
 func (sb *sandbox) order(ctx context.Context) error {
+	started := time.Now()
 	g, err := buildGraph(ctx, serializer{conn: sb.conn}, sb.m)
 	if err != nil {
 		return fmt.Errorf("sandbox: read the dependencies of the snapshot's objects: %w", err)
 	}
+	slog.Debug("read what each table, macro and view uses", "objects", len(g.order), "took", time.Since(started))
 	sb.v.graph = g
 	return nil
 }

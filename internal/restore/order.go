@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -60,28 +61,75 @@ type serializer struct {
 	conn *sql.Conn
 }
 
-// refs returns the names the SELECT statement text uses, and false when
-// DuckDB cannot parse it as exactly one SELECT.
-func (s serializer) refs(ctx context.Context, text string) ([]ref, bool, error) {
-	if strings.TrimSpace(text) == "" || strings.ContainsRune(text, 0) {
-		return nil, false, nil
-	}
-	var out string
-	// json_serialize_sql takes a constant only; the literal is quoted.
-	if err := s.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql("+sqlq.Literal(text)+") AS VARCHAR)").Scan(&out); err != nil {
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+// batch bounds the statements parsed by one query.
+const batch = 256
+
+// refs returns, for each SELECT statement text, the names it uses, and
+// false where DuckDB cannot parse it as exactly one SELECT. The texts
+// are parsed a batch per query (a query each cost a millisecond).
+func (s serializer) refs(ctx context.Context, texts []string) ([][]ref, []bool, error) {
+	out := make([][]ref, len(texts))
+	ok := make([]bool, len(texts))
+	for lo := 0; lo < len(texts); lo += batch {
+		hi := min(lo+batch, len(texts))
+		var q strings.Builder
+		n := 0
+		for i := lo; i < hi; i++ {
+			t := texts[i]
+			if strings.TrimSpace(t) == "" || strings.ContainsRune(t, 0) {
+				continue
+			}
+			if n > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			// json_serialize_sql takes a constant only; the literal is
+			// quoted. A text it cannot parse gives an error document,
+			// not a failed query.
+			fmt.Fprintf(&q, "SELECT %d AS i, CAST(json_serialize_sql(%s) AS VARCHAR) AS j", i, sqlq.Literal(t))
+			n++
 		}
-		slog.Debug("json_serialize_sql failed", "err", err)
-		return nil, false, nil
+		if n == 0 {
+			continue
+		}
+		rows, err := s.conn.QueryContext(ctx, q.String())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			slog.Debug("json_serialize_sql failed", "err", err)
+			if hi-lo > 1 {
+				// One text broke the batch: each is parsed on its own, so
+				// that only that one is left unread (false).
+				for i := lo; i < hi; i++ {
+					r, k, err := s.refs(ctx, texts[i:i+1])
+					if err != nil {
+						return nil, nil, err
+					}
+					out[i], ok[i] = r[0], k[0]
+				}
+			}
+			continue
+		}
+		for rows.Next() {
+			var i int
+			var doc string
+			if err := rows.Scan(&i, &doc); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("read json_serialize_sql: %w", err)
+			}
+			if i < lo || i >= hi {
+				continue
+			}
+			if tree, parsed := oneStatement(doc); parsed {
+				ok[i] = walkRefs(tree, &out[i], 0)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("read json_serialize_sql: %w", err)
+		}
 	}
-	tree, ok := oneStatement(out)
-	if !ok {
-		return nil, false, nil
-	}
-	var found []ref
-	ok = walkRefs(tree, &found, 0)
-	return found, ok, nil
+	return out, ok, nil
 }
 
 // oneStatement returns the syntax tree of json_serialize_sql's output
@@ -163,50 +211,71 @@ func buildGraph(ctx context.Context, s serializer, m *snapshot.Manifest) (*depGr
 	}
 	r := newResolver(m, g.nodes)
 	late := map[string]bool{} // DDL that could not be read: after the others of its kind
+	// First cut every object's queries and expressions out of its DDL,
+	// then parse them all, then resolve what they name.
+	type piece struct {
+		n    node
+		text string
+	}
+	var pieces []piece
+	known := map[string]bool{}
 	var prevTable string
 	for _, n := range all {
 		var texts []string
-		var known bool
+		var ok bool
 		switch n.kind {
 		case "table":
 			t := m.Tables[catalog.Key(n.schema, n.name)]
 			var fks []ref
-			texts, fks, known = tableParts(t.CreateSQL)
+			texts, fks, ok = tableParts(t.CreateSQL)
 			for _, fk := range fks {
 				// DuckDB only allows foreign keys within one schema.
 				g.deps[n.key()] = append(g.deps[n.key()], r.resolve(n.schema, fk, "table")...)
 			}
-			if !known && prevTable != "" {
+			if !ok && prevTable != "" {
 				// The order the backup wrote (foreign-key parents first)
 				// is kept for a table whose DDL cannot be read.
 				g.deps[n.key()] = append(g.deps[n.key()], prevTable)
 			}
 			prevTable = n.key()
 		case "macro":
-			texts, known = macroParts(objectSQL(m.Macros, n))
+			texts, ok = macroParts(objectSQL(m.Macros, n))
 		case "view":
 			var q string
-			q, known = viewQuery(objectSQL(m.Views, n))
+			q, ok = viewQuery(objectSQL(m.Views, n))
 			texts = []string{q}
 		}
-		for _, text := range texts {
-			refs, ok, err := s.refs(ctx, text)
-			if err != nil {
-				return nil, err
-			}
-			known = known && ok
-			for _, rf := range refs {
-				switch rf.kind {
-				case "rel":
-					g.deps[n.key()] = append(g.deps[n.key()], r.resolve(n.schema, rf, "table", "view")...)
-				case "func":
-					g.deps[n.key()] = append(g.deps[n.key()], r.resolve(n.schema, rf, "macro")...)
-				case "type":
-					g.types[n.key()] = append(g.types[n.key()], r.resolveType(n.schema, rf)...)
-				}
+		known[n.key()] = ok
+		for _, t := range texts {
+			pieces = append(pieces, piece{n: n, text: t})
+		}
+	}
+	texts := make([]string, len(pieces))
+	for i, p := range pieces {
+		texts[i] = p.text
+	}
+	refs, parsed, err := s.refs(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pieces {
+		n := p.n
+		if !parsed[i] {
+			known[n.key()] = false
+		}
+		for _, rf := range refs[i] {
+			switch rf.kind {
+			case "rel":
+				g.deps[n.key()] = append(g.deps[n.key()], r.resolve(n.schema, rf, "table", "view")...)
+			case "func":
+				g.deps[n.key()] = append(g.deps[n.key()], r.resolve(n.schema, rf, "macro")...)
+			case "type":
+				g.types[n.key()] = append(g.types[n.key()], r.resolveType(n.schema, rf)...)
 			}
 		}
-		if !known && n.kind != "table" {
+	}
+	for _, n := range all {
+		if !known[n.key()] && n.kind != "table" {
 			late[n.key()] = true
 			slog.Debug("the DDL of an object could not be read for its dependencies; it is created after the others", "kind", n.kind, "name", catalog.Key(n.schema, n.name))
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +301,16 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	if _, err := dbfile.Open(context.Background(), out, true); err == nil {
 		t.Errorf("a refused restore left %s behind", out)
 	}
+	// A dry run says the same; with --with-dependencies it plans both.
+	_, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true})
+	var me *MissingDependenciesError
+	if !errors.As(err, &me) {
+		t.Errorf("dry run: want a MissingDependenciesError, got %v", err)
+	}
+	dry, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true, WithDependencies: true})
+	if err != nil || len(dry.Tables) != 2 || dry.Tables[0].Table != "z_parent" {
+		t.Errorf("dry run with dependencies: %v, %+v", err, dry)
+	}
 
 	// With --with-dependencies the parents come too, with the views and
 	// macros over the restored tables; what uses gen (not restored) does
@@ -467,4 +478,51 @@ func snapshotID(t *testing.T, folder *local.Folder) string {
 		t.Fatalf("scan: %v, %d snapshots", err, len(all))
 	}
 	return all[0].ID
+}
+
+// TestSerializerRefs: DuckDB's parser names what each text uses, batch by
+// batch; a text it cannot parse as one SELECT is reported unread, and
+// leaves the others of its batch alone.
+func TestSerializerRefs(t *testing.T) {
+	db, conn, err := openSandbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer conn.Close()
+	texts := []string{
+		`SELECT a_m(x) FROM s.v JOIN w USING (k) WHERE CAST(1 AS mood) = 1 AND x IN (SELECT y FROM cat.s2.t2)`,
+		`SELECT 1; SELECT 2`,
+		`CREATE VIEW x AS SELECT 1`,
+		"SELECT 'a\x00b'",
+		`SELECT * FROM children_of(2)`,
+		`SELECT (((`,
+	}
+	for i := 0; i < batch; i++ {
+		texts = append(texts, "SELECT * FROM t"+strconv.Itoa(i))
+	}
+	refs, ok, err := serializer{conn: conn}.refs(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, false, false, true, false}; !reflect.DeepEqual(ok[:6], want) {
+		t.Errorf("parsed %v, want %v", ok[:6], want)
+	}
+	got := map[ref]bool{}
+	for _, r := range refs[0] {
+		got[r] = true
+	}
+	for _, want := range []ref{{kind: "func", name: "a_m"}, {kind: "rel", schema: "s", name: "v"}, {kind: "rel", name: "w"},
+		{kind: "type", name: "mood"}, {kind: "rel", catalog: "cat", schema: "s2", name: "t2"}} {
+		if !got[want] {
+			t.Errorf("refs of the first text lack %+v: %+v", want, refs[0])
+		}
+	}
+	if !slices.Contains(refs[4], ref{kind: "func", name: "children_of"}) {
+		t.Errorf("a table macro call is not named: %+v", refs[4])
+	}
+	last := len(texts) - 1
+	if !ok[last] || !slices.Contains(refs[last], ref{kind: "rel", name: "t" + strconv.Itoa(batch-1)}) {
+		t.Errorf("the second batch: %v %+v", ok[last], refs[last])
+	}
 }

@@ -1,4 +1,8 @@
-package testutil
+// Package backuptest makes real snapshots for the tests of the packages
+// that read them. It is apart from internal/testutil because it runs
+// backups: testutil is imported by the tests of the packages backup itself
+// uses, and would make an import cycle.
+package backuptest
 
 import (
 	"context"
@@ -9,6 +13,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // GrowingSnapshots makes n real, full snapshots of one database in the
@@ -22,7 +27,7 @@ func GrowingSnapshots(t testing.TB, gamertag string, first time.Time, n int) (*l
 	ctx := context.Background()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "stats.duckdb")
-	WriteDB(t, src,
+	testutil.WriteDB(t, src,
 		`CREATE TABLE log (n INTEGER, s VARCHAR)`,
 		`INSERT INTO log SELECT range, 'row ' || range FROM range(50)`,
 		`CREATE TABLE fixed AS SELECT range AS id, range * 0.5 AS score FROM range(30)`)
@@ -33,7 +38,7 @@ func GrowingSnapshots(t testing.TB, gamertag string, first time.Time, n int) (*l
 	ids := make([]string, 0, n)
 	for k := range n {
 		if k > 0 {
-			WriteDB(t, src, fmt.Sprintf(`INSERT INTO log SELECT range, 'row ' || range FROM range(%d, %d)`, 40+10*k, 50+10*k))
+			testutil.WriteDB(t, src, fmt.Sprintf(`INSERT INTO log SELECT range, 'row ' || range FROM range(%d, %d)`, 40+10*k, 50+10*k))
 		}
 		res, err := backup.Backup(ctx, backup.Options{Source: src, Gamertag: gamertag, Folder: folder, CompressionLevel: 3,
 			Time: first.AddDate(0, 0, k), Full: true})

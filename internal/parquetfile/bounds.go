@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -28,9 +29,6 @@ const (
 	MaxSchemaNodes = 100_000
 	// MaxFooterBytes bounds the footer read and decoded into memory.
 	MaxFooterBytes = 256 << 20
-	// MaxPageBytes bounds the size a single page may declare, compressed
-	// or not: readers allocate what a page header declares.
-	MaxPageBytes = 1 << 30
 	// maxPageHeader bounds the bytes read to decode one page header
 	// (which may carry statistics).
 	maxPageHeader = 1 << 20
@@ -181,94 +179,29 @@ func numChildren(ctx context.Context, p *thrift.TCompactProtocol) (int32, error)
 	return kids, p.ReadStructEnd(ctx)
 }
 
-// pageHeader is what a page header declares about its size.
-type pageHeader struct {
-	headerLen                int64
-	compressed, uncompressed int32
-}
-
-// readPageHeader decodes the page header at off, never reading past end
-// nor more than maxPageHeader bytes. Most headers are a few dozen bytes:
-// it reads 4 KiB first, and more only when the header is longer.
-func readPageHeader(ctx context.Context, r io.ReaderAt, off, end int64, scratch *[]byte) (pageHeader, error) {
-	if hs, ok := r.(headerSource); ok {
-		if h, ok := hs.pageHeader(off, end); ok {
-			return h, nil
-		}
-	}
-	var h pageHeader
-	var err error
-	for _, want := range []int64{4 << 10, maxPageHeader} {
-		n := min(end-off, want)
-		if int64(cap(*scratch)) < n {
-			*scratch = make([]byte, n)
-		}
-		b := (*scratch)[:n]
-		got, rerr := r.ReadAt(b, off)
-		if rerr != nil && !(errors.Is(rerr, io.EOF) && got > 0) {
-			return h, rerr
-		}
-		b = b[:got]
-		h, err = decodePageHeader(ctx, b)
-		if err == nil || int64(got) < want {
-			return h, err
-		}
-	}
-	return h, err
-}
-
-func decodePageHeader(ctx context.Context, b []byte) (pageHeader, error) {
-	buf := &thrift.TMemoryBuffer{Buffer: bytes.NewBuffer(b)}
-	p := thrift.NewTCompactProtocolConf(buf, &thrift.TConfiguration{MaxMessageSize: int32(len(b)) + 1})
-	var h pageHeader
-	if _, err := p.ReadStructBegin(ctx); err != nil {
-		return h, err
-	}
-	for {
-		_, typ, id, err := p.ReadFieldBegin(ctx)
-		if err != nil {
-			return h, err
-		}
-		if typ == thrift.STOP {
-			break
-		}
-		switch {
-		case id == 2 && typ == thrift.I32:
-			h.uncompressed, err = p.ReadI32(ctx)
-		case id == 3 && typ == thrift.I32:
-			h.compressed, err = p.ReadI32(ctx)
-		default:
-			err = thrift.SkipDefaultDepth(ctx, p, typ)
-		}
-		if err != nil {
-			return h, err
-		}
-	}
-	h.headerLen = int64(len(b) - buf.Len())
-	return h, nil
-}
-
 // checkPages walks every column chunk's page headers: each chunk must lie
-// in the file's data, each page inside its chunk, and no page may declare
-// more than MaxPageBytes. Only headers are read; the cost is linear in the
-// number of pages.
-func checkPages(ctx context.Context, r Source, pr *file.Reader) error {
+// in the file's data, and each page inside its chunk, with sizes its
+// codec allows. It returns, per row group, the largest size a page
+// declares, compressed or not (at most 2 GiB: sizes are int32). Only
+// headers are read; the cost is linear in the number of pages.
+func checkPages(ctx context.Context, r Source, pr *file.Reader) ([]int64, error) {
 	size, err := sizeOf(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	md := pr.MetaData()
 	dataEnd := size - 8 - int64(md.Size())
 	var scratch []byte
+	largest := make([]int64, md.NumRowGroups())
 	for g := 0; g < md.NumRowGroups(); g++ {
 		rg := md.RowGroup(g)
 		for c := 0; c < rg.NumColumns(); c++ {
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 			cc, err := rg.ColumnChunk(c)
 			if err != nil {
-				return fmt.Errorf("row group %d column %d: %w", g, c, err)
+				return nil, fmt.Errorf("row group %d column %d: %w", g, c, err)
 			}
 			start := cc.DataPageOffset()
 			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
@@ -276,37 +209,44 @@ func checkPages(ctx context.Context, r Source, pr *file.Reader) error {
 			}
 			end := start + cc.TotalCompressedSize()
 			if start < 4 || cc.TotalCompressedSize() <= 0 || end > dataEnd || end < start {
-				return fmt.Errorf("row group %d column %d: its chunk [%d, %d) is not inside the file's data [4, %d)", g, c, start, end, dataEnd)
+				return nil, fmt.Errorf("row group %d column %d: its chunk [%d, %d) is not inside the file's data [4, %d)", g, c, start, end, dataEnd)
 			}
+			uncompressed := cc.Compression() == compress.Codecs.Uncompressed
 			for off := start; off < end; {
 				h, err := readPageHeader(ctx, r, off, end, &scratch)
 				if err != nil {
-					return fmt.Errorf("row group %d column %d: page header at %d: %w", g, c, off, err)
+					return nil, fmt.Errorf("row group %d column %d: page header at %d: %w", g, c, off, err)
 				}
 				if h.compressed < 0 || h.uncompressed < 0 {
-					return fmt.Errorf("row group %d column %d: page at %d declares a negative size", g, c, off)
+					return nil, fmt.Errorf("row group %d column %d: page at %d declares a negative size", g, c, off)
 				}
-				if int64(h.compressed) > MaxPageBytes || int64(h.uncompressed) > MaxPageBytes {
-					return fmt.Errorf("row group %d column %d: page at %d declares %d bytes (%d compressed): %w (at most %d)", g, c, off, h.uncompressed, h.compressed, ErrBounds, MaxPageBytes)
+				// A reader allocates what a header declares: without
+				// compression, nothing may be declared that is not there.
+				if (uncompressed || (h.typ == pageDataV2 && !h.valuesCompressed)) && h.compressed != h.uncompressed {
+					return nil, fmt.Errorf("row group %d column %d: the uncompressed page at %d declares %d bytes but holds %d", g, c, off, h.uncompressed, h.compressed)
 				}
+				largest[g] = max(largest[g], int64(h.compressed), int64(h.uncompressed))
 				off += h.headerLen + int64(h.compressed)
 				if off > end {
-					return fmt.Errorf("row group %d column %d: a page runs past its chunk's end at %d", g, c, end)
+					return nil, fmt.Errorf("row group %d column %d: a page runs past its chunk's end at %d", g, c, end)
 				}
 			}
 		}
 	}
-	return nil
+	return largest, nil
 }
 
 // Decompress reads every page of every column chunk, decompressing it and
 // checking it yields the size its header declares, after the footer and
 // page checks of Check. It decodes no values: it is the check that every
 // byte a reader will decompress is sound, at the cost of one pass of
-// decompression.
-func Decompress(ctx context.Context, r Source) (err error) {
+// decompression. Pages are decompressed as streams, so memory stays a few
+// buffers whatever a page's size. It returns the most bytes the pages of
+// one row group decompress to: what a reader that holds a row group's
+// values at once (DuckDB does) needs at least.
+func Decompress(ctx context.Context, r Source) (rowGroupBytes int64, err error) {
 	if err := checkFooter(ctx, r); err != nil {
-		return err
+		return 0, err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -315,28 +255,30 @@ func Decompress(ctx context.Context, r Source) (err error) {
 	}()
 	pr, err := file.NewParquetReader(keepOpen{r})
 	if err != nil {
-		return fmt.Errorf("read parquet footer: %w", err)
+		return 0, fmt.Errorf("read parquet footer: %w", err)
 	}
 	defer pr.Close()
-	if err := checkPages(ctx, r, pr); err != nil {
-		return fmt.Errorf("check parquet pages: %w", err)
+	if _, err := checkPages(ctx, r, pr); err != nil {
+		return 0, fmt.Errorf("check parquet pages: %w", err)
 	}
-	for g := 0; g < pr.NumRowGroups(); g++ {
-		rg := pr.RowGroup(g)
+	s := &streamer{ctx: ctx, r: r}
+	defer s.close()
+	md := pr.MetaData()
+	for g := 0; g < md.NumRowGroups(); g++ {
+		rg := md.RowGroup(g)
+		var inGroup int64
 		for c := 0; c < rg.NumColumns(); c++ {
-			pages, err := rg.GetColumnPageReader(c)
+			ch, err := chunkOf(md, g, c)
 			if err != nil {
-				return fmt.Errorf("row group %d column %d: %w", g, c, err)
+				return 0, err
 			}
-			for pages.Next() {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			n, err := s.decompressChunk(&ch)
+			if err != nil {
+				return 0, fmt.Errorf("row group %d column %d: %w", g, c, err)
 			}
-			if err := pages.Err(); err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("row group %d column %d: %w", g, c, err)
-			}
+			inGroup += n
 		}
+		rowGroupBytes = max(rowGroupBytes, inGroup)
 	}
-	return nil
+	return rowGroupBytes, nil
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/klauspost/compress/zstd"
 )
 
 // forgedFooter builds a Parquet file of no data whose footer lists
@@ -201,6 +203,19 @@ func TestDescribeLinear(t *testing.T) {
 // declares uncompressed bytes, followed by junk of compressed bytes.
 func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	t.Helper()
+	return forgedPage(t, uncompressed, make([]byte, compressed), 0, 1, false)
+}
+
+// forgedPage builds a one-column INT32 file (OPTIONAL, or REQUIRED) of
+// one page, whose header declares uncompressed bytes and numValues
+// values, with body as its content, in codec (Parquet's number).
+func forgedPage(t testing.TB, uncompressed int32, body []byte, codec int32, numValues int32, required bool) []byte {
+	t.Helper()
+	compressed := int32(len(body))
+	repetition := int32(1)
+	if required {
+		repetition = 0
+	}
 	ctx := context.Background()
 	must := func(err error) {
 		if err != nil {
@@ -225,7 +240,7 @@ func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	i32(hp, 3, compressed)
 	must(hp.WriteFieldBegin(ctx, "", thrift.STRUCT, 5))
 	must(hp.WriteStructBegin(ctx, ""))
-	i32(hp, 1, 1) // num_values
+	i32(hp, 1, numValues)
 	i32(hp, 2, 0) // PLAIN
 	i32(hp, 3, 3) // RLE
 	i32(hp, 4, 3)
@@ -252,7 +267,7 @@ func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	must(p.WriteStructEnd(ctx))
 	must(p.WriteStructBegin(ctx, ""))
 	i32(p, 1, 1) // INT32
-	i32(p, 3, 1) // OPTIONAL
+	i32(p, 3, repetition)
 	must(p.WriteFieldBegin(ctx, "", thrift.STRING, 4))
 	must(p.WriteString(ctx, "x"))
 	must(p.WriteFieldEnd(ctx))
@@ -281,8 +296,8 @@ func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	must(p.WriteString(ctx, "x"))
 	must(p.WriteListEnd(ctx))
 	must(p.WriteFieldEnd(ctx))
-	i32(p, 4, 0) // UNCOMPRESSED
-	i64(p, 5, 1)
+	i32(p, 4, codec)
+	i64(p, 5, int64(numValues))
 	i64(p, 6, int64(hb.Len())+int64(uncompressed))
 	i64(p, 7, chunk)
 	i64(p, 9, 4)
@@ -294,7 +309,7 @@ func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	must(p.WriteListEnd(ctx))
 	must(p.WriteFieldEnd(ctx))
 	i64(p, 2, int64(uncompressed))
-	i64(p, 3, 1)
+	i64(p, 3, int64(numValues))
 	must(p.WriteFieldStop(ctx))
 	must(p.WriteStructEnd(ctx))
 	must(p.WriteListEnd(ctx))
@@ -306,27 +321,29 @@ func forgedPageFile(t testing.TB, uncompressed, compressed int32) []byte {
 	var out bytes.Buffer
 	out.WriteString("PAR1")
 	out.Write(hb.Bytes())
-	out.Write(make([]byte, compressed))
+	out.Write(body)
 	out.Write(fb.Bytes())
 	binary.Write(&out, binary.LittleEndian, uint32(fb.Len()))
 	out.WriteString("PAR1")
 	return out.Bytes()
 }
 
-// TestPageBombRefused: a page header declaring more than MaxPageBytes
-// (readers allocate what it declares) is refused by Check and DecodeAll
-// with a few reads of headers; a sane forged page passes the walk.
+// TestPageBombRefused: a page header of an uncompressed chunk declaring
+// more bytes than the page holds (readers allocate what it declares) is
+// refused by Check, Decompress and DecodeAll with a few reads of headers;
+// a sane forged page passes the walk.
 func TestPageBombRefused(t *testing.T) {
 	ctx := context.Background()
-	bomb := forgedPageFile(t, MaxPageBytes+1, 16)
+	bomb := forgedPageFile(t, 1<<30+1, 16)
 	for fn, call := range map[string]func() error{
-		"Check":     func() error { _, err := Check(ctx, bytes.NewReader(bomb)); return err },
-		"DecodeAll": func() error { _, err := DecodeAll(ctx, bytes.NewReader(bomb)); return err },
+		"Check":      func() error { _, err := Check(ctx, bytes.NewReader(bomb)); return err },
+		"Decompress": func() error { _, err := Decompress(ctx, bytes.NewReader(bomb)); return err },
+		"DecodeAll":  func() error { _, err := DecodeAll(ctx, bytes.NewReader(bomb)); return err },
 	} {
 		var err error
 		bounded(t, 8<<20, func() { err = call() })
-		if !errors.Is(err, ErrBounds) {
-			t.Errorf("%s: %v, want ErrBounds", fn, err)
+		if err == nil || !strings.Contains(err.Error(), "declares 1073741825 bytes but holds 16") {
+			t.Errorf("%s: %v, want the page refused", fn, err)
 		}
 	}
 	if _, err := Inspect(bytes.NewReader(bomb)); err != nil {
@@ -335,5 +352,66 @@ func TestPageBombRefused(t *testing.T) {
 	sane := forgedPageFile(t, 16, 16)
 	if _, err := Check(ctx, bytes.NewReader(sane)); err != nil {
 		t.Errorf("Check on a sane page: %v", err)
+	}
+}
+
+// zstdZeros compresses n zero bytes.
+func zstdZeros(t testing.TB, n int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(w, zeroReader{}, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestHugePageStreamed: a zstd page declaring 1 GiB (beyond arrow-go's 256
+// MiB), held in a file of a few KiB, passes Check, and Decompress and
+// DecodeAll read all of it as streams in a few MiB of allocations; the
+// same page declaring one byte more than it decompresses to, or one
+// value more than it holds, is refused.
+func TestHugePageStreamed(t *testing.T) {
+	ctx := context.Background()
+	const size = 1 << 30
+	body := zstdZeros(t, size)
+	good := forgedPage(t, size, body, 6, size/4, true)
+	if _, err := Check(ctx, bytes.NewReader(good)); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	var err error
+	var inGroup int64
+	bounded(t, 32<<20, func() { inGroup, err = Decompress(ctx, bytes.NewReader(good)) })
+	if err != nil || inGroup != size {
+		t.Errorf("Decompress = %d bytes, %v; want %d", inGroup, err, size)
+	}
+	var rows int64
+	bounded(t, 32<<20, func() { rows, err = DecodeAll(ctx, bytes.NewReader(good)) })
+	if err != nil || rows != size/4 {
+		t.Errorf("DecodeAll = %d rows, %v; want %d", rows, err, size/4)
+	}
+	for name, bad := range map[string][]byte{
+		"size":   forgedPage(t, size+1, body, 6, size/4, true),
+		"values": forgedPage(t, size, body, 6, size/4+1, true),
+	} {
+		if _, err := DecodeAll(ctx, bytes.NewReader(bad)); err == nil {
+			t.Errorf("%s: DecodeAll accepted a page that lies about its %s", name, name)
+		}
+	}
+	if _, err := Decompress(ctx, bytes.NewReader(forgedPage(t, size-1, body, 6, size/4, true))); err == nil {
+		t.Error("Decompress accepted a page that decompresses to more than it declares")
 	}
 }

@@ -31,19 +31,29 @@ func FuzzCheck(f *testing.F) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		_, cerr := Check(ctx, bytes.NewReader(data))
-		derr := Decompress(ctx, bytes.NewReader(data))
+		_, derr := Decompress(ctx, bytes.NewReader(data))
 		runtime.ReadMemStats(&after)
 		if ctx.Err() != nil {
 			t.Fatal("the checks did not finish within a minute")
 		}
-		// Pages are bounded at MaxPageBytes, but a small file cannot
-		// make the checks allocate anywhere near that: they read headers,
-		// and decompress pages that exist in the file.
+		// A page may declare up to 2 GiB, but a small file cannot make
+		// the checks allocate anywhere near that: they read headers, and
+		// decompress pages as streams.
 		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
 			t.Fatalf("checking %d bytes allocated %d", len(data), got)
 		}
 		if cerr == nil && derr == nil {
 			DecodeAll(ctx, bytes.NewReader(data))
+			// And every row group through the streaming decoder.
+			runtime.ReadMemStats(&before)
+			decodeAll(ctx, bytes.NewReader(data), -1, -1)
+			runtime.ReadMemStats(&after)
+			if ctx.Err() != nil {
+				t.Fatal("the streaming decode did not finish within a minute")
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+				t.Fatalf("streaming %d bytes allocated %d", len(data), got)
+			}
 		}
 		if errors.Is(cerr, ErrBounds) && derr == nil {
 			t.Fatalf("Check refused for bounds (%v) but Decompress accepted", cerr)
@@ -60,9 +70,11 @@ func checkSeeds(t testing.TB) map[string][]byte {
 		"too_deep":   forgedFooter(t, deep(MaxDepth+1)),
 		"wide":       forgedFooter(t, wide(300)),
 		"page_ok":    forgedPageFile(t, 16, 16),
-		"page_bomb":  forgedPageFile(t, MaxPageBytes+1, 16),
+		"page_bomb":  forgedPageFile(t, 1<<30+1, 16),
 		"page_neg":   forgedPageFile(t, -5, 16),
 		"magic_only": []byte("PAR1PAR1"),
+		"encodings":  arrowEncodings(t),
+		"zstd_page":  forgedPage(t, 1<<20, zstdZeros(t, 1<<20), 6, 1<<18, true),
 	}
 }
 

@@ -88,7 +88,7 @@ func inspect(ctx context.Context, r Source, pages bool) (info Info, err error) {
 		return Info{}, err
 	}
 	if pages {
-		if err := checkPages(ctx, r, pr); err != nil {
+		if _, err := checkPages(ctx, r, pr); err != nil {
 			return Info{}, fmt.Errorf("check parquet pages: %w", err)
 		}
 	}
@@ -205,10 +205,23 @@ func describe(b *bytes.Buffer, fs []Field) {
 	}
 }
 
+// batchBytes is the uncompressed size, on average, of the rows arrow-go
+// assembles into one batch.
+const batchBytes = 64 << 20
+
 // DecodeAll decodes every value of every column, row group by row group,
-// and returns the number of rows it decoded. Memory stays bounded by one
-// batch, whatever the footer claims.
+// and returns the number of rows it decoded. Memory stays bounded whatever
+// the footer claims and whatever the size of a page or a value: row groups
+// of ordinary pages are decoded by arrow-go a batch at a time, and a row
+// group holding a page above streamThreshold, or rows larger than
+// rowBudget on average, page by page as a stream.
 func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
+	return decodeAll(ctx, r, streamThreshold, rowBudget)
+}
+
+// decodeAll is DecodeAll with its thresholds given: tests and the fuzz
+// target pass -1 to stream every row group.
+func decodeAll(ctx context.Context, r Source, threshold, perRowBudget int64) (rows int64, err error) {
 	if err := checkFooter(ctx, r); err != nil {
 		return 0, err
 	}
@@ -217,21 +230,55 @@ func DecodeAll(ctx context.Context, r Source) (rows int64, err error) {
 			err = fmt.Errorf("decode parquet: malformed file: %v", p)
 		}
 	}()
-	pr, err := file.NewParquetReader(keepOpen{r})
+	// Read column chunks through a buffer rather than whole: a row group
+	// of small pages may still hold a chunk of gigabytes.
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 1 << 20
+	pr, err := file.NewParquetReader(keepOpen{r}, file.WithReadProps(props))
 	if err != nil {
 		return 0, fmt.Errorf("read parquet footer: %w", err)
 	}
 	defer pr.Close()
-	if err := checkPages(ctx, r, pr); err != nil {
+	largest, err := checkPages(ctx, r, pr)
+	if err != nil {
 		return 0, fmt.Errorf("check parquet pages: %w", err)
 	}
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024, Parallel: false}, memory.DefaultAllocator)
-	if err != nil {
-		return 0, fmt.Errorf("open parquet: %w", err)
+	var whole []int
+	batch := int64(64 * 1024)
+	md := pr.MetaData()
+	for g := 0; g < md.NumRowGroups(); g++ {
+		rg := md.RowGroup(g)
+		var perRow int64
+		if rg.NumRows() > 0 {
+			perRow = rg.TotalByteSize() / rg.NumRows()
+		}
+		if largest[g] > threshold || perRow > perRowBudget {
+			n, err := streamRowGroup(ctx, r, pr, g, nil)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rows, ctx.Err()
+				}
+				return rows, fmt.Errorf("decode parquet: %w", err)
+			}
+			rows += n
+			continue
+		}
+		whole = append(whole, g)
+		if perRow > 0 {
+			batch = min(batch, max(1, batchBytes/perRow))
+		}
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if len(whole) == 0 {
+		return rows, nil
+	}
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: batch, Parallel: false}, memory.DefaultAllocator)
 	if err != nil {
-		return 0, fmt.Errorf("decode parquet: %w", err)
+		return rows, fmt.Errorf("open parquet: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, whole)
+	if err != nil {
+		return rows, fmt.Errorf("decode parquet: %w", err)
 	}
 	defer rr.Release()
 	for rr.Next() {

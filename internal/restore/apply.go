@@ -28,6 +28,8 @@ type job struct {
 	v      *validated
 	paths  map[string][]string // table key → the Parquet files DuckDB reads, in row order
 	full   bool                // no --tables: every object of the snapshot is in scope
+	// memoryLimit is DuckDB's memory_limit while loading ("": MemoryLimit).
+	memoryLimit string
 
 	plans []*tablePlan
 	seqs  []seqAction
@@ -763,8 +765,12 @@ func (j *job) run(ctx context.Context, target string, exists bool, work *workDir
 	// DuckDB works under a memory limit, spilling to the work folder: a
 	// file that passed every check can still make a reader allocate
 	// (a forged 1.36 MB file drove restore past 4.3 GB).
+	limit := j.memoryLimit
+	if limit == "" {
+		limit = MemoryLimit
+	}
 	for _, q := range []string{
-		"SET memory_limit = " + sqlq.Literal(MemoryLimit),
+		"SET memory_limit = " + sqlq.Literal(limit),
 		"SET temp_directory = " + sqlq.Literal(filepath.Join(work.path, "spill")),
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

@@ -393,6 +393,7 @@ type restoreRun struct {
 	tables []srcTable // the chosen tables, in restore order
 	exists bool       // the target exists
 
+	memoryLimit string   // DuckDB's memory_limit for loading the files
 	work        *workDir // nil in a dry run
 	copyTo      string   // where verify copies the files, "" in a dry run of a local folder
 	scratch     string   // a dry run's private copy of a remote folder's files
@@ -446,7 +447,7 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return r.rep, err
 	}
-	j := &job{opt: opt, rep: r.rep, snap: c, tables: r.tables, v: v, paths: paths, full: len(opt.Tables) == 0}
+	j := &job{opt: opt, rep: r.rep, snap: c, tables: r.tables, v: v, paths: paths, full: len(opt.Tables) == 0, memoryLimit: r.memoryLimit}
 	if opt.DryRun {
 		err = j.dryRun(ctx, target, r.exists)
 	} else {
@@ -604,7 +605,9 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 	// operational. (Not verify --deep's full decode: arrow-go's array
 	// checks refuse some valid nested files DuckDB writes.)
 	if !opt.DryRun {
-		if ps := decompressCopies(ctx, res.Files); len(ps) > 0 {
+		ps, largest := decompressCopies(ctx, res.Files)
+		r.memoryLimit = memoryLimit(largest)
+		if len(ps) > 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}

@@ -127,8 +127,9 @@ func (t *targetState) giveBack() bool {
 	return now.size >= t.size
 }
 
-// MemoryLimit is DuckDB's memory_limit while restore loads rows; DuckDB
-// spills what does not fit to the work folder.
+// MemoryLimit is DuckDB's memory_limit while restore loads rows, unless
+// the files' row groups need more (memoryLimit); DuckDB spills what does
+// not fit to the work folder.
 const MemoryLimit = "2GB"
 
 // decodeError is DuckDB failing to read a verified copy.
@@ -160,17 +161,19 @@ func undecodable(ctx context.Context, err error) bool {
 }
 
 // decompressCopies decompresses every page of every verified copy and
-// returns a problem for each file that does not.
-func decompressCopies(ctx context.Context, files []verify.FileResult) []verify.Problem {
+// returns a problem for each file that does not, and the most bytes one
+// row group of any of them decompresses to.
+func decompressCopies(ctx context.Context, files []verify.FileResult) ([]verify.Problem, int64) {
 	var ps []verify.Problem
+	var largest int64
 	for _, f := range files {
 		if f.Copy == "" || ctx.Err() != nil {
 			continue
 		}
-		err := func() error {
+		n, err := func() (int64, error) {
 			r, err := os.Open(f.Copy)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			defer r.Close()
 			return parquetfile.Decompress(ctx, r)
@@ -179,8 +182,23 @@ func decompressCopies(ctx context.Context, files []verify.FileResult) []verify.P
 			ps = append(ps, verify.Problem{Table: f.Table, File: f.File, Kind: verify.KindUnreadable,
 				Detail: fmt.Sprintf("%s does not decompress: %v", f.File, err)})
 		}
+		largest = max(largest, n)
 	}
-	return ps
+	return ps, largest
+}
+
+// memoryLimit is DuckDB's memory_limit for loading files whose largest
+// row group decompresses to rowGroup bytes: MemoryLimit, or four times
+// that row group when more. DuckDB reads a row group's values at once, so
+// a table of a few huge values needs a few times their size (two rows of
+// 1 GiB strings failed under 6 GB and loaded under 8 GB). The size is
+// what the pages really decompressed to, not what a footer claims.
+func memoryLimit(rowGroup int64) string {
+	const base = 2 << 30 // MemoryLimit
+	if 4*rowGroup <= base {
+		return MemoryLimit
+	}
+	return fmt.Sprintf("%dMiB", (4*rowGroup+(1<<20)-1)>>20)
 }
 
 // snapshotBytes is the size of the chosen tables' files.

@@ -121,6 +121,7 @@ var orderSource = []string{
 	`CREATE MACRO children_of(p) AS TABLE SELECT id FROM a_child WHERE pid = p`,
 	`CREATE VIEW b_uses_macro AS SELECT id, a_m(id) AS v FROM a`,
 	`CREATE VIEW moods AS SELECT CAST('ok' AS mood) AS m`,
+	`CREATE VIEW mood_labels AS SELECT label, CAST('happy' AS mood) AS m FROM z`,
 	`CREATE VIEW both_sides AS SELECT c.id, g.y FROM a_child c, gen g`,
 	`CREATE INDEX child_expr ON a_child (z_m(pid))`,
 }
@@ -195,6 +196,7 @@ var orderChecks = []string{
 	`SELECT * FROM gen ORDER BY x`,
 	`SELECT * FROM children_of(2) ORDER BY id`,
 	`SELECT * FROM moods`,
+	`SELECT * FROM mood_labels ORDER BY label`,
 	`SELECT * FROM both_sides ORDER BY ALL`,
 	`SELECT * FROM s.a_grandchild`,
 }
@@ -313,8 +315,9 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	}
 
 	// With --with-dependencies the parents come too, with the views and
-	// macros over the restored tables; what uses gen (not restored) does
-	// not, nor does moods (it uses no table).
+	// macros over the restored tables (and the type mood_labels names);
+	// what uses gen (not restored) does not, nor does moods (it uses no
+	// table).
 	rep, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, WithDependencies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +330,7 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 		t.Errorf("tables %v, want %v", tables, want)
 	}
 	got := flat(query(t, out, objectsOf))
-	want := "index|main.child_expr;macro|main.a_m;macro|main.children_of;macro|main.z_m;table|main.a_child;table|main.z_parent;view|main.a;view|main.b_uses_macro;view|main.z"
+	want := "index|main.child_expr;macro|main.a_m;macro|main.children_of;macro|main.z_m;table|main.a_child;table|main.z_parent;type|main.mood;view|main.a;view|main.b_uses_macro;view|main.mood_labels;view|main.z"
 	if got != want {
 		t.Errorf("objects\n got %s\nwant %s", got, want)
 	}
@@ -336,6 +339,19 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	}
 	if g := flat(query(t, out, `SELECT * FROM b_uses_macro ORDER BY id`)); g != "1|4;2|7;3|10" {
 		t.Errorf("b_uses_macro: %s", g)
+	}
+
+	// A table whose generated column calls a macro, alone into a new
+	// database: the macro (and the one it calls) comes with it.
+	genOnly := filepath.Join(dir, "gen.duckdb")
+	if _, err := Run(context.Background(), Options{Folder: folder, Target: genOnly, Tables: []string{"gen"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := flat(query(t, genOnly, objectsOf)); got != "macro|main.a_m;macro|main.z_m;table|main.gen" {
+		t.Errorf("objects of a --tables gen restore: %s", got)
+	}
+	if got, want := flat(query(t, genOnly, `SELECT * FROM gen ORDER BY x`)), "1|4;2|7"; got != want {
+		t.Errorf("gen: %s, want %s", got, want)
 	}
 
 	// --tables with --replace: the parent the target now has is used as
@@ -524,5 +540,41 @@ func TestSerializerRefs(t *testing.T) {
 	last := len(texts) - 1
 	if !ok[last] || !slices.Contains(refs[last], ref{kind: "rel", name: "t" + strconv.Itoa(batch-1)}) {
 		t.Errorf("the second batch: %v %+v", ok[last], refs[last])
+	}
+}
+
+// TestRestoreSkipsBrokenMacro: DuckDB lets a table go while a macro still
+// reads it (it does not track what a macro uses). Such a macro cannot be
+// created again; the restore skips and reports it, like a broken view,
+// instead of refusing the whole snapshot.
+func TestRestoreSkipsBrokenMacro(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.duckdb")
+	testutil.WriteDB(t, src,
+		`CREATE TABLE kept (x INTEGER)`,
+		`INSERT INTO kept VALUES (1)`,
+		`CREATE TABLE gone (x INTEGER)`,
+		`CREATE MACRO reads_gone() AS TABLE SELECT * FROM gone`,
+		`CREATE MACRO fine(x) AS x + 1`,
+		`DROP TABLE gone`,
+	)
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Backup(context.Background(), backup.Options{Source: src, Gamertag: "tester", Folder: folder,
+		CompressionLevel: 1, Time: time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.duckdb")
+	rep, err := Run(context.Background(), Options{Folder: folder, Target: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Kind != "macro" || rep.Skipped[0].Name != "reads_gone" || !strings.Contains(rep.Skipped[0].Reason, "gone") {
+		t.Errorf("skipped %+v, want the macro reads_gone", rep.Skipped)
+	}
+	if got := flat(query(t, out, `SELECT fine(x) FROM kept`)); got != "2" {
+		t.Errorf("fine over kept: %s", got)
 	}
 }

@@ -16,7 +16,9 @@ import (
 //     written, naming each missing table, unless WithDependencies asks
 //     to restore those too (transitively). A parent the target already
 //     has is used as it is, never appended to or replaced;
-//   - the sequences its DEFAULTs use are created or advanced (plan);
+//   - the sequences its DEFAULTs use are created or advanced (plan), and
+//     the snapshot's macros its DEFAULTs, CHECKs and generated columns
+//     call are created when the target lacks them;
 //   - a view or macro of the snapshot that uses a restored table,
 //     directly or through other views and macros, is created when the
 //     target lacks it and everything it uses exists once the restore is
@@ -193,6 +195,23 @@ func (j *job) objectScope(st *state) {
 	for _, vm := range j.v.macros {
 		if vm.broken != nil {
 			broken[objKey("macro", vm.obj.Schema, vm.obj.Name)] = vm.broken
+		}
+	}
+	// A table this restore builds needs the macros its DEFAULTs, CHECKs
+	// and generated columns call (and what those use).
+	for _, p := range j.plans {
+		if p.action == ActionAppend || p.vt.legacy {
+			continue
+		}
+		for _, d := range g.closure(objKey("table", p.vt.schema, p.vt.name)) {
+			if dn := g.nodes[d]; dn.kind != "table" && !inTarget(dn) {
+				j.scope[d] = true
+				for _, t := range g.types[d] {
+					if !st.types[t] {
+						j.needTypes[t] = true
+					}
+				}
+			}
 		}
 	}
 	for _, n := range g.order {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -387,6 +388,26 @@ func (r *run) planTables(ctx context.Context) error {
 	}
 	slog.Debug("planned encodings", "took", time.Since(started))
 	return nil
+}
+
+// copyError is a failed COPY of table t. A VARIANT value that neither
+// JSON nor the Parquet Variant binary can hold, nor the typed text (which
+// carries such a value only when it is the whole VARIANT), makes the table
+// one statsnap cannot carry: the user may skip it.
+func copyError(t catalog.Table, plans []codec.ColumnPlan, err error) error {
+	if dberr.Is(err, dberr.ErrVariantUnstorable) {
+		var cols []string
+		for _, p := range plans {
+			if strings.Contains(p.Type, "VARIANT") {
+				cols = append(cols, strconv.Quote(p.Name))
+			}
+		}
+		if len(cols) > 0 {
+			return &UncarriableError{Table: t.Key(), Err: fmt.Errorf("a value of its VARIANT column %s holds, inside an object or a list, a value of a type "+
+				"that neither JSON nor the Parquet Variant binary can store (%s)", strings.Join(cols, " or "), dberr.Summary(err))}
+		}
+	}
+	return fmt.Errorf("write parquet: %w", err)
 }
 
 // checkSkippedParents refuses to keep a table whose foreign key points to
@@ -1027,7 +1048,7 @@ func writePart(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.
 	var written int64
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, nil, fmt.Errorf("write parquet: %w", err)
+		return nil, nil, copyError(t, plans, err)
 	}
 	cols, _ := rows.Columns()
 	for rows.Next() {
@@ -1048,7 +1069,7 @@ func writePart(ctx context.Context, conn *sql.Conn, f storage.Folder, t catalog.
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("write parquet: %w", err)
+		return nil, nil, copyError(t, plans, err)
 	}
 	if written != counted {
 		return nil, nil, fmt.Errorf("%w: COPY wrote %d rows, count(*) says %d", ErrRowsDisagree, written, counted)

@@ -259,7 +259,7 @@ func TestPlanZoo(t *testing.T) {
 		"zoo_nested":    {"l": "", "a": "", "m": "", "lsh": codec.EncodingNested, "su": codec.EncodingNested, "lbit": codec.EncodingNested},
 		"zoo_unions":    {"u1": codec.EncodingUnion, "u3": codec.EncodingUnion},
 		"zoo_geometry":  {"g": "geometry-wkb", "gc": "geometry-wkb"},
-		"zoo_variant":   {"v": "variant-json-binary", "lv": codec.EncodingNested},
+		"zoo_variant":   {"v": codec.EncodingVariant, "lv": codec.EncodingNestedV2},
 	}
 	for table, cols := range want {
 		plans, err := codec.PlanTable(ctx, e.db, "main", table)

@@ -79,7 +79,109 @@ var leaves = map[string]*leaf{
 	// JSON-made value, object key order included); otherwise "metadata" and
 	// "value" hold the Parquet Variant binary form, which sorts object keys.
 	// See the package comment for what a Parquet Variant cannot hold.
-	"VARIANT": {name: "variant-json-binary", stored: variantStored, enc: encVariant, dec: decVariant},
+	//
+	// A value the Parquet Variant binary cannot hold at all (an INTERVAL,
+	// TIMETZ, BIT, BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS, GEOMETRY or
+	// 128-bit integer) and every UBIGINT are stored, when they are the whole
+	// value, as their variant_typeof in "type" and an exact text in "text"
+	// (see typedVariants); restore casts the text back to exactly that type
+	// and the result to VARIANT. The type name read back is only ever
+	// compared with the names of typedVariants, never written into SQL.
+	"VARIANT": {name: EncodingVariant, stored: variantStoredV2, enc: encVariantV2, dec: decVariantV2},
+}
+
+// EncodingVariant is the VARIANT leaf: JSON text, the Parquet Variant
+// binary, or a typed text (typedVariants). Snapshots written before it
+// record EncodingVariantV1 (no typed text), which restore still decodes.
+const (
+	EncodingVariant   = "variant-typed-v2"
+	EncodingVariantV1 = "variant-json-binary"
+	// EncodingNestedV2 is EncodingNested for a nested column holding a
+	// VARIANT, whose leaf rule changed with EncodingVariant;
+	// EncodingUnionV2 the same for a UNION.
+	EncodingNestedV2 = "nested-v2"
+	EncodingUnionV2  = "union-struct-v2"
+)
+
+// legacyVariant is the VARIANT leaf of EncodingVariantV1, EncodingNested
+// and EncodingUnion: restore decodes old snapshots with it.
+var legacyVariant = &leaf{name: EncodingVariantV1, stored: variantStored, enc: encVariant, dec: decVariant}
+
+// typedVariant is how a VARIANT holding one value of a type the Parquet
+// Variant binary lacks is stored as text, exactly.
+type typedVariant struct {
+	typeof  string                // its variant_typeof
+	sqlType string                // the DuckDB type that holds it
+	enc     func(x string) string // value of sqlType -> exact text
+	dec     func(t string) string // that text -> value of sqlType
+}
+
+func castText(x string) string { return "CAST(" + x + " AS VARCHAR)" }
+
+// typedVariants are, in the order the encoding tries them, the types a
+// VARIANT's value may have that go through text. Their names are frozen
+// in EncodingVariant: add new ones under a new encoding name.
+var typedVariants = []typedVariant{
+	// Three fields, as interval-struct stores them: DuckDB's text of an
+	// INTERVAL normalises nothing either, but the numbers are plainer.
+	{"INTERVAL", "INTERVAL", func(x string) string {
+		return "printf('%d %d %d', datepart('year', " + x + ") * 12 + datepart('month', " + x + "), datepart('day', " + x + "), " +
+			"datepart('hour', " + x + ") * 3600000000 + datepart('minute', " + x + ") * 60000000 + datepart('microseconds', " + x + "))"
+	}, func(t string) string {
+		part := func(i, typ string) string {
+			return "CAST(list_extract(string_split(" + t + ", ' '), " + i + ") AS " + typ + ")"
+		}
+		return "(to_months(" + part("1", "INTEGER") + ") + to_days(" + part("2", "INTEGER") + ") + to_microseconds(" + part("3", "BIGINT") + "))"
+	}},
+	// DuckDB's own text of a TIMETZ is not exact (see timetz-text).
+	{"TIME_MICROS_TZ", "TIME WITH TIME ZONE", encTimeTZ, castTo("TIME WITH TIME ZONE")},
+	{"BITSTRING", "BIT", castText, castTo("BIT")},
+	{"BIGNUM", "BIGNUM", castText, castTo("BIGNUM")},
+	{"TIME_NANOS", "TIME_NS", castText, castTo("TIME_NS")},
+	{"TIMESTAMP_SEC", "TIMESTAMP_S", castText, castTo("TIMESTAMP_S")},
+	{"TIMESTAMP_MILIS", "TIMESTAMP_MS", castText, castTo("TIMESTAMP_MS")},
+	{"GEOMETRY", "GEOMETRY", func(x string) string { return "to_hex(ST_AsWKB(" + x + "))" },
+		func(t string) string { return "ST_GeomFromWKB(from_hex(" + t + "))" }},
+	{"INT128", "HUGEINT", castText, castTo("HUGEINT")},
+	{"UINT128", "UHUGEINT", castText, castTo("UHUGEINT")},
+	// The Parquet Variant binary has no unsigned integers: a UBIGINT
+	// would come back as a BIGINT, or not at all above 2^63-1.
+	{"UINT64", "UBIGINT", castText, castTo("UBIGINT")},
+}
+
+const variantStoredV2 = `STRUCT("json" VARCHAR, "metadata" BLOB, "value" BLOB, "type" VARCHAR, "text" VARCHAR)`
+
+// encVariantV2 is encVariant with the typed text first: a value of one of
+// typedVariants' types goes to "type" and "text".
+func encVariantV2(x string) string {
+	ty := "variant_typeof(" + x + ")"
+	var names []string
+	var b strings.Builder
+	b.WriteString("CASE " + ty)
+	for _, tv := range typedVariants {
+		names = append(names, sqlq.Literal(tv.typeof))
+		b.WriteString(" WHEN " + sqlq.Literal(tv.typeof) + " THEN " + tv.enc("CAST("+x+" AS "+tv.sqlType+")"))
+	}
+	b.WriteString(" END")
+	// The other branches are encVariant's, each with the two new fields.
+	v1 := encVariantWith(x, `, "type" := CAST(NULL AS VARCHAR), "text" := CAST(NULL AS VARCHAR)`)
+	return "CASE WHEN " + x + " IS NULL THEN NULL WHEN " + ty + " IN (" + strings.Join(names, ", ") + ") THEN " +
+		`struct_pack("json" := CAST(NULL AS VARCHAR), "metadata" := CAST(NULL AS BLOB), "value" := CAST(NULL AS BLOB), "type" := ` + ty + `, "text" := ` + b.String() + ")" +
+		" ELSE " + v1 + " END"
+}
+
+// decVariantV2 undoes encVariantV2. A "type" that is not one of
+// typedVariants' names fails the restore.
+func decVariantV2(x, typ string) string {
+	ty := "struct_extract(" + x + ", 'type')"
+	text := "struct_extract(" + x + ", 'text')"
+	var b strings.Builder
+	b.WriteString("CASE " + ty)
+	for _, tv := range typedVariants {
+		b.WriteString(" WHEN " + sqlq.Literal(tv.typeof) + " THEN CAST(" + tv.dec(text) + " AS VARIANT)")
+	}
+	b.WriteString(" ELSE error('statsnap: unknown VARIANT type in a stored value: ' || " + ty + ") END")
+	return "CASE WHEN " + x + " IS NULL THEN NULL WHEN " + ty + " IS NOT NULL THEN " + b.String() + " ELSE " + decVariant(x, typ) + " END"
 }
 
 func encTimeTZ(x string) string {
@@ -122,7 +224,11 @@ const variantStored = `STRUCT("json" VARCHAR, "metadata" BLOB, "value" BLOB)`
 // NULL, which sends the value to the binary branch, where a value that cannot
 // be carried fails the COPY with DuckDB's error. SQL NULL stays apart from a
 // VARIANT holding JSON null.
-func encVariant(x string) string {
+func encVariant(x string) string { return encVariantWith(x, "") }
+
+// encVariantWith is encVariant with extra struct fields (", name := ...")
+// appended to each branch's struct_pack.
+func encVariantWith(x, extra string) string {
 	pv := func(v string) string {
 		return "CAST(variant_to_parquet_variant(" + v + `) AS STRUCT("metadata" BLOB, "value" BLOB))`
 	}
@@ -130,8 +236,8 @@ func encVariant(x string) string {
 	return "CASE WHEN " + x + " IS NULL THEN NULL" +
 		" WHEN TRY(" + pv(back) + ") = TRY(" + pv(x) + ") AND CAST(" + back + " AS VARCHAR) = CAST(" + x + " AS VARCHAR)" +
 		" AND variant_typeof(" + back + ") = variant_typeof(" + x + ")" +
-		` THEN struct_pack("json" := CAST(CAST(` + x + ` AS JSON) AS VARCHAR), "metadata" := CAST(NULL AS BLOB), "value" := CAST(NULL AS BLOB))` +
-		` ELSE struct_pack("json" := CAST(NULL AS VARCHAR), "metadata" := struct_extract(` + pv(x) + `, 'metadata'), "value" := struct_extract(` + pv(x) + `, 'value')) END`
+		` THEN struct_pack("json" := CAST(CAST(` + x + ` AS JSON) AS VARCHAR), "metadata" := CAST(NULL AS BLOB), "value" := CAST(NULL AS BLOB)` + extra + `)` +
+		` ELSE struct_pack("json" := CAST(NULL AS VARCHAR), "metadata" := struct_extract(` + pv(x) + `, 'metadata'), "value" := struct_extract(` + pv(x) + `, 'value')` + extra + `) END`
 }
 
 func decVariant(x, typ string) string {
@@ -292,29 +398,32 @@ func encodeExpr(t *dtype, x string, depth int) string {
 
 // decodeExpr returns SQL turning x (the stored form of t, as read_parquet
 // returns it) into a value of exactly type t.
-func decodeExpr(t *dtype, x string, depth int) string {
+func decodeExpr(t *dtype, x string, depth int, legacy bool) string {
 	typ := t.sql()
 	if !needsEncoding(t) || castOnly(t, false) {
 		return "CAST(" + x + " AS " + typ + ")"
 	}
 	switch t.kind {
 	case kindScalar:
+		if legacy && t.name == "VARIANT" {
+			return legacyVariant.dec(x, typ)
+		}
 		return leaves[t.name].dec(x, typ)
 	case kindList:
 		v := lambdaVar(depth)
-		return "list_transform(" + x + ", lambda " + v + ": " + decodeExpr(t.elem, v, depth+1) + ")"
+		return "list_transform(" + x + ", lambda " + v + ": " + decodeExpr(t.elem, v, depth+1, legacy) + ")"
 	case kindArray:
 		v := lambdaVar(depth)
-		return "CAST(list_transform(" + x + ", lambda " + v + ": " + decodeExpr(t.elem, v, depth+1) + ") AS " + typ + ")"
+		return "CAST(list_transform(" + x + ", lambda " + v + ": " + decodeExpr(t.elem, v, depth+1, legacy) + ") AS " + typ + ")"
 	case kindMap:
 		v := lambdaVar(depth)
 		return "map_from_entries(list_transform(map_entries(" + x + "), lambda " + v + ": struct_pack(" +
-			`"key" := ` + decodeExpr(t.fields[0].typ, structField(v, "key"), depth+1) + ", " +
-			`"value" := ` + decodeExpr(t.fields[1].typ, structField(v, "value"), depth+1) + ")))"
+			`"key" := ` + decodeExpr(t.fields[0].typ, structField(v, "key"), depth+1, legacy) + ", " +
+			`"value" := ` + decodeExpr(t.fields[1].typ, structField(v, "value"), depth+1, legacy) + ")))"
 	case kindStruct:
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth)
+			parts[i] = sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth, legacy)
 		}
 		return "CASE WHEN " + x + " IS NULL THEN NULL ELSE struct_pack(" + strings.Join(parts, ", ") + ") END"
 	case kindUnion:
@@ -323,7 +432,7 @@ func decodeExpr(t *dtype, x string, depth int) string {
 		b.WriteString("CASE WHEN " + x + " IS NULL THEN NULL")
 		for _, f := range t.fields {
 			b.WriteString(" WHEN " + tag + " = " + sqlq.Literal(f.name) + " THEN CAST(union_value(" +
-				sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth) + ") AS " + typ + ")")
+				sqlq.Ident(f.name) + " := " + decodeExpr(f.typ, structField(x, f.name), depth, legacy) + ") AS " + typ + ")")
 		}
 		// A tag this type does not have means the file does not belong to
 		// this column: fail rather than restore a NULL.
@@ -338,24 +447,68 @@ func encodingName(t *dtype) string {
 	if !needsEncoding(t) {
 		return ""
 	}
+	switch {
+	case t.kind == kindScalar:
+		return leaves[t.name].name
+	case t.kind == kindUnion && hasVariant(t):
+		return EncodingUnionV2
+	case t.kind == kindUnion:
+		return EncodingUnion
+	case hasVariant(t):
+		return EncodingNestedV2
+	}
+	return EncodingNested
+}
+
+// legacyName is the name a snapshot written before EncodingVariant
+// records for a column of type t, when it differs from encodingName: the
+// column holds a VARIANT.
+func legacyName(t *dtype) string {
+	if !hasVariant(t) {
+		return ""
+	}
 	switch t.kind {
 	case kindScalar:
-		return leaves[t.name].name
+		return EncodingVariantV1
 	case kindUnion:
 		return EncodingUnion
 	}
 	return EncodingNested
 }
 
+// hasVariant reports whether any part of t is a VARIANT.
+func hasVariant(t *dtype) bool {
+	switch t.kind {
+	case kindScalar:
+		return t.name == "VARIANT"
+	case kindEnum:
+		return false
+	case kindList, kindArray:
+		return hasVariant(t.elem)
+	}
+	for _, f := range t.fields {
+		if hasVariant(f.typ) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkEncoding verifies that a recorded encoding is the one this build
 // derives for the declared type, so a manifest cannot pair an encoding with
 // a type it was not made for.
-func checkEncoding(t *dtype, encoding string) error {
+//
+// It reports whether the encoding is the legacy one of a column holding a
+// VARIANT (legacyName), whose VARIANTs decode with legacyVariant.
+func checkEncoding(t *dtype, encoding string) (legacy bool, err error) {
 	if !Known(encoding) {
-		return fmt.Errorf("unknown encoding %q", encoding)
+		return false, fmt.Errorf("unknown encoding %q", encoding)
+	}
+	if old := legacyName(t); old != "" && encoding == old {
+		return true, nil
 	}
 	if want := encodingName(t); want != encoding {
-		return fmt.Errorf("encoding %q does not apply to type %s (expected %q)", encoding, t.sql(), want)
+		return false, fmt.Errorf("encoding %q does not apply to type %s (expected %q)", encoding, t.sql(), want)
 	}
-	return nil
+	return false, nil
 }

@@ -35,6 +35,10 @@ var (
 	// ErrStorageTooOld: the database's storage version cannot hold the
 	// type (VARIANT before v1.5.0, for one).
 	ErrStorageTooOld = errors.New("type not supported by the database's storage version")
+	// ErrVariantUnstorable: a value inside a VARIANT has no Parquet
+	// Variant form (an INTERVAL nested in an object, an integer beyond 64
+	// signed bits, ...).
+	ErrVariantUnstorable = errors.New("VARIANT value has no Parquet Variant form")
 )
 
 // Error is a DuckDB error with the sentinels it matches.
@@ -102,6 +106,10 @@ func Classify(err error) error {
 	}
 	if strings.Contains(msg, "not supported in storage versions") {
 		add(ErrStorageTooOld)
+	}
+	if strings.Contains(msg, "to Parquet VARIANT") || (strings.Contains(msg, "can't be cast because the value is out of range for the destination type INT64") &&
+		strings.Contains(msg, "Invalid Input Error")) {
+		add(ErrVariantUnstorable)
 	}
 	if m := missingCatalogRe.FindStringSubmatch(msg); m != nil {
 		e.Catalog = m[1]

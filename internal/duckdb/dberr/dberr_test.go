@@ -49,6 +49,17 @@ func TestClassifyRealErrors(t *testing.T) {
 		t.Errorf("Classify changed the message: %q", got)
 	}
 
+	dir := t.TempDir()
+	for _, v := range []string{"[INTERVAL '1 day']", "[170141183460469231731687303715884105727::HUGEINT]", "'[18446744073709551615]'::JSON"} {
+		err = exec(t, db, "COPY (SELECT CAST("+v+" AS VARIANT) AS v) TO '"+dir+"/v.parquet' (FORMAT parquet)")
+		if !dberr.Is(err, dberr.ErrVariantUnstorable) {
+			t.Errorf("VARIANT %s: %v", v, err)
+		}
+	}
+	if err := exec(t, db, "SELECT CAST(300 AS TINYINT)"); dberr.Is(err, dberr.ErrVariantUnstorable) {
+		t.Errorf("an ordinary cast error is taken for a VARIANT one: %v", err)
+	}
+
 	err = exec(t, db, "SELECT * FROM nowhere.main.x")
 	if name, ok := dberr.MissingCatalog(err); !ok || name != "nowhere" {
 		t.Errorf("missing catalog: %v -> %q %v", err, name, ok)

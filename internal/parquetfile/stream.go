@@ -14,17 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
-// streamThreshold is the page size, compressed or not, above which a row
-// group is decoded by the streaming checker below rather than by arrow-go,
-// which holds each page whole (and refuses pages above 256 MiB). A
-// variable so that tests send ordinary files through the streaming path.
-var streamThreshold int64 = 32 << 20
-
-// rowBudget bounds the uncompressed bytes per row, on average over a row
-// group, that arrow-go may assemble: it builds whole rows, so a row group
-// of a few huge rows spread over many small pages is streamed too.
-var rowBudget int64 = 32 << 20
-
 // maxDeltaBlock bounds a DELTA_BINARY_PACKED block (writers use 128 to
 // 2,048 values), which the decoder holds whole.
 const maxDeltaBlock = 1 << 16
@@ -372,15 +361,17 @@ func width(c *chunk) int64 {
 // second reader of the same values, from their start, for the encoding
 // that stores two streams of lengths one after the other.
 func (s *streamer) values(st *region, c *chunk, enc int32, n int64, dictCount int64, reopen func() (*region, error)) error {
+	if n == 0 {
+		// A page of nulls only: whatever its encoding wrote (a bit
+		// width, a header) holds no value, and drain reads past it.
+		return nil
+	}
 	switch enc {
 	case encPlain:
 		return s.plain(st, c, n)
 	case encPlainDict, encRLEDict:
 		if dictCount < 0 {
 			return errors.New("dictionary indices without a dictionary page")
-		}
-		if n == 0 {
-			return nil
 		}
 		w, err := st.byte()
 		if err != nil {

@@ -250,9 +250,10 @@ func duckFiles(t *testing.T) map[string][]byte {
 
 // TestStreamingMatchesArrow: every page of every type-zoo table, written
 // by DuckDB in every page format, encoding and codec it offers, decodes
-// through the streaming checker to exactly the values and levels
-// arrow-go decodes; and DecodeAll, sent down the streaming path for every
-// row group, counts the footer's rows.
+// through the streaming decoder to exactly the values and levels
+// arrow-go's column readers decode (where arrow-go reads the file at
+// all); and DecodeAll and Decompress accept every file, DecodeAll
+// counting the footer's rows.
 func TestStreamingMatchesArrow(t *testing.T) {
 	files := duckFiles(t)
 	files["arrow-go"] = sampleFile(t, 3000)
@@ -269,9 +270,9 @@ func TestStreamingMatchesArrow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := decodeAll(context.Background(), bytes.NewReader(data), -1, -1)
+		rows, err := DecodeAll(context.Background(), bytes.NewReader(data))
 		if err != nil || rows != info.Rows {
-			t.Errorf("%s: DecodeAll streaming = %d rows, %v; the footer says %d", name, rows, err, info.Rows)
+			t.Errorf("%s: DecodeAll = %d rows, %v; the footer says %d", name, rows, err, info.Rows)
 		}
 		if _, err := Decompress(context.Background(), bytes.NewReader(data)); err != nil {
 			t.Errorf("%s: Decompress: %v", name, err)

@@ -677,8 +677,8 @@ func (r *restoreRun) verify(ctx context.Context) (map[string]verify.FileResult, 
 	// reads a byte: a file whose hash matches (a forger without the key,
 	// or damage before hashing) but whose pages do not decompress to the
 	// sizes they declare was otherwise imported, or failed as if
-	// operational. (Not verify --deep's full decode: arrow-go's array
-	// checks refuse some valid nested files DuckDB writes.)
+	// operational. (Not verify --deep's full decode, a second pass over
+	// every value that DuckDB makes anyway while loading.)
 	if !opt.DryRun {
 		ps, largest := decompressCopies(ctx, res.Files)
 		r.memoryLimit = memoryLimit(largest)

@@ -81,6 +81,14 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ScanListed(ctx, f, entries)
+}
+
+// ScanListed is Scan from a listing of f the caller already has, for
+// callers that need the listing too: the snapshots and the entries then
+// describe the same moment, and an object store is listed once, not
+// twice.
+func ScanListed(ctx context.Context, f storage.Folder, entries []storage.Entry) ([]Info, error) {
 	byID := map[string]*Info{}
 	get := func(id string) *Info {
 		if s, ok := byID[id]; ok {

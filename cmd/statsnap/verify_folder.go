@@ -226,7 +226,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		op.err = err
 		return p, op
 	}
-	snaps, err := snapshot.Scan(ctx, folder)
+	snaps, err := snapshot.ScanListed(ctx, folder, entries)
 	if err != nil {
 		op.err = err
 		return p, op

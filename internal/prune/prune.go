@@ -392,13 +392,13 @@ func Run(ctx context.Context, f storage.Folder, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("finish interrupted runs in %s: %w", f.Location(), err)
 		}
 	}
-	snaps, err := snapshot.Scan(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", f.Location(), err)
-	}
 	entries, err := f.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", f.Location(), err)
+	}
+	snaps, err := snapshot.ScanListed(ctx, f, entries)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", f.Location(), err)
 	}
 	ledger, ignored := snapshot.TrustedLedger(ctx, f, opt.Key, snaps)
 	res.LedgerIgnored = ignored

@@ -277,7 +277,7 @@ func pick(ctx context.Context, f storage.Folder, id string) (*chosen, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := snapshot.Scan(ctx, f)
+	all, err := snapshot.ScanListed(ctx, f, entries)
 	if err != nil {
 		return nil, err
 	}

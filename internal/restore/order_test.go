@@ -14,9 +14,11 @@ import (
 
 	"github.com/openspartan/statsnap/internal/backup"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
+	"github.com/openspartan/statsnap/verify"
 )
 
 func TestViewQuery(t *testing.T) {
@@ -303,8 +305,28 @@ func TestRestoreTablesNeedsForeignKeyParents(t *testing.T) {
 	if _, err := dbfile.Open(context.Background(), out, true); err == nil {
 		t.Errorf("a refused restore left %s behind", out)
 	}
+	// The refusal comes before any file is hashed, from the manifest's
+	// DDL; when that DDL cannot be read for its foreign keys (a DEFAULT
+	// without parentheses, as DuckDB never renders it), the sandbox's
+	// catalog still refuses, after verification.
+	verified := false
+	_, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"},
+		Verified: func(snapshot.Info, []storage.Entry, verify.Result) { verified = true }})
+	if me := new(MissingDependenciesError); !errors.As(err, &me) || verified {
+		t.Errorf("want a refusal before verifying, got %v (verified: %v)", err, verified)
+	}
+	fx := fixture{dir: dir, folder: folder, id: snapshotID(t, folder)}
+	fx.tamper(t, func(m *snapshot.Manifest) {
+		m.Tables["a_child"].CreateSQL = `CREATE TABLE a_child(id INTEGER DEFAULT 0 PRIMARY KEY, pid INTEGER, FOREIGN KEY (pid) REFERENCES z_parent(id));`
+	})
+	_, err = Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"},
+		Verified: func(snapshot.Info, []storage.Entry, verify.Result) { verified = true }})
+	if me := new(MissingDependenciesError); !errors.As(err, &me) || !verified || !reflect.DeepEqual(me.Missing, map[string][]string{"a_child": {"z_parent"}}) {
+		t.Errorf("want a refusal after verifying, got %v (verified: %v)", err, verified)
+	}
+
 	// A dry run says the same; with --with-dependencies it plans both.
-	_, err := Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true})
+	_, err = Run(context.Background(), Options{Folder: folder, Target: out, Tables: []string{"a_child"}, DryRun: true})
 	var me *MissingDependenciesError
 	if !errors.As(err, &me) {
 		t.Errorf("dry run: want a MissingDependenciesError, got %v", err)

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/fsutil"
@@ -427,6 +428,9 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if err := r.probeTarget(ctx); err != nil {
 		return r.rep, err
 	}
+	if err := r.refuseMissingParents(ctx); err != nil {
+		return r.rep, err
+	}
 	ok := false
 	defer func() { r.cleanup(ok) }()
 	if err := r.prepareWork(); err != nil {
@@ -496,6 +500,77 @@ func (r *restoreRun) refuseEarly() error {
 	}
 	r.tables = tables
 	return nil
+}
+
+// refuseMissingParents refuses, before anything is hashed, a --tables
+// restore of a table whose foreign key references a table that neither
+// --tables nor the target has. The foreign keys are read from the
+// manifest's DDL, not verified yet: only ever a reason to refuse early.
+// After verification the sandbox's catalog decides again (withParents).
+func (r *restoreRun) refuseMissingParents(ctx context.Context) error {
+	opt := r.opt
+	if r.m == nil || r.m.Legacy() || len(opt.Tables) == 0 || opt.WithDependencies {
+		return nil
+	}
+	keys := map[string]string{} // lower-case key → the manifest's key
+	for k := range r.m.Tables {
+		keys[strings.ToLower(k)] = k
+	}
+	parents := func(k string) []string {
+		t := r.m.Tables[k]
+		if t == nil {
+			return nil
+		}
+		_, fks, ok := tableParts(t.CreateSQL)
+		if !ok {
+			return nil
+		}
+		var out []string
+		for _, fk := range fks {
+			schema := t.Schema
+			if fk.schema != "" {
+				schema = fk.schema
+			}
+			if pk, found := keys[strings.ToLower(catalog.Key(schema, fk.name))]; found && pk != k {
+				out = append(out, pk)
+			}
+		}
+		return out
+	}
+	have := map[string]bool{}
+	if r.exists {
+		var err error
+		if have, err = targetTables(ctx, r.target); err != nil {
+			// The check inside the restore's transaction decides.
+			slog.Debug("could not list the target's tables before verifying", "err", err)
+			return nil
+		}
+	}
+	_, err := missingParents(r.tables, r.c.tables, parents, func(k string) bool { return have[k] }, opt)
+	return err
+}
+
+// targetTables lists the tables of the database at path, read-only.
+func targetTables(ctx context.Context, path string) (map[string]bool, error) {
+	db, err := openDB(ctx, path, true, "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[catalog.Key(s, n)] = true
+	}
+	return out, rows.Err()
 }
 
 // probeTarget learns whether the target exists and that no one holds it.

@@ -81,60 +81,73 @@ func (j *job) withParents(st *state) ([]srcTable, error) {
 	if j.full {
 		return j.inGraphOrder(all, chosen), nil
 	}
-	missing := map[string][]string{}
-	extra := map[string]bool{} // parents --tables lacks, for the suggestion
-	queue := make([]string, 0, len(j.tables))
-	for _, t := range j.tables {
-		queue = append(queue, t.key)
+	parents := func(k string) []string {
+		if vt := j.v.tables[k]; vt != nil {
+			return vt.parents
+		}
+		return nil
 	}
-	for len(queue) > 0 {
-		k := queue[0]
-		queue = queue[1:]
-		vt := j.v.tables[k]
-		if vt == nil {
-			continue
-		}
-		_, exists := st.tables[k]
-		if exists && j.opt.Mode != ModeReplace && !extra[k] {
-			// Appended to: its foreign keys already hold in the target.
-			continue
-		}
-		for _, p := range vt.parents {
-			if chosen[p] || extra[p] {
-				continue
-			}
-			if _, has := st.tables[p]; has {
-				continue
-			}
-			if _, inSnap := all[p]; !inSnap {
-				continue // creating the table then fails with DuckDB's own error
-			}
-			if !extra[p] {
-				extra[p] = true
-				queue = append(queue, p)
-			}
-			missing[k] = append(missing[k], p)
-		}
-	}
-	if len(missing) > 0 && !j.opt.WithDependencies {
-		var names []string
-		for _, t := range j.tables {
-			names = append(names, t.key)
-		}
-		for _, t := range j.snap.tables {
-			if extra[t.key] {
-				names = append(names, t.key)
-			}
-		}
-		for _, ps := range missing {
-			sort.Strings(ps)
-		}
-		return nil, &MissingDependenciesError{Missing: missing, Tables: names}
+	inTarget := func(k string) bool { _, ok := st.tables[k]; return ok }
+	extra, err := missingParents(j.tables, j.snap.tables, parents, inTarget, j.opt)
+	if err != nil {
+		return nil, err
 	}
 	for p := range extra {
 		chosen[p] = true
 	}
 	return j.inGraphOrder(all, chosen), nil
+}
+
+// missingParents returns the tables the chosen ones need (their
+// foreign-key parents, transitively) that neither the chosen ones nor the
+// target have, or refuses with them unless opt.WithDependencies. A chosen
+// table the target has is appended to unless --replace: its foreign keys
+// already hold there.
+func missingParents(chosenTables, all []srcTable, parents func(string) []string, inTarget func(string) bool, opt Options) (map[string]bool, error) {
+	inSnap, chosen := map[string]bool{}, map[string]bool{}
+	for _, t := range all {
+		inSnap[t.key] = true
+	}
+	queue := make([]string, 0, len(chosenTables))
+	for _, t := range chosenTables {
+		chosen[t.key] = true
+		queue = append(queue, t.key)
+	}
+	missing := map[string][]string{}
+	extra := map[string]bool{} // parents --tables lacks
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		if inTarget(k) && opt.Mode != ModeReplace && !extra[k] {
+			continue
+		}
+		for _, p := range parents(k) {
+			if chosen[p] || extra[p] || inTarget(p) || !inSnap[p] {
+				// A parent the snapshot lacks: creating the table fails
+				// with DuckDB's own error.
+				continue
+			}
+			extra[p] = true
+			queue = append(queue, p)
+			missing[k] = append(missing[k], p)
+		}
+	}
+	if len(missing) == 0 || opt.WithDependencies {
+		return extra, nil
+	}
+	var names []string
+	for _, t := range chosenTables {
+		names = append(names, t.key)
+	}
+	for _, t := range all {
+		if extra[t.key] {
+			names = append(names, t.key)
+		}
+	}
+	for _, ps := range missing {
+		sort.Strings(ps)
+	}
+	return nil, &MissingDependenciesError{Missing: missing, Tables: names}
 }
 
 // inGraphOrder lists the chosen tables in the dependency graph's order.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -150,14 +151,6 @@ func add(ctx context.Context, path string, opt AddOptions) (sum AddSummary, err 
 		}
 		sum.Added[strings.TrimPrefix(s.name, "fill ")] = n
 	}
-	// The rows were given their ids, as the generator gives them, so draw
-	// the sequences as far as inserting through their defaults would have.
-	if err := drawSequence(ctx, conn, "highlight_events_id_seq", h.highlights, sum.Added["highlight_events"]); err != nil {
-		return sum, err
-	}
-	if err := drawSequence(ctx, conn, "sessions_id_seq", h.sessions, sum.Added["sessions"]); err != nil {
-		return sum, err
-	}
 	for _, a := range aggregates {
 		added, updated, err := refresh(ctx, conn, a, r)
 		if err != nil {
@@ -179,6 +172,17 @@ WHERE key IN ('matches', 'last_sync')`)})
 		return sum, err
 	}
 	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	// The rows were given their ids, as the generator gives them, so draw
+	// the sequences as far as inserting through their defaults would have.
+	// Last, and deaf to ctx: DuckDB's nextval is not transactional, so a
+	// value drawn in a transaction that then rolls back stays drawn, and
+	// an interrupted add would leave the sequences ahead of the rows.
+	if err := drawSequence(context.Background(), conn, "highlight_events_id_seq", h.highlights, sum.Added["highlight_events"]); err != nil {
+		return sum, err
+	}
+	if err := drawSequence(context.Background(), conn, "sessions_id_seq", h.sessions, sum.Added["sessions"]); err != nil {
 		return sum, err
 	}
 	// Past this point the work is done: an interrupt that arrives during
@@ -278,40 +282,46 @@ func readHistory(ctx context.Context, conn *sql.Conn, opt AddOptions) (history, 
 }
 
 // sequenceValue is the last value drawn from a sequence of the main
-// schema. It draws the next value and steps back: duckdb_sequences()
-// says last_value for a value drawn in this session but the next one for
-// a database read back from its file. The value drawn is the first id the
-// new rows take, which drawSequence counts in.
+// schema, read without drawing one (nextval is not transactional, and an
+// add that is interrupted must leave the sequence as it was). The START
+// of duckdb_sequences().sql is the value the next nextval returns, in a
+// fresh session and after draws alike; the sample's sequences step by 1.
 func sequenceValue(ctx context.Context, conn *sql.Conn, seq string) (int64, error) {
-	var n int64
+	var ddl string
+	var inc int64
 	err := conn.QueryRowContext(ctx, `
-		SELECT count(*) FROM duckdb_sequences()
-		WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = ?`, seq).Scan(&n)
+		SELECT sql, increment_by FROM duckdb_sequences()
+		WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = ?`, seq).Scan(&ddl, &inc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: sequence %s is missing", ErrNotSample, seq)
+	}
 	if err != nil {
 		return 0, stepError(ctx, "read "+seq, err)
 	}
-	if n != 1 {
-		return 0, fmt.Errorf("%w: sequence %s is missing", ErrNotSample, seq)
+	m := seqStart.FindStringSubmatch(ddl)
+	if m == nil || inc != 1 {
+		return 0, fmt.Errorf("%w: sequence %s is not the sample's (%s)", ErrNotSample, seq, ddl)
 	}
-	var next int64
-	if err := conn.QueryRowContext(ctx, "SELECT nextval("+sqlString(seq)+")").Scan(&next); err != nil {
-		return 0, stepError(ctx, "read "+seq, err)
+	next, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: sequence %s: %v", ErrNotSample, seq, err)
 	}
 	return next - 1, nil
 }
 
-// drawSequence leaves seq, whose last value was from before sequenceValue
-// drew one, where n inserts through its default would have: at from+n.
+// seqStart finds the START of a sequence's DDL, anchored at the end.
+var seqStart = regexp.MustCompile(`START (-?\d+) (?:NO )?CYCLE;?\s*$`)
+
+// drawSequence leaves seq, whose last value was from, where n inserts
+// through its default would have: at from+n.
 func drawSequence(ctx context.Context, conn *sql.Conn, seq string, from, n int64) error {
 	if n < 1 {
 		return fmt.Errorf("advance %s: no rows took its values", seq)
 	}
-	got := from + 1
-	if n > 1 {
-		q := fmt.Sprintf("SELECT max(nextval(%s)) FROM range(%d)", sqlString(seq), n-1)
-		if err := conn.QueryRowContext(ctx, q).Scan(&got); err != nil {
-			return stepError(ctx, "advance "+seq, err)
-		}
+	var got int64
+	q := fmt.Sprintf("SELECT max(nextval(%s)) FROM range(%d)", sqlString(seq), n)
+	if err := conn.QueryRowContext(ctx, q).Scan(&got); err != nil {
+		return stepError(ctx, "advance "+seq, err)
 	}
 	if got != from+n {
 		return fmt.Errorf("advance %s: reached %d, want %d", seq, got, from+n)

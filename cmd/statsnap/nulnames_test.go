@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // nulDB writes a CSV whose header holds a NUL byte and makes a database
@@ -41,19 +42,7 @@ func nulDB(t *testing.T, dir string, extra ...string) string {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	var names []string
-	rows, err := db.Query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'imported' ORDER BY column_index")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
+	names := testutil.Strings(t, db, "SELECT column_name FROM duckdb_columns() WHERE table_name = 'imported' ORDER BY column_index")
 	if len(names) == 0 || names[0] != "a\x00b" {
 		t.Fatalf("read_csv_auto made columns %q, want a first one called \"a\\x00b\"", names)
 	}

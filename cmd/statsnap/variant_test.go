@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // variantValues are VARIANTs whose whole value is of a type the Parquet
@@ -50,23 +52,7 @@ func variantRows(t *testing.T, path string) []string {
 			" WHEN 'GEOMETRY' THEN to_hex(ST_AsWKB(CAST(" + c + " AS GEOMETRY))) ELSE '' END), 'SQL NULL')"
 	}
 	q := "SELECT id || ' ' || " + exact("v") + " || ' [' || coalesce(array_to_string(list_transform(l, lambda e: " + exact("e") + "), '; '), 'NULL') || ']' FROM vt ORDER BY id"
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, q)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testutil.Strings(t, db, q)
 }
 
 // TestVariantTypedValues carries VARIANTs holding an INTERVAL, TIMETZ,

@@ -192,7 +192,7 @@ func TestAdd(t *testing.T) {
 	maxHL := queryInt(t, db, "SELECT max(id) FROM highlight_events")
 	distinct := queryInt(t, db, "SELECT count(DISTINCT id) FROM highlight_events")
 	maxSession := queryInt(t, db, "SELECT max(session_id) FROM sessions")
-	matches := queryStrings(t, db, "SELECT value FROM meta.db_info WHERE key IN ('matches', 'seed') ORDER BY key")
+	matches := testutil.Strings(t, db, "SELECT value FROM meta.db_info WHERE key IN ('matches', 'seed') ORDER BY key")
 	db.Close()
 	if distinct != sum.Tables["highlight_events"] {
 		t.Errorf("%d distinct highlight ids among %d rows", distinct, sum.Tables["highlight_events"])

@@ -43,27 +43,6 @@ func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int64 {
 	return n.Int64
 }
 
-func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
-	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // assertOnlyFile fails if dir holds anything but name: no temporary
 // database, WAL or spill folder may survive Generate.
 func assertOnlyFile(t *testing.T, dir, name string) {
@@ -176,7 +155,7 @@ func TestGenerateSmall(t *testing.T) {
 	}
 	for col, want := range types {
 		table, column, _ := strings.Cut(col, ".")
-		got := queryStrings(t, db, `SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?`, table, column)
+		got := testutil.Strings(t, db, `SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?`, table, column)
 		if len(got) != 1 || got[0] != want {
 			t.Errorf("%s has type %v, want %s", col, got, want)
 		}
@@ -189,18 +168,18 @@ func TestGenerateSmall(t *testing.T) {
 	}
 	for col, want := range defaults {
 		table, column, _ := strings.Cut(col, ".")
-		got := queryStrings(t, db, `SELECT coalesce(column_default, '') FROM duckdb_columns() WHERE table_name = ? AND column_name = ?`, table, column)
+		got := testutil.Strings(t, db, `SELECT coalesce(column_default, '') FROM duckdb_columns() WHERE table_name = ? AND column_name = ?`, table, column)
 		if len(got) != 1 || !strings.Contains(strings.ToLower(got[0]), want) {
 			t.Errorf("%s defaults to %q, want %s", col, got, want)
 		}
 	}
-	notNull := queryStrings(t, db, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'match_stats' AND NOT is_nullable ORDER BY ALL`)
+	notNull := testutil.Strings(t, db, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'match_stats' AND NOT is_nullable ORDER BY ALL`)
 	if len(notNull) < 5 {
 		t.Errorf("match_stats NOT NULL columns: %v", notNull)
 	}
 
 	// Constraints.
-	pks := queryStrings(t, db, `SELECT table_name || '(' || array_to_string(constraint_column_names, ',') || ')' FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' ORDER BY ALL`)
+	pks := testutil.Strings(t, db, `SELECT table_name || '(' || array_to_string(constraint_column_names, ',') || ')' FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' ORDER BY ALL`)
 	for _, want := range []string{"match_stats(match_id)", "medals_earned(match_id,medal_name_id)", "sessions(session_id)", "db_info(key)"} {
 		if !contains(pks, want) {
 			t.Errorf("primary key %s missing from %v", want, pks)
@@ -211,10 +190,10 @@ func TestGenerateSmall(t *testing.T) {
 			t.Errorf("no %s constraint", kind)
 		}
 	}
-	if idx := queryStrings(t, db, `SELECT index_name FROM duckdb_indexes() ORDER BY ALL`); len(idx) < 2 {
+	if idx := testutil.Strings(t, db, `SELECT index_name FROM duckdb_indexes() ORDER BY ALL`); len(idx) < 2 {
 		t.Errorf("indexes: %v, want at least 2", idx)
 	}
-	if views := queryStrings(t, db, `SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY ALL`); len(views) < 1 {
+	if views := testutil.Strings(t, db, `SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY ALL`); len(views) < 1 {
 		t.Errorf("views: %v, want at least 1", views)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM v_recent_matches`); n != 25 {
@@ -254,7 +233,7 @@ func TestGenerateSmall(t *testing.T) {
 		`SELECT value FROM meta.db_info WHERE key = 'gamertag'`,
 		`SELECT DISTINCT gamertag FROM player_match_stats WHERE is_self`,
 	} {
-		if got := queryStrings(t, db, q); len(got) != 1 || got[0] != testGamertag {
+		if got := testutil.Strings(t, db, q); len(got) != 1 || got[0] != testGamertag {
 			t.Errorf("%s: %q, want %q", q, got, testGamertag)
 		}
 	}
@@ -265,7 +244,7 @@ func TestGamertagEscaping(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "stats.duckdb")
 		generate(t, path, Options{Gamertag: g, Matches: 5, Seed: 1})
 		db := testutil.OpenDB(t, path, false)
-		got := queryStrings(t, db, `SELECT DISTINCT gamertag FROM match_stats UNION ALL SELECT value FROM meta.db_info WHERE key = 'gamertag'`)
+		got := testutil.Strings(t, db, `SELECT DISTINCT gamertag FROM match_stats UNION ALL SELECT value FROM meta.db_info WHERE key = 'gamertag'`)
 		if len(got) != 2 || got[0] != g || got[1] != g {
 			t.Errorf("gamertag %q stored as %q", g, got)
 		}

@@ -183,6 +183,33 @@ func Exec(t testing.TB, stmts ...string) {
 	}
 }
 
+// Querier is what Strings queries: a *sql.DB or a *sql.Conn.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Strings runs q and returns its single column's values, in order.
+func Strings(t testing.TB, db Querier, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // SeedExport writes a snapshot of the database at src into folder the
 // way the seed's backup_player.py did: DuckDB's COPY of every main table
 // to {table}_{id}.parquet (zstd), then, with metadata, its metadata JSON
@@ -194,22 +221,7 @@ func SeedExport(t testing.TB, src, folder, gamertag, id string, metadata bool) m
 		t.Fatal(err)
 	}
 	db := OpenDB(t, src, false)
-	rows, err := db.Query(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	names := Strings(t, db, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
 	type entry struct {
 		Rows          int64  `json:"rows"`
 		FileSizeBytes int64  `json:"file_size_bytes"`

@@ -22,17 +22,9 @@ func generatedColumns(ddl string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The element list opens at the first top-level "(": before it come only
-	// CREATE [OR REPLACE] [TEMP] TABLE [IF NOT EXISTS] and the (quoted) name.
-	start := -1
-	for i, t := range toks {
-		if t.kind == tokPunct && t.text == "(" {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
-		return nil, errors.New("no column list in the table definition")
+	start, err := listStart(toks)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]bool{}
 	var elem []token
@@ -138,15 +130,9 @@ func ddlElements(ddl string) ([][]token, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := -1
-	for i, t := range toks {
-		if t.kind == tokPunct && t.text == "(" {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
-		return nil, errors.New("no column list in the table definition")
+	start, err := listStart(toks)
+	if err != nil {
+		return nil, err
 	}
 	var out [][]token
 	var elem []token
@@ -175,4 +161,16 @@ func ddlElements(ddl string) ([][]token, error) {
 		elem = append(elem, t)
 	}
 	return nil, errors.New("unterminated column list in the table definition")
+}
+
+// listStart is the index of the "(" that opens a CREATE TABLE's element
+// list: the first top-level one, since before it come only CREATE [OR
+// REPLACE] [TEMP] TABLE [IF NOT EXISTS] and the (quoted) name.
+func listStart(toks []token) (int, error) {
+	for i, t := range toks {
+		if t.kind == tokPunct && t.text == "(" {
+			return i, nil
+		}
+	}
+	return -1, errors.New("no column list in the table definition")
 }

@@ -70,10 +70,17 @@ func forgedFooter(t testing.TB, elems func(yield func(children int32))) []byte {
 	must(p.WriteFieldStop(ctx))
 	must(p.WriteStructEnd(ctx))
 	must(p.Flush(ctx))
+	return framed(nil, buf.Bytes())
+}
+
+// framed is a Parquet file of data (pages, starting at offset 4) and a
+// footer: the magic, the data, the footer, its length and the magic.
+func framed(data, footer []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString("PAR1")
-	out.Write(buf.Bytes())
-	binary.Write(&out, binary.LittleEndian, uint32(buf.Len()))
+	out.Write(data)
+	out.Write(footer)
+	binary.Write(&out, binary.LittleEndian, uint32(len(footer)))
 	out.WriteString("PAR1")
 	return out.Bytes()
 }
@@ -318,14 +325,7 @@ func forgedPage(t testing.TB, uncompressed int32, body []byte, codec int32, numV
 	must(p.WriteStructEnd(ctx))
 	must(p.Flush(ctx))
 
-	var out bytes.Buffer
-	out.WriteString("PAR1")
-	out.Write(hb.Bytes())
-	out.Write(body)
-	out.Write(fb.Bytes())
-	binary.Write(&out, binary.LittleEndian, uint32(fb.Len()))
-	out.WriteString("PAR1")
-	return out.Bytes()
+	return framed(append(hb.Bytes(), body...), fb.Bytes())
 }
 
 // TestPageBombRefused: a page header of an uncompressed chunk declaring

@@ -589,15 +589,15 @@ func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now tim
 	}
 	tmp := ledgerTempPrefix + hex.EncodeToString(rnd[:])
 	if err := f.WriteFile(ctx, tmp, data); err != nil {
-		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		_ = f.Remove(context.WithoutCancel(ctx), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	if err := f.Remove(ctx, LedgerName); err != nil {
-		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		_ = f.Remove(context.WithoutCancel(ctx), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: replace the old one: %w", err)
 	}
 	if err := f.Publish(ctx, tmp, LedgerName); err != nil {
-		_ = f.Remove(context.Background(), tmp) // best effort: Recover removes it later
+		_ = f.Remove(context.WithoutCancel(ctx), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	return nil

@@ -114,7 +114,7 @@ func add(ctx context.Context, path string, opt AddOptions) (sum AddSummary, err 
 		if !committed {
 			// The context may be what ended the work: the rollback must
 			// run all the same.
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
 
@@ -179,23 +179,23 @@ WHERE key IN ('matches', 'last_sync')`)})
 	// Last, and deaf to ctx: DuckDB's nextval is not transactional, so a
 	// value drawn in a transaction that then rolls back stays drawn, and
 	// an interrupted add would leave the sequences ahead of the rows.
-	if err := drawSequence(context.Background(), conn, "highlight_events_id_seq", h.highlights, sum.Added["highlight_events"]); err != nil {
+	if err := drawSequence(context.WithoutCancel(ctx), conn, "highlight_events_id_seq", h.highlights, sum.Added["highlight_events"]); err != nil {
 		return sum, err
 	}
-	if err := drawSequence(context.Background(), conn, "sessions_id_seq", h.sessions, sum.Added["sessions"]); err != nil {
+	if err := drawSequence(context.WithoutCancel(ctx), conn, "sessions_id_seq", h.sessions, sum.Added["sessions"]); err != nil {
 		return sum, err
 	}
 	// Past this point the work is done: an interrupt that arrives during
 	// the commit must not make DuckDB report a failure for a commit that
 	// it may already have written, so the commit ignores ctx.
-	if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		return sum, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
 	sum.Matches = h.total
 	// Fold the WAL into the file, as closing would, but while a failure
 	// can still be reported.
-	if _, err := conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
 		return sum, fmt.Errorf("checkpoint: %w", err)
 	}
 	return sum, nil

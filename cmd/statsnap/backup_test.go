@@ -410,10 +410,14 @@ func TestBackupKilled(t *testing.T) {
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
 	before := folderState(t, folder)
 	killed := 0
+	// The killed runs' temp folder: what they leave there (DuckDB's spill
+	// space) is removed by the next run.
+	tmp := t.TempDir()
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
 		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
 		cmd.Dir = dir
+		cmd.Env = childEnv("TMPDIR=" + tmp)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -465,6 +469,26 @@ func TestBackupKilled(t *testing.T) {
 		t.Fatal("no backup was killed mid-way; the test proved nothing")
 	}
 	t.Logf("%d of 8 backups killed mid-way", killed)
+	scratch := func() []string {
+		des, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, de := range des {
+			if strings.HasPrefix(de.Name(), "statsnap-") {
+				out = append(out, de.Name())
+			}
+		}
+		return out
+	}
+	if len(scratch()) == 0 {
+		t.Error("the killed backups left no scratch folder: the check below proves nothing")
+	}
+	binCLI(t, dir, []string{"TMPDIR=" + tmp}, "backup", "--gamertag", "big", "--time", "2020-04-01T00:00:00Z")
+	if left := scratch(); len(left) > 0 {
+		t.Errorf("the next backup left the killed ones' scratch folders: %v", left)
+	}
 	// Every manifest present is intact.
 	names := []string{}
 	for n := range folderState(t, folder) {

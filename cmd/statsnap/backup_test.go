@@ -513,6 +513,7 @@ func TestBackupInterrupted(t *testing.T) {
 	for _, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond} {
 		cmd := exec.Command(binPath, "backup", "--gamertag", "big")
 		cmd.Dir = dir
+		cmd.Env = childEnv() // without what an in-process run has set meanwhile
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

@@ -410,9 +410,23 @@ func TestBackupKilled(t *testing.T) {
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
 	before := folderState(t, folder)
 	killed := 0
-	// The killed runs' temp folder: what they leave there (DuckDB's spill
-	// space) is removed by the next run.
+	// The killed runs' temp folder: what one leaves there (DuckDB's spill
+	// space) is removed by the next run of statsnap with that TMPDIR.
 	tmp := t.TempDir()
+	scratch := func() []string {
+		des, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, de := range des {
+			if strings.HasPrefix(de.Name(), "statsnap-") {
+				out = append(out, de.Name())
+			}
+		}
+		return out
+	}
+	leftScratch, prevScratch := false, map[string]bool{}
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
 		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
@@ -434,6 +448,18 @@ func TestBackupKilled(t *testing.T) {
 			continue
 		}
 		killed++
+		// Only the run just killed may have left scratch folders: the
+		// previous killed run's were removed when this one started.
+		left := scratch()
+		for _, n := range left {
+			if prevScratch[n] {
+				t.Errorf("kill %d: the scratch folder %s of an earlier killed run stays", i, n)
+			}
+		}
+		prevScratch = map[string]bool{}
+		for _, n := range left {
+			prevScratch[n], leftScratch = true, true
+		}
 		if hasManifest {
 			// Killed after the manifest's rename: it must be complete.
 			r := cli(t, dir, "snapshots", "--gamertag", "big", "--json")
@@ -469,21 +495,8 @@ func TestBackupKilled(t *testing.T) {
 		t.Fatal("no backup was killed mid-way; the test proved nothing")
 	}
 	t.Logf("%d of 8 backups killed mid-way", killed)
-	scratch := func() []string {
-		des, err := os.ReadDir(tmp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, de := range des {
-			if strings.HasPrefix(de.Name(), "statsnap-") {
-				out = append(out, de.Name())
-			}
-		}
-		return out
-	}
-	if len(scratch()) == 0 {
-		t.Error("the killed backups left no scratch folder: the check below proves nothing")
+	if !leftScratch {
+		t.Error("no killed backup left a scratch folder: the checks of their removal prove nothing")
 	}
 	binCLI(t, dir, []string{"TMPDIR=" + tmp}, "backup", "--gamertag", "big", "--time", "2020-04-01T00:00:00Z")
 	if left := scratch(); len(left) > 0 {

@@ -83,13 +83,13 @@ func (c *crashOps) Remove(ctx context.Context, name string) error {
 func (c *crashOps) Sync(ctx context.Context) error { return c.done(c.Folder.Sync(ctx)) }
 
 // crashPublish, with STATSNAP_TEST_CRASH_AFTER=publish-1, kills a backup
-// with SIGKILL right after its first file was published (uploaded): the
-// journal is written, the manifest is not.
+// with SIGKILL right after its first Parquet file was published
+// (uploaded): the journal is written, the manifest is not.
 type crashPublish struct{ storage.Folder }
 
 func (c *crashPublish) Publish(ctx context.Context, staged, final string) error {
 	err := c.Folder.Publish(ctx, staged, final)
-	if err == nil {
+	if k, _ := snapshot.Classify(final); err == nil && k == snapshot.KindParquet {
 		if p, perr := os.FindProcess(os.Getpid()); perr == nil {
 			_ = p.Kill()
 		}

@@ -393,6 +393,9 @@ type restoreRun struct {
 	rep    *Report
 	tables []srcTable // the chosen tables, in restore order
 	exists bool       // the target exists
+	// parents are the foreign-key parents --with-dependencies adds to
+	// the chosen tables, as the manifest's DDL names them.
+	parents map[string]bool
 
 	memoryLimit string   // DuckDB's memory_limit for loading the files
 	work        *workDir // nil in a dry run
@@ -439,7 +442,7 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if !opt.DryRun {
 		// Refused up front rather than failing halfway with the disk
 		// full, having used its last free bytes.
-		if err := checkSpace(r.work.path, r.snapshotBytes()); err != nil {
+		if err := checkSpace(r.work.path, r.copiedBytes(), r.loadedBytes()); err != nil {
 			return r.rep, err
 		}
 	}
@@ -509,7 +512,7 @@ func (r *restoreRun) refuseEarly() error {
 // After verification the sandbox's catalog decides again (withParents).
 func (r *restoreRun) refuseMissingParents(ctx context.Context) error {
 	opt := r.opt
-	if r.m == nil || r.m.Legacy() || len(opt.Tables) == 0 || opt.WithDependencies {
+	if r.m == nil || r.m.Legacy() || len(opt.Tables) == 0 {
 		return nil
 	}
 	keys := map[string]string{} // lower-case key → the manifest's key
@@ -546,7 +549,10 @@ func (r *restoreRun) refuseMissingParents(ctx context.Context) error {
 			return nil
 		}
 	}
-	_, err := missingParents(r.tables, r.c.tables, parents, func(k string) bool { return have[k] }, opt)
+	// With WithDependencies this returns the parents that will come too,
+	// which the disk-space check counts.
+	extra, err := missingParents(r.tables, r.c.tables, parents, func(k string) bool { return have[k] }, opt)
+	r.parents = extra
 	return err
 }
 

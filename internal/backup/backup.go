@@ -185,6 +185,8 @@ type run struct {
 	base     *base                // the snapshot files are shared with, if any
 	refused  []string             // base files that failed their check
 	rehashed map[string]time.Time // base files hashed in this run, by mtime
+	// objectsRead: the catalog's objects were read during the scans.
+	objectsRead bool
 }
 
 // Backup writes one snapshot of opt.Source into opt.Folder, committing in
@@ -568,6 +570,9 @@ func (r *run) copyTables(ctx context.Context) ([]*snapshot.Table, error) {
 	copyStart := time.Now()
 	base := *r.cat // what the catalog held before its objects were read
 	readObjects := func(conn *sql.Conn) error {
+		if r.objectsRead {
+			return nil
+		}
 		// A second attempt (after running out of memory) starts over.
 		*r.cat = base
 		if err := r.cat.ReadObjects(ctx, conn); err != nil {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -289,13 +289,13 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		// hashed, and the decode reads that copy: a request per column
 		// chunk would cost more than the file. The other files need no
 		// copy (see verify.Options.DropCopies).
-		scratch, err := os.MkdirTemp("", "statsnap-verify-")
+		scratch, err := fsutil.NewScratch("", "verify")
 		if err != nil {
 			op.err = fmt.Errorf("create scratch space: %w", err)
 			return p, op
 		}
-		defer os.RemoveAll(scratch)
-		opt.CopyTo, opt.DropCopies = scratch, true
+		defer func() { _ = scratch.Remove() }()
+		opt.CopyTo, opt.DropCopies = scratch.Dir, true
 	}
 	w := g.out()
 	if !g.JSON {

@@ -10,7 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/parquetfile"
@@ -163,28 +167,68 @@ func undecodable(ctx context.Context, err error) bool {
 
 // decompressCopies decompresses every page of every verified copy and
 // returns a problem for each file that does not, and the most bytes one
-// row group of any of them decompresses to.
+// row group of any of them decompresses to. Files are checked on every
+// core at once, the largest first: one at a time left a core idle while
+// nothing else runs (at 200,000 matches, 241 MB in 57 files: 1.3 s of the
+// restore, about half of it once both cores decompress).
 func decompressCopies(ctx context.Context, files []verify.FileResult) ([]verify.Problem, int64) {
+	started := time.Now()
+	order := make([]int, 0, len(files))
+	for i, f := range files {
+		if f.Copy != "" {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return files[order[a]].Size > files[order[b]].Size })
+	type outcome struct {
+		n   int64
+		err error
+	}
+	out := make([]outcome, len(files))
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(order)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next == len(order) || ctx.Err() != nil {
+					mu.Unlock()
+					return
+				}
+				i := order[next]
+				next++
+				mu.Unlock()
+				n, err := func() (int64, error) {
+					r, err := os.Open(files[i].Copy)
+					if err != nil {
+						return 0, err
+					}
+					defer r.Close()
+					return parquetfile.Decompress(ctx, r)
+				}()
+				out[i] = outcome{n, err}
+			}
+		}()
+	}
+	wg.Wait()
 	var ps []verify.Problem
 	var largest int64
-	for _, f := range files {
-		if f.Copy == "" || ctx.Err() != nil {
+	for i, f := range files {
+		if f.Copy == "" {
 			continue
 		}
-		n, err := func() (int64, error) {
-			r, err := os.Open(f.Copy)
-			if err != nil {
-				return 0, err
-			}
-			defer r.Close()
-			return parquetfile.Decompress(ctx, r)
-		}()
-		if err != nil && ctx.Err() == nil {
+		if err := out[i].err; err != nil && ctx.Err() == nil {
 			ps = append(ps, verify.Problem{Table: f.Table, File: f.File, Kind: verify.KindUnreadable,
 				Detail: fmt.Sprintf("%s does not decompress: %v", f.File, err)})
 		}
-		largest = max(largest, n)
+		largest = max(largest, out[i].n)
 	}
+	slog.Debug("decompressed every page of the verified copies", "files", len(order), "took", time.Since(started))
 	return ps, largest
 }
 

@@ -22,12 +22,35 @@ type journal struct {
 
 const maxJournalSize = 16 << 20
 
+// journalTempPrefix names a journal being written. Journals are written
+// only under the folder's exclusive lock, so one that a run holding that
+// lock finds belongs to a dead process.
+const journalTempPrefix = tempPrefix + "journal-"
+
+// writeJournal publishes a journal whole or not at all. Written in place,
+// a run killed between creating the name and writing its bytes left an
+// empty journal that no later run could read, so its snapshot's leftovers
+// stayed for good; staged and published, a journal that exists is whole,
+// and a kill before the publish leaves only a temporary (removed by the
+// next Recover) and no file of the snapshot, as none is written before
+// its journal.
 func writeJournal(ctx context.Context, f storage.Folder, name string, j journal) error {
 	data, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
-	if err := f.WriteFile(ctx, name, data); err != nil {
+	tmp := journalTempPrefix + strings.TrimPrefix(name, ".statsnap-")
+	// A dead run's temporary of this very journal would block the write;
+	// under the exclusive lock it is nobody's.
+	if err := f.Remove(ctx, tmp); err != nil {
+		return fmt.Errorf("write journal %s: %w", name, err)
+	}
+	if err := f.WriteFile(ctx, tmp, data); err != nil {
+		_ = f.Remove(context.WithoutCancel(ctx), tmp) // best effort: Recover removes it later
+		return fmt.Errorf("write journal %s: %w", name, err)
+	}
+	if err := f.Publish(ctx, tmp, name); err != nil {
+		_ = f.Remove(context.WithoutCancel(ctx), tmp) // best effort: Recover removes it later
 		return fmt.Errorf("write journal %s: %w", name, err)
 	}
 	return f.Sync(ctx)
@@ -193,9 +216,11 @@ func Recover(ctx context.Context, f storage.Folder, now time.Time) (Cleanup, err
 			continue
 		}
 		// A ledger's temporary is written and published under the lock
-		// (shared or exclusive): under the exclusive lock the caller
-		// holds, one that exists is a dead process's.
-		if (id != "" && recovered[id]) || now.Sub(e.ModTime) > TempMaxAge || strings.HasPrefix(e.Name, ledgerTempPrefix) {
+		// (shared or exclusive), a journal's under the exclusive one:
+		// under the exclusive lock the caller holds, one that exists is a
+		// dead process's.
+		if (id != "" && recovered[id]) || now.Sub(e.ModTime) > TempMaxAge ||
+			strings.HasPrefix(e.Name, ledgerTempPrefix) || strings.HasPrefix(e.Name, journalTempPrefix) {
 			if err := f.Remove(ctx, e.Name); err != nil {
 				return c, err
 			}

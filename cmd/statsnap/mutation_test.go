@@ -26,6 +26,12 @@ type boundedRun struct {
 	ended  bool
 }
 
+// hangLimit is how long a watched run may take before it counts as hung.
+// It detects hangs, not slowness: each run takes seconds, but CI shares
+// two cores with the whole suite, and a three-minute limit was once hit
+// there by a run that was merely starved.
+const hangLimit = 10 * time.Minute
+
 func runWatched(t *testing.T, dir string, limit time.Duration, args ...string) boundedRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -38,6 +44,7 @@ func runWatched(t *testing.T, dir string, limit time.Duration, args ...string) b
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Dir = dir
+	cmd.Env = childEnv() // without what an in-process run has set meanwhile
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -119,9 +126,9 @@ func TestForgedFilesBounded(t *testing.T) {
 		vReseal(t, folder, fx.id)
 		name := fmt.Sprintf("%d-%s-%s", i, key, kind)
 
-		v := runWatched(t, work, 3*time.Minute, "verify", "--backup", folder, "--deep", "--json")
+		v := runWatched(t, work, hangLimit, "verify", "--backup", folder, "--deep", "--json")
 		target := filepath.Join(work, "target.duckdb")
-		rs := runWatched(t, work, 3*time.Minute, "restore", "--db", target, "--backup", folder, "--json")
+		rs := runWatched(t, work, hangLimit, "restore", "--db", target, "--backup", folder, "--json")
 		for cmd, br := range map[string]boundedRun{"verify": v, "restore": rs} {
 			if !br.ended {
 				t.Errorf("%s: %s did not finish", name, cmd)

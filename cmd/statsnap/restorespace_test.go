@@ -5,13 +5,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 
 	"github.com/openspartan/statsnap/internal/testutil"
+	"github.com/openspartan/statsnap/snapshot"
 )
 
 // bigTarget makes a database whose one table has enough rows for DuckDB
@@ -118,5 +121,49 @@ func TestRestoreRefusedForSpace(t *testing.T) {
 	entries, _ := os.ReadDir(small)
 	if len(entries) != 1 {
 		t.Errorf("the small disk holds %d entries, want only the existing target", len(entries))
+	}
+}
+
+// TestRestoreSpaceCountsParents: the free space a --tables restore asks
+// for counts what it will really write: verified copies of every file of
+// the snapshot, and the rows of the foreign-key parents
+// --with-dependencies brings, not only the chosen table's. Once only the
+// chosen table counted: a small child of a large parent passed the check
+// with any parent, and a disk too small for the parent filled up halfway.
+func TestRestoreSpaceCountsParents(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "players", "fk", "stats.duckdb")
+	if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteDB(t, db,
+		// md5 text hardly compresses: the parent's Parquet is megabytes.
+		`CREATE TABLE parent (id BIGINT PRIMARY KEY, v VARCHAR)`,
+		`INSERT INTO parent SELECT range, md5(range::VARCHAR) || md5((range + 1)::VARCHAR) FROM range(150000)`,
+		`CREATE TABLE child (id INTEGER PRIMARY KEY, pid BIGINT REFERENCES parent(id))`,
+		`INSERT INTO child VALUES (1, 7), (2, 9)`)
+	mustCLI(t, dir, "backup", "--gamertag", "fk", "--time", "2026-03-01T10:00:00Z")
+	folder := filepath.Join(dir, "data", "backups", "fk")
+	id := snapshot.FormatID(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	var parentBytes int64
+	for _, e := range testutil.ReadManifest(t, folder, id).Tables {
+		if e.Name == "parent" {
+			parentBytes = e.FileSizeBytes
+		}
+	}
+	if parentBytes < 2<<20 {
+		t.Fatalf("the parent's file is only %d bytes; the test needs megabytes", parentBytes)
+	}
+	// Room for the margin and the copies, not for loading the parent.
+	small := filepath.Join(dir, "small")
+	mountTmpfs(t, small, "size="+strconv.FormatInt((32<<20+2*parentBytes)>>20, 10)+"m")
+	target := filepath.Join(small, "new.duckdb")
+	r := cli(t, dir, "restore", "--db", target, "--backup", folder, "--tables", "child", "--with-dependencies")
+	if r.Code != exitError || !strings.Contains(r.Stderr, "is full for this restore") {
+		t.Errorf("exit %d, %q", r.Code, r.Stderr)
+	}
+	if entries, _ := os.ReadDir(small); len(entries) != 0 {
+		t.Errorf("the refused restore left %d entries on the small disk", len(entries))
 	}
 }

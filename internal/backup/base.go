@@ -12,7 +12,6 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/fingerprint"
-	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 )
@@ -157,18 +156,22 @@ func (r *run) planFiles(ctx context.Context) error {
 		if r.opt.NoMetadata {
 			// The seed's bare export: one file per table, nothing shared.
 			pt.parts = []partPlan{{whole: true, sum: fingerprint.Sum{Rows: -1}}}
-			continue
 		}
-		scanned := time.Now()
-		gs, err := r.scan(ctx, pt)
-		slog.Debug("fingerprinted table", "table", pt.t.Key(), "granules", len(gs), "took", time.Since(scanned))
-		if errors.Is(err, fingerprint.ErrNoRowid) {
+	}
+	if r.opt.NoMetadata {
+		return nil
+	}
+	scans, err := r.scanTables(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range r.tables {
+		pt := &r.tables[i]
+		gs := scans[i].gs
+		if errors.Is(scans[i].err, fingerprint.ErrNoRowid) {
 			slog.Info("a table with a column named rowid is written whole, never shared", "table", pt.t.Key())
 			pt.parts = []partPlan{{whole: true, sum: fingerprint.Sum{Rows: -1}}}
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		pt.fingerprint = fingerprint.Combine(gs).Hex()
 		prev := r.prevParts(pt.t.Key(), pt.shape)
@@ -196,39 +199,6 @@ func (r *run) planFiles(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// scan fingerprints one table on the first connection. A table whose rows
-// do not fit the backup's memory limit is scanned again, like a copy that
-// runs out of memory, on a fresh connection under DuckDB's default limit
-// (the failed query aborted the first connection's transaction, which is
-// then begun again: the source is read-only, so it sees the same data).
-func (r *run) scan(ctx context.Context, pt *plannedTable) ([]fingerprint.Granule, error) {
-	cols := storedColumns(pt.plans)
-	gs, err := fingerprint.Scan(ctx, r.conn, pt.t.Schema, pt.t.Name, cols)
-	if err == nil || !outOfMemory(err) || ctx.Err() != nil {
-		return gs, err
-	}
-	slog.Info("fingerprinting a table again under DuckDB's default memory limit", "table", pt.t.Key())
-	_, _ = r.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	if _, err := r.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return nil, fmt.Errorf("begin transaction: %w", err)
-	}
-	conn, err := readConn(ctx, r.db)
-	if err != nil {
-		return nil, fmt.Errorf("a fresh connection: %w", err)
-	}
-	defer conn.Close()
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-	if _, err := conn.ExecContext(ctx, "SET memory_limit = "+sqlq.Literal(r.defaultLimit)); err != nil {
-		return nil, fmt.Errorf("lift the memory limit: %w", err)
-	}
-	gs, err = fingerprint.Scan(ctx, conn, pt.t.Schema, pt.t.Name, cols)
-	// SET memory_limit is global to the database: put the backup's back.
-	if _, serr := conn.ExecContext(context.WithoutCancel(ctx), "SET memory_limit = "+sqlq.Literal(r.limit)); serr != nil && err == nil {
-		err = fmt.Errorf("set memory limit: %w", serr)
-	}
-	return gs, err
 }
 
 func without(ps []snapshot.Part, file string) []snapshot.Part {

@@ -50,3 +50,48 @@ func TestWideTablesAtOnceOverMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintsAtOnceOverMemoryLimit: two tables whose values do not
+// fit the scan's memory limit, fingerprinted side by side. Each scan is
+// done again alone under DuckDB's default limit; the fingerprints it gives
+// are the real ones: the next backup, with nothing changed, shares every
+// file and writes none.
+func TestFingerprintsAtOnceOverMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "stats.duckdb")
+	db, err := dbfile.Open(context.Background(), src, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE big1 AS SELECT range AS id, repeat('x', 24000000) || range AS s FROM range(2)`,
+		`CREATE TABLE big2 AS SELECT range AS id, repeat('y', 24000000) || range AS s FROM range(2)`,
+		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := backup.Options{Source: src, Gamertag: "tester", Folder: folder, CompressionLevel: 3, MemoryLimit: "16MB", Jobs: 2}
+	first, err := backup.Backup(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("backup of two tables of 24 MB values under 16MB: %v", err)
+	}
+	for k, want := range map[string]int64{"big1": 2, "big2": 2, "narrow": 1000} {
+		if got := first.Manifest.Tables[k]; got == nil || got.Rows != want || got.Fingerprint == "" {
+			t.Errorf("%s: %+v, want %d rows and a fingerprint", k, got, want)
+		}
+	}
+	second, err := backup.Backup(context.Background(), opt)
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	if second.NewFiles != 0 || second.SharedFiles != first.NewFiles {
+		t.Errorf("nothing changed, yet the second backup wrote %d files and shared %d of %d", second.NewFiles, second.SharedFiles, first.NewFiles)
+	}
+}

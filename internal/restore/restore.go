@@ -393,12 +393,15 @@ type restoreRun struct {
 	rep    *Report
 	tables []srcTable // the chosen tables, in restore order
 	exists bool       // the target exists
+	// parents are the foreign-key parents --with-dependencies adds to
+	// the chosen tables, as the manifest's DDL names them.
+	parents map[string]bool
 
-	memoryLimit string   // DuckDB's memory_limit for loading the files
-	work        *workDir // nil in a dry run
-	copyTo      string   // where verify copies the files, "" in a dry run of a local folder
-	scratch     string   // a dry run's private copy of a remote folder's files
-	createdDirs []string // the target's parents this restore made
+	memoryLimit string          // DuckDB's memory_limit for loading the files
+	work        *workDir        // nil in a dry run
+	copyTo      string          // where verify copies the files, "" in a dry run of a local folder
+	scratch     *fsutil.Scratch // a dry run's private copy of a remote folder's files
+	createdDirs []string        // the target's parents this restore made
 }
 
 func run(ctx context.Context, opt Options) (*Report, error) {
@@ -439,7 +442,7 @@ func run(ctx context.Context, opt Options) (*Report, error) {
 	if !opt.DryRun {
 		// Refused up front rather than failing halfway with the disk
 		// full, having used its last free bytes.
-		if err := checkSpace(r.work.path, r.snapshotBytes()); err != nil {
+		if err := checkSpace(r.work.path, r.copiedBytes(), r.loadedBytes()); err != nil {
 			return r.rep, err
 		}
 	}
@@ -509,7 +512,7 @@ func (r *restoreRun) refuseEarly() error {
 // After verification the sandbox's catalog decides again (withParents).
 func (r *restoreRun) refuseMissingParents(ctx context.Context) error {
 	opt := r.opt
-	if r.m == nil || r.m.Legacy() || len(opt.Tables) == 0 || opt.WithDependencies {
+	if r.m == nil || r.m.Legacy() || len(opt.Tables) == 0 {
 		return nil
 	}
 	keys := map[string]string{} // lower-case key → the manifest's key
@@ -546,7 +549,10 @@ func (r *restoreRun) refuseMissingParents(ctx context.Context) error {
 			return nil
 		}
 	}
-	_, err := missingParents(r.tables, r.c.tables, parents, func(k string) bool { return have[k] }, opt)
+	// With WithDependencies this returns the parents that will come too,
+	// which the disk-space check counts.
+	extra, err := missingParents(r.tables, r.c.tables, parents, func(k string) bool { return have[k] }, opt)
+	r.parents = extra
 	return err
 }
 
@@ -606,11 +612,11 @@ func (r *restoreRun) prepareWork() error {
 		// copied while verified into scratch space of the dry run's own
 		// (nothing is written near the target), removed at the end.
 		if _, local := storage.LocalPath(opt.Folder, storage.LockName); !local {
-			scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
+			scratch, err := fsutil.NewScratch("", "dry-run")
 			if err != nil {
 				return fmt.Errorf("create scratch space for the dry run: %w", err)
 			}
-			r.scratch, r.copyTo = scratch, scratch
+			r.scratch, r.copyTo = scratch, scratch.Dir
 		}
 		return nil
 	}
@@ -633,8 +639,8 @@ func (r *restoreRun) prepareWork() error {
 // unless the restore succeeded.
 func (r *restoreRun) cleanup(ok bool) {
 	r.work.remove()
-	if r.scratch != "" {
-		os.RemoveAll(r.scratch)
+	if r.scratch != nil {
+		_ = r.scratch.Remove()
 	}
 	if !ok {
 		removeDirs(r.createdDirs)

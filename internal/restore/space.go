@@ -10,7 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/parquetfile"
@@ -34,16 +38,17 @@ func (e *SpaceError) Error() string {
 
 func (e *SpaceError) Unwrap() error { return ErrNoSpace }
 
-// spaceNeeded is the free space a restore of snapshot files totalling
-// size bytes asks for before writing: the verified copies (size), then
-// DuckDB's pages for the same rows (a sample player of 2,000 matches:
-// 2.85 MB of zstd Parquet became a 13.9 MB database, 4.9 times; 6 times
-// leaves room for the write-ahead log), and a fixed margin for DuckDB's
-// blocks and the catalog.
-func spaceNeeded(size int64) int64 { return size + 6*size + 32<<20 }
+// spaceNeeded is the free space a restore asks for before writing: the
+// verified copies of every file of the snapshot (copied bytes; verify
+// copies them all, whatever --tables chooses), then DuckDB's pages for
+// the rows it loads (loaded bytes of Parquet: a sample player of 2,000
+// matches, 2.85 MB of zstd Parquet, became a 13.9 MB database, 4.9
+// times; 6 times leaves room for the write-ahead log), and a fixed margin
+// for DuckDB's blocks and the catalog.
+func spaceNeeded(copied, loaded int64) int64 { return copied + 6*loaded + 32<<20 }
 
 // checkSpace refuses a restore that cannot fit in dir's file system.
-func checkSpace(dir string, size int64) error {
+func checkSpace(dir string, copied, loaded int64) error {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		// No answer is no reason to refuse; DuckDB's own errors remain.
@@ -51,7 +56,7 @@ func checkSpace(dir string, size int64) error {
 		return nil //nolint:nilerr // deliberate: see above
 	}
 	avail := int64(st.Bavail) * int64(st.Bsize)
-	if need := spaceNeeded(size); avail < need {
+	if need := spaceNeeded(copied, loaded); avail < need {
 		return &SpaceError{Dir: filepath.Dir(dir), Need: need, Avail: avail}
 	}
 	return nil
@@ -162,28 +167,68 @@ func undecodable(ctx context.Context, err error) bool {
 
 // decompressCopies decompresses every page of every verified copy and
 // returns a problem for each file that does not, and the most bytes one
-// row group of any of them decompresses to.
+// row group of any of them decompresses to. Files are checked on every
+// core at once, the largest first: one at a time left a core idle while
+// nothing else runs (at 200,000 matches, 241 MB in 57 files: 1.3 s of the
+// restore, about half of it once both cores decompress).
 func decompressCopies(ctx context.Context, files []verify.FileResult) ([]verify.Problem, int64) {
+	started := time.Now()
+	order := make([]int, 0, len(files))
+	for i, f := range files {
+		if f.Copy != "" {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return files[order[a]].Size > files[order[b]].Size })
+	type outcome struct {
+		n   int64
+		err error
+	}
+	out := make([]outcome, len(files))
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(order)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next == len(order) || ctx.Err() != nil {
+					mu.Unlock()
+					return
+				}
+				i := order[next]
+				next++
+				mu.Unlock()
+				n, err := func() (int64, error) {
+					r, err := os.Open(files[i].Copy)
+					if err != nil {
+						return 0, err
+					}
+					defer r.Close()
+					return parquetfile.Decompress(ctx, r)
+				}()
+				out[i] = outcome{n, err}
+			}
+		}()
+	}
+	wg.Wait()
 	var ps []verify.Problem
 	var largest int64
-	for _, f := range files {
-		if f.Copy == "" || ctx.Err() != nil {
+	for i, f := range files {
+		if f.Copy == "" {
 			continue
 		}
-		n, err := func() (int64, error) {
-			r, err := os.Open(f.Copy)
-			if err != nil {
-				return 0, err
-			}
-			defer r.Close()
-			return parquetfile.Decompress(ctx, r)
-		}()
-		if err != nil && ctx.Err() == nil {
+		if err := out[i].err; err != nil && ctx.Err() == nil {
 			ps = append(ps, verify.Problem{Table: f.Table, File: f.File, Kind: verify.KindUnreadable,
 				Detail: fmt.Sprintf("%s does not decompress: %v", f.File, err)})
 		}
-		largest = max(largest, n)
+		largest = max(largest, out[i].n)
 	}
+	slog.Debug("decompressed every page of the verified copies", "files", len(order), "took", time.Since(started))
 	return ps, largest
 }
 
@@ -201,11 +246,29 @@ func memoryLimit(rowGroup int64) string {
 	return fmt.Sprintf("%dMiB", (4*rowGroup+(1<<20)-1)>>20)
 }
 
-// snapshotBytes is the size of the chosen tables' files.
-func (r *restoreRun) snapshotBytes() int64 {
+// copiedBytes is the size of every file of the snapshot, each counted
+// once: verify copies them all.
+func (r *restoreRun) copiedBytes() int64 {
 	var n int64
-	for _, t := range r.tables {
+	for _, t := range r.c.tables {
 		n += t.size
+	}
+	return n
+}
+
+// loadedBytes is the size of the files of the tables DuckDB will load:
+// the chosen ones and the parents --with-dependencies brings.
+func (r *restoreRun) loadedBytes() int64 {
+	var n int64
+	for _, t := range r.c.tables {
+		if r.parents[t.key] {
+			n += t.size
+		}
+	}
+	for _, t := range r.tables {
+		if !r.parents[t.key] {
+			n += t.size
+		}
 	}
 	return n
 }

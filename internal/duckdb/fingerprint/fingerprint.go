@@ -19,7 +19,13 @@ import (
 
 // GranuleRows is how many rowids one granule spans: DuckDB's vector size.
 // Fingerprints combine by XOR, so any run of whole granules has one.
-const GranuleRows = 2048
+const GranuleRows = 1 << granuleShift
+
+// granuleShift: the scan groups by rowid >> 11, which is rowid // 2048 for
+// rowids (never negative) and cheaper: DuckDB's integer division checks
+// every row for a zero divisor and overflow (0.20 -> 0.14 s of CPU for a
+// two-column hash of highlight_events' 12 M rows).
+const granuleShift = 11
 
 // Column is a stored column: its name and its type as duckdb_columns()
 // prints it.
@@ -160,7 +166,7 @@ func Query(schema, table string, cols []Column) (string, error) {
 		h2 = append(h2, h2Terms(c, id)...)
 	}
 	h2 = append(h2, "rowid")
-	return "SELECT rowid // " + strconv.Itoa(GranuleRows) + ", count(*)::BIGINT, " +
+	return "SELECT rowid >> " + strconv.Itoa(granuleShift) + ", count(*)::BIGINT, " +
 		"bit_xor(hash(" + strings.Join(h1, ", ") + ")), bit_xor(hash(" + strings.Join(h2, ", ") + ")) " +
 		"FROM " + sqlq.Ident(schema) + "." + sqlq.Ident(table) + " GROUP BY 1 ORDER BY 1", nil
 }

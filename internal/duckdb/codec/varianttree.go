@@ -48,6 +48,11 @@ const (
 	// maxTreeDepth is how deep objects and lists may nest around a leaf
 	// in a typed tree; the backup's SQL is unrolled that many levels.
 	maxTreeDepth = 10
+	// maxSigDepth is how deep typeSig compares the types of a value
+	// with those of its JSON text. Below it, where JSON could only narrow
+	// a type the Parquet Variant binary does not tell apart (signedness,
+	// a 128-bit integer that fits 64 bits), it is not checked.
+	maxSigDepth = 14
 	// maxUnion is DuckDB's limit on UNION members.
 	maxUnion = 256
 )
@@ -168,7 +173,7 @@ func treeSQL(y string, d int) string {
 // doubles with each level.
 func typeSig(y string, d int) string {
 	ty := "variant_typeof(" + y + ")"
-	if d >= maxTreeDepth {
+	if d >= maxSigDepth {
 		return "[" + ty + "]"
 	}
 	e := treeVar("g", d)

@@ -243,7 +243,13 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 	var mu sync.Mutex
 	ids := make(chan string)
 	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	workers := runtime.GOMAXPROCS(0)
+	if _, local := storage.LocalPath(f, storage.LockName); !local {
+		// From an object store each manifest waits for its GET: more in
+		// flight keep the cores parsing.
+		workers = max(workers, 8)
+	}
+	for w := 0; w < min(workers, len(manifests)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

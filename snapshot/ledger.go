@@ -569,11 +569,13 @@ func (l *Ledger) Forget(snaps []Info) bool {
 	return len(l.Files)+len(l.Snapshots)+len(l.Manifests) != n
 }
 
-// Save writes the ledger atomically: a temporary name, then Publish. The
-// old ledger is removed just before: Publish never replaces a file, and a
-// crash in between only loses the record (re-verification), never a
-// snapshot. The caller holds the folder's lock (shared is enough: two
-// verifies racing lose at most one's records, and Save says so).
+// Save writes the ledger atomically. A folder that replaces a file in
+// one step (storage.Replacer: an object store's PUT) gets one write.
+// Elsewhere it is a temporary name, then Publish, with the old ledger
+// removed just before: Publish never replaces a file, and a crash in
+// between only loses the record (re-verification), never a snapshot. The
+// caller holds the folder's lock (shared is enough: two verifies racing
+// lose at most one's records, which only costs re-verification).
 func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now time.Time) error {
 	l.Format, l.Tool, l.Updated = LedgerFormat, ToolVersion, now.UTC()
 	data, err := MarshalLedger(l, key)
@@ -582,6 +584,12 @@ func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now tim
 	}
 	if len(data) > MaxLedgerSize {
 		return fmt.Errorf("write ledger: %d bytes is more than the %d MiB a ledger may hold", len(data), MaxLedgerSize>>20)
+	}
+	if rp, ok := storage.ReplacerOf(f); ok {
+		if err := rp.Replace(ctx, LedgerName, data); err != nil {
+			return fmt.Errorf("write ledger: %w", err)
+		}
+		return nil
 	}
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {

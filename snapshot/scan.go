@@ -75,6 +75,19 @@ func (s Info) Size() int64 {
 	return n
 }
 
+// OwnSize is what the snapshot itself wrote: its manifest and the files
+// of its own id, not those it shares with earlier snapshots. Removing the
+// snapshot alone frees at most this much (a later one may share its files).
+func (s Info) OwnSize() int64 {
+	n := s.ManifestRaw
+	for _, f := range s.Files {
+		if _, id := Classify(f.Name); id == s.ID {
+			n += f.Size
+		}
+	}
+	return n
+}
+
 // Scan lists the snapshots of a folder, oldest first.
 func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	entries, err := f.List(ctx)
@@ -230,7 +243,13 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 	var mu sync.Mutex
 	ids := make(chan string)
 	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	workers := runtime.GOMAXPROCS(0)
+	if _, local := storage.LocalPath(f, storage.LockName); !local {
+		// From an object store each manifest waits for its GET: more in
+		// flight keep the cores parsing.
+		workers = max(workers, 8)
+	}
+	for w := 0; w < min(workers, len(manifests)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

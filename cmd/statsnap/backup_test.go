@@ -410,10 +410,28 @@ func TestBackupKilled(t *testing.T) {
 	mustCLI(t, dir, "backup", "--gamertag", "big", "--time", "2020-01-01T00:00:00Z")
 	before := folderState(t, folder)
 	killed := 0
+	// The killed runs' temp folder: what one leaves there (DuckDB's spill
+	// space) is removed by the next run of statsnap with that TMPDIR.
+	tmp := t.TempDir()
+	scratch := func() []string {
+		des, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, de := range des {
+			if strings.HasPrefix(de.Name(), "statsnap-") {
+				out = append(out, de.Name())
+			}
+		}
+		return out
+	}
+	leftScratch, prevScratch := false, map[string]bool{}
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
 		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
 		cmd.Dir = dir
+		cmd.Env = childEnv("TMPDIR=" + tmp)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -430,6 +448,18 @@ func TestBackupKilled(t *testing.T) {
 			continue
 		}
 		killed++
+		// Only the run just killed may have left scratch folders: the
+		// previous killed run's were removed when this one started.
+		left := scratch()
+		for _, n := range left {
+			if prevScratch[n] {
+				t.Errorf("kill %d: the scratch folder %s of an earlier killed run stays", i, n)
+			}
+		}
+		prevScratch = map[string]bool{}
+		for _, n := range left {
+			prevScratch[n], leftScratch = true, true
+		}
 		if hasManifest {
 			// Killed after the manifest's rename: it must be complete.
 			r := cli(t, dir, "snapshots", "--gamertag", "big", "--json")
@@ -465,6 +495,13 @@ func TestBackupKilled(t *testing.T) {
 		t.Fatal("no backup was killed mid-way; the test proved nothing")
 	}
 	t.Logf("%d of 8 backups killed mid-way", killed)
+	if !leftScratch {
+		t.Error("no killed backup left a scratch folder: the checks of their removal prove nothing")
+	}
+	binCLI(t, dir, []string{"TMPDIR=" + tmp}, "backup", "--gamertag", "big", "--time", "2020-04-01T00:00:00Z")
+	if left := scratch(); len(left) > 0 {
+		t.Errorf("the next backup left the killed ones' scratch folders: %v", left)
+	}
 	// Every manifest present is intact.
 	names := []string{}
 	for n := range folderState(t, folder) {
@@ -489,6 +526,7 @@ func TestBackupInterrupted(t *testing.T) {
 	for _, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond} {
 		cmd := exec.Command(binPath, "backup", "--gamertag", "big")
 		cmd.Dir = dir
+		cmd.Env = childEnv() // without what an in-process run has set meanwhile
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

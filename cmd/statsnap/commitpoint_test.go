@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,27 @@ func TestRestoreSignalAtCommit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRestoreKilledAfterCommit kills (SIGKILL) a restore into an
+// existing database right after DuckDB's COMMIT returned, before anything
+// closes it: the restore is in the file itself, with no write-ahead log
+// beside it. A commit appended to the WAL could instead be cut by a kill
+// while being written, and DuckDB's replay of a cut WAL brings back the
+// sequences' new values without the rows (TestCommitLeavesNoWAL).
+func TestRestoreKilledAfterCommit(t *testing.T) {
+	fx := rsSetup(t, "Kil", 30)
+	target := filepath.Join(fx.dir, "target.duckdb")
+	mustCLI(t, fx.dir, "sample", "--gamertag", "Other", "--matches", "10", "--seed", "3")
+	testutil.CopyFile(t, filepath.Join(fx.dir, "data", "players", "Other", "stats.duckdb"), target)
+	r := runFault(t, fx.dir, "restore:after-commit:KILL", "restore", "--db", target, "--backup", fx.folder, "--force", "--replace")
+	if r.Code != -1 && r.Code != 137 {
+		t.Fatalf("the kill hook did not fire: exit %d, %s", r.Code, r.Stderr)
+	}
+	if fi, err := os.Stat(target + ".wal"); err == nil {
+		t.Errorf("the commit left a %d-byte write-ahead log beside the target", fi.Size())
+	}
+	rsCompare(t, fx.db, target, rsCmpOpts{})
 }
 
 // TestBackupSignalAtCommit does the same for backup's commit point, the

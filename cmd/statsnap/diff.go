@@ -15,6 +15,7 @@ import (
 	"github.com/openspartan/statsnap/internal/diff"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -204,11 +205,12 @@ func runDiff(cmd *cobra.Command, g *globals, o diffOptions, args []string) error
 		sides = append(sides, &diffSide{label: info.ID, info: info})
 	}
 
-	work, err := os.MkdirTemp("", "statsnap-diff-")
+	scratch, err := fsutil.NewScratch("", "diff")
 	if err != nil {
 		return fail(fmt.Errorf("create a temporary folder: %w", err))
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = scratch.Remove() }()
+	work := scratch.Dir
 
 	// Every snapshot side: its manifest is checked, and with --rows the
 	// table's files are verified into private copies.

@@ -128,7 +128,8 @@ func (c *crashFolder) Sync(ctx context.Context) error {
 // signal has cancelled the command's context, so that what follows runs
 // exactly as it would after a real Ctrl-C at that moment. WAIT in place of
 // the signal sends none and only waits (at most a minute) for something
-// else to cancel the command there, such as a lost lease.
+// else to cancel the command there, such as a lost lease. KILL sends
+// SIGKILL: nothing after that moment runs.
 const signalEnv = "STATSNAP_TEST_SIGNAL_AT"
 
 // signalAt is the Event hook of command (restore, backup) that signalEnv
@@ -145,6 +146,10 @@ func signalAt(command string) func(ctx context.Context, point string) {
 	return func(ctx context.Context, point string) {
 		if point != parts[1] {
 			return
+		}
+		if parts[2] == "KILL" {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
 		}
 		limit := 30 * time.Second
 		if parts[2] == "WAIT" {

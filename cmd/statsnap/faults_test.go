@@ -145,6 +145,7 @@ func TestConcurrentBackups(t *testing.T) {
 	samplePlayer(t, dir, "p", 6000)
 	first := exec.Command(binPath, "backup", "--gamertag", "p")
 	first.Dir = dir
+	first.Env = childEnv() // without what an in-process run has set meanwhile
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ func runWatched(t *testing.T, dir string, limit time.Duration, args ...string) b
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Dir = dir
+	cmd.Env = childEnv() // without what an in-process run has set meanwhile
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

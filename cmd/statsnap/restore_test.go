@@ -663,6 +663,7 @@ func TestRestoreKilled(t *testing.T) {
 		delay := full * time.Duration(i) / (runs + 1)
 		cmd := exec.Command(binPath, "restore", "--db", target, "--backup", fx.folder, "--replace")
 		cmd.Dir = fx.dir
+		cmd.Env = childEnv() // without what an in-process run has set meanwhile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

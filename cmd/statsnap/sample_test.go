@@ -179,6 +179,7 @@ func TestSampleAddInterrupted(t *testing.T) {
 		copyDB(t, orig, src)
 		cmd := exec.Command(binPath, "sample", "--gamertag", "p", "--add", "3000")
 		cmd.Dir = dir
+		cmd.Env = childEnv() // without what an in-process run has set meanwhile
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

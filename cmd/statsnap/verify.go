@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -160,11 +161,17 @@ func runVerify(cmd *cobra.Command, g *globals, o verifyOptions) error {
 		}
 		return runVerifyRoot(ctx, g, r, root)
 	}
-	if isBackupRoot(ctx, o.Backup) {
+	// On an object store, verifyOneFolder tells a backup root from a
+	// player folder itself, from the listing it takes under the lock.
+	remote := remoteLocation(o.Backup)
+	if !remote && isBackupRoot(ctx, o.Backup) {
 		return runVerifyRoot(ctx, g, r, o.Backup)
 	}
 
-	p, err := verifyOneFolder(ctx, g, r, o.Backup, snapshot.FolderName(o.Backup), 1)
+	p, err := verifyOneFolder(ctx, g, r, o.Backup, snapshot.FolderName(o.Backup), 1, remote)
+	if errors.Is(err, errBackupRoot) {
+		return runVerifyRoot(ctx, g, r, o.Backup)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -55,17 +55,37 @@ func isBackupRoot(ctx context.Context, location string) bool {
 	if err == nil {
 		es, err := f.List(ctx)
 		f.Close()
-		if err != nil {
+		if err != nil || holdsSnapshots(es) {
 			return false
-		}
-		for _, e := range es {
-			if k, _ := snapshot.Classify(e.Name); k != snapshot.KindOther || e.Name == snapshot.LedgerName {
-				return false
-			}
 		}
 	}
 	names, err := playerNames(ctx, r)
 	return err == nil && len(names) > 0
+}
+
+// holdsSnapshots reports a listing of a player folder: snapshot files or
+// statsnap's own.
+func holdsSnapshots(es []storage.Entry) bool {
+	for _, e := range es {
+		if k, _ := snapshot.Classify(e.Name); k != snapshot.KindOther || e.Name == snapshot.LedgerName {
+			return true
+		}
+	}
+	return false
+}
+
+// errBackupRoot is verifyOneFolder's answer when the folder it was asked
+// to detect turns out to be a backup root.
+var errBackupRoot = errors.New("a backup root, not a player folder")
+
+// remoteLocation reports an object-store URL. Listing a prefix is the
+// dearest request of a verify from an object store, so there the folder
+// is listed once, under its lock, and that listing also tells a root
+// from a player folder (see verifyOneFolder); a local listing costs
+// nothing and is taken before the lock as always.
+func remoteLocation(location string) bool {
+	scheme, _, err := storage.Parse(location)
+	return err == nil && scheme != "" && scheme != "file"
 }
 
 // playerNames lists a root's player folders, leaving out dot-folders.
@@ -153,7 +173,7 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 			}
 			fmt.Fprintf(w, "== %s (%s)\n", n, dir)
 		}
-		p, err := verifyOneFolder(ctx, g, r, dir, n, share)
+		p, err := verifyOneFolder(ctx, g, r, dir, n, share, false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -198,8 +218,10 @@ func runVerifyRoot(ctx context.Context, g *globals, r verifyRun, root string) er
 
 // verifyOneFolder verifies the snapshots the flags select in one player
 // folder, under its shared lock, and records the checks in its ledger.
-// The returned document is filled as far as the run got.
-func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name string, share float64) (verifyPlayerJSON, error) {
+// The returned document is filled as far as the run got. With
+// detectRoot, a folder that holds no snapshot files but player folders
+// is a backup root: it returns errBackupRoot, having read nothing else.
+func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name string, share float64, detectRoot bool) (verifyPlayerJSON, error) {
 	o := r.o
 	p := verifyPlayerJSON{Gamertag: name, Backup: dir, OK: true, Snapshots: []verifySnapJSON{}, Skipped: []verifySkipJSON{}}
 	op := &opError{op: "verify " + dir, verb: "verify", folder: dir}
@@ -225,6 +247,9 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	if err != nil {
 		op.err = err
 		return p, op
+	}
+	if detectRoot && !holdsSnapshots(entries) && isBackupRoot(ctx, dir) {
+		return p, errBackupRoot
 	}
 	snaps, err := snapshot.ScanListed(ctx, folder, entries)
 	if err != nil {
@@ -264,13 +289,13 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		// hashed, and the decode reads that copy: a request per column
 		// chunk would cost more than the file. The other files need no
 		// copy (see verify.Options.DropCopies).
-		scratch, err := os.MkdirTemp("", "statsnap-verify-")
+		scratch, err := fsutil.NewScratch("", "verify")
 		if err != nil {
 			op.err = fmt.Errorf("create scratch space: %w", err)
 			return p, op
 		}
-		defer os.RemoveAll(scratch)
-		opt.CopyTo, opt.DropCopies = scratch, true
+		defer func() { _ = scratch.Remove() }()
+		opt.CopyTo, opt.DropCopies = scratch.Dir, true
 	}
 	w := g.out()
 	if !g.JSON {

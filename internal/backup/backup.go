@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/parquetfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/snapshot"
@@ -275,22 +275,23 @@ func backup(ctx context.Context, opt Options) (*Result, error) {
 func (r *run) openSource(ctx context.Context) error {
 	// DuckDB spills what its memory limit cannot hold to a private
 	// folder, never beside the app's database (its default for a file).
-	spill, err := os.MkdirTemp("", "statsnap-spill-")
+	// A dead process's spill folder is removed by the next run.
+	spill, err := fsutil.NewScratch("", "spill")
 	if err != nil {
 		return fmt.Errorf("create a temp folder for DuckDB: %w", err)
 	}
-	db, err := dbfile.OpenWith(ctx, r.opt.Source, dbfile.Options{ReadOnly: true, TempDir: spill})
+	db, err := dbfile.OpenWith(ctx, r.opt.Source, dbfile.Options{ReadOnly: true, TempDir: spill.Dir})
 	if errors.Is(err, dbfile.ErrNotExist) {
-		os.RemoveAll(spill)
+		_ = spill.Remove()
 		return fmt.Errorf("%w: %w", ErrSourceMissing, err)
 	}
 	if err != nil {
-		os.RemoveAll(spill)
+		_ = spill.Remove()
 		return err
 	}
 	r.db = db
 	r.release = sync.OnceFunc(func() {
-		defer os.RemoveAll(spill)
+		defer func() { _ = spill.Remove() }()
 		if r.conn != nil {
 			// Cleanup must run even when ctx was cancelled.
 			// Best effort: a connection that cannot roll back is closed.

@@ -397,11 +397,11 @@ type restoreRun struct {
 	// the chosen tables, as the manifest's DDL names them.
 	parents map[string]bool
 
-	memoryLimit string   // DuckDB's memory_limit for loading the files
-	work        *workDir // nil in a dry run
-	copyTo      string   // where verify copies the files, "" in a dry run of a local folder
-	scratch     string   // a dry run's private copy of a remote folder's files
-	createdDirs []string // the target's parents this restore made
+	memoryLimit string          // DuckDB's memory_limit for loading the files
+	work        *workDir        // nil in a dry run
+	copyTo      string          // where verify copies the files, "" in a dry run of a local folder
+	scratch     *fsutil.Scratch // a dry run's private copy of a remote folder's files
+	createdDirs []string        // the target's parents this restore made
 }
 
 func run(ctx context.Context, opt Options) (*Report, error) {
@@ -612,11 +612,11 @@ func (r *restoreRun) prepareWork() error {
 		// copied while verified into scratch space of the dry run's own
 		// (nothing is written near the target), removed at the end.
 		if _, local := storage.LocalPath(opt.Folder, storage.LockName); !local {
-			scratch, err := os.MkdirTemp("", "statsnap-dry-run-")
+			scratch, err := fsutil.NewScratch("", "dry-run")
 			if err != nil {
 				return fmt.Errorf("create scratch space for the dry run: %w", err)
 			}
-			r.scratch, r.copyTo = scratch, scratch
+			r.scratch, r.copyTo = scratch, scratch.Dir
 		}
 		return nil
 	}
@@ -639,8 +639,8 @@ func (r *restoreRun) prepareWork() error {
 // unless the restore succeeded.
 func (r *restoreRun) cleanup(ok bool) {
 	r.work.remove()
-	if r.scratch != "" {
-		os.RemoveAll(r.scratch)
+	if r.scratch != nil {
+		_ = r.scratch.Remove()
 	}
 	if !ok {
 		removeDirs(r.createdDirs)

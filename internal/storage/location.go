@@ -144,6 +144,15 @@ func LocalPath(f Folder, name string) (string, bool) {
 	return p, err == nil
 }
 
+// ReplacerOf returns f's Replacer when it has one.
+func ReplacerOf(f Folder) (Replacer, bool) {
+	if o, ok := f.(*ownedFolder); ok {
+		f = o.Folder
+	}
+	r, ok := f.(Replacer)
+	return r, ok
+}
+
 // Join appends a player folder's name to a root location: to the path of
 // a URL (before its query), or as a path element.
 func Join(location, name string) string {
@@ -173,7 +182,7 @@ func Redact(location string) string {
 	redacted := false
 	for k := range q {
 		switch strings.ToLower(k) {
-		case "endpoint", "region", "use_path_style", "disable_https", "protocol", "domain", "dualstack", "fips", "accelerate", "storage_account", "localemulator", "anonymous", "awssdk", "hostname":
+		case "endpoint", "region", "use_path_style", "disable_https", "protocol", "domain", "dualstack", "fips", "accelerate", "storage_account", "localemulator", "localemu", "cdn", "anonymous", "awssdk", "hostname":
 		default:
 			q.Set(k, "REDACTED")
 			redacted = true

@@ -94,6 +94,15 @@ type LocalPather interface {
 	LocalPath(name string) (string, error)
 }
 
+// Replacer is implemented by folders that can replace a file in one
+// atomic step, never showing a reader a missing or half-written file: an
+// object store's PUT makes the new object visible whole in place of the
+// old. statsnap uses it only for its own bookkeeping (the ledger); other
+// folders remove the old file and Publish the new one.
+type Replacer interface {
+	Replace(ctx context.Context, name string, data []byte) error
+}
+
 type lockLostKey struct{}
 
 // WithLockLost returns ctx carrying lost, which Lock hands the lease it

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/fsutil"
 )
 
 // Execer is what reading macro defaults needs beyond Querier: it attaches
@@ -58,12 +59,12 @@ func exportMacroDefaults(ctx context.Context, q Execer, known map[macroKey][]*ov
 		return err
 	}
 	scratch := "statsnap_macros_" + hex.EncodeToString(rnd[:])
-	dir, err := os.MkdirTemp("", "statsnap-macros-")
+	tmp, err := fsutil.NewScratch("", "macros")
 	if err != nil {
 		return fmt.Errorf("temporary folder: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "export")
+	defer func() { _ = tmp.Remove() }()
+	out := filepath.Join(tmp.Dir, "export")
 	if _, err := q.ExecContext(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(scratch)); err != nil {
 		return fmt.Errorf("attach a scratch catalog: %w", err)
 	}

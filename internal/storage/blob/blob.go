@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	gcblob "gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
 	_ "gocloud.dev/blob/gcsblob"   // gs://
@@ -71,6 +73,10 @@ type Root struct {
 	lease    leaseConfig
 	store    string // the bucket's URL without its path: which store this is
 	shared   bool   // bucket is buckets.m[store]
+	// s3 is the bucket's S3 client (nil on other stores), for the calls
+	// gocloud makes in two requests where one does (see remove).
+	s3   *s3.Client
+	name string // the bucket's name
 
 	mu     sync.Mutex
 	probed error // result of the conditional-create probe, once run
@@ -102,8 +108,8 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 		q.Set("response_checksum_validation", "when_required")
 		bu.RawQuery = q.Encode()
 	}
-	store := bu.String()
-	b, err := openBucket(ctx, &bu)
+	store := storeKey(&bu)
+	b, err := openBucket(ctx, store, &bu)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", storage.Redact(u.String()), classify(err))
 	}
@@ -112,7 +118,11 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 		_ = closeBucket(store) // nothing was opened on it yet
 		return nil, err
 	}
-	return &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: store, shared: true}, nil
+	root := &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: store, shared: true, name: u.Host}
+	if !b.As(&root.s3) {
+		root.s3 = nil
+	}
+	return root, nil
 }
 
 // buckets are the open buckets of this process, by URL (without path),
@@ -131,8 +141,7 @@ type sharedBucket struct {
 	refs int
 }
 
-func openBucket(ctx context.Context, bu *url.URL) (*gcblob.Bucket, error) {
-	key := bu.String()
+func openBucket(ctx context.Context, key string, bu *url.URL) (*gcblob.Bucket, error) {
 	buckets.Lock()
 	defer buckets.Unlock()
 	if s, ok := buckets.m[key]; ok {
@@ -144,13 +153,31 @@ func openBucket(ctx context.Context, bu *url.URL) (*gcblob.Bucket, error) {
 	if bu.Scheme == "gs" {
 		b, err = openGCS(ctx, bu)
 	} else {
-		b, err = gcblob.OpenBucket(ctx, key)
+		b, err = gcblob.OpenBucket(ctx, bu.String())
 	}
 	if err != nil {
 		return nil, err
 	}
 	buckets.m[key] = &sharedBucket{b: b, refs: 1}
 	return b, nil
+}
+
+// storeKey names the store a bucket URL (without its path) reaches: the
+// URL, and for gs:// and azblob:// the endpoint that the environment
+// chooses (an emulator's host, the Azure account and domain), which the
+// URL does not carry. Roots share a client, and a passed probe is
+// remembered, by this key.
+func storeKey(bu *url.URL) string {
+	key := bu.String()
+	switch bu.Scheme {
+	case "gs":
+		if h := os.Getenv("STORAGE_EMULATOR_HOST"); h != "" {
+			key += " emulator=" + h
+		}
+	case "azblob":
+		key += " account=" + os.Getenv("AZURE_STORAGE_ACCOUNT") + " domain=" + os.Getenv("AZURE_STORAGE_DOMAIN")
+	}
+	return key
 }
 
 // closeBucket releases one root's hold on the bucket, closing it with
@@ -345,7 +372,16 @@ func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 	f.mu.Lock()
 	size, ok := f.listed[name]
 	f.mu.Unlock()
-	ok = ok && !strings.HasPrefix(name, ".")
+	if strings.HasPrefix(name, ".") {
+		// statsnap's own bookkeeping (the ledger, journals) is small, read
+		// whole and may have been replaced since any listing: one GET,
+		// whose response gives the size, instead of a HEAD and then a GET.
+		rd, err := f.root.bucket.NewRangeReader(ctx, k, 0, -1, nil)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", name, classify(err))
+		}
+		return &object{ctx: ctx, b: f.root.bucket, key: k, size: rd.Size(), r: rd}, nil
+	}
 	if !ok {
 		attrs, err := f.root.bucket.Attributes(ctx, k)
 		if err != nil {
@@ -378,7 +414,13 @@ func (f *Folder) StagePath(name string) (string, error) {
 // a conditional create of an existing key always does. Upload hands the
 // reader to the driver and never opens that pipe; the recover is a second
 // guard, should another path reach it (TestAzureConditionalCreateNoPanic).
-func (f *Folder) upload(ctx context.Context, key string, r io.Reader, size int64) (err error) {
+func (f *Folder) upload(ctx context.Context, key string, r io.Reader, size int64) error {
+	return f.put(ctx, key, r, true)
+}
+
+// put uploads r to key: a conditional create, or without create a plain
+// write that replaces key (Replace, lease renewals).
+func (f *Folder) put(ctx context.Context, key string, r io.Reader, create bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("upload %s: the storage client failed (%v)", key, p)
@@ -386,7 +428,7 @@ func (f *Folder) upload(ctx context.Context, key string, r io.Reader, size int64
 	}()
 	opts := &gcblob.WriterOptions{
 		ContentType: "application/octet-stream",
-		IfNotExist:  !f.root.unconditional,
+		IfNotExist:  create && !f.root.unconditional,
 		BufferSize:  partSize,
 	}
 	if err := f.root.bucket.Upload(ctx, key, r, opts); err != nil {
@@ -442,6 +484,24 @@ func (f *Folder) WriteFile(ctx context.Context, name string, data []byte) error 
 	return nil
 }
 
+// Replace implements storage.Replacer: one plain upload, which the store
+// makes visible whole in place of the old object (no removal first, so
+// no moment without the file, and one request instead of three).
+func (f *Folder) Replace(ctx context.Context, name string, data []byte) error {
+	k, err := f.key(name)
+	if err != nil {
+		return err
+	}
+	if f.staged(name) {
+		return fmt.Errorf("replace %s: %w: a staging name is only written, then published", name, storage.ErrUnsafeName)
+	}
+	f.forget(name)
+	if err := f.put(ctx, k, strings.NewReader(string(data)), false); err != nil {
+		return fmt.Errorf("write %s to %s: %w", name, f.location, err)
+	}
+	return nil
+}
+
 // Remove implements storage.Folder.
 func (f *Folder) Remove(ctx context.Context, name string) error {
 	k, err := f.key(name)
@@ -454,10 +514,53 @@ func (f *Folder) Remove(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	if err := f.root.bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("remove %s from %s: %w", name, f.location, classify(err))
+	if err := f.root.remove(ctx, k); err != nil {
+		return fmt.Errorf("remove %s from %s: %w", name, f.location, err)
 	}
 	return nil
+}
+
+// remove deletes key; a missing key is not an error. On S3 it is one
+// DeleteObject request: gocloud's Delete (v0.47.0) sends a HEAD first,
+// only to report a missing key as NotFound, which statsnap ignores
+// anyway (every removal and every lease release paid for it). A key that
+// gocloud would escape (control characters, "../", "__0x") goes through
+// gocloud, so that the same object is deleted as gocloud would write.
+func (r *Root) remove(ctx context.Context, key string) error {
+	if r.s3 != nil && !escaped(key) {
+		_, err := r.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.name, Key: &key})
+		return classifyS3(err)
+	}
+	if err := r.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return classify(err)
+	}
+	return nil
+}
+
+// escaped reports keys that gocloud's s3blob rewrites before sending
+// them (its escapeKey): control characters, "../" and anything that
+// reads as one of its escape sequences.
+func escaped(key string) bool {
+	return strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+		strings.Contains(key, "../") || strings.Contains(key, "__0x")
+}
+
+// classifyS3 maps an error of a direct S3 call, which gocloud's portable
+// codes do not cover, to storage's sentinels.
+func classifyS3(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case 401, 403:
+			return storage.WithKind(storage.ErrPermission, err)
+		case 404: // no such bucket
+			return storage.WithKind(storage.ErrNotFound, err)
+		}
+	}
+	return classify(err) // cancellation
 }
 
 // Sync has nothing to do: an object store acknowledges a write or a

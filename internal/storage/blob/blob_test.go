@@ -3,6 +3,7 @@ package blob_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -60,5 +61,17 @@ func TestCredentialsNeverInURL(t *testing.T) {
 	got := storage.Redact("s3://b/p?endpoint=http://127.0.0.1:9000&access_key=AKIA&secret=shh")
 	if strings.Contains(got, "AKIA") || strings.Contains(got, "shh") || !strings.Contains(got, "127.0.0.1") {
 		t.Fatalf("Redact = %q", got)
+	}
+}
+
+// TestJoinKeepsParameters: a player folder's location keeps the root's
+// URL parameters, which Open needs (azblob's localemu once became
+// REDACTED, and the URL could no longer be opened).
+func TestJoinKeepsParameters(t *testing.T) {
+	root := "azblob://c/p?domain=127.0.0.1:10000&localemu=true&protocol=http"
+	got := storage.Join(root, "Alice")
+	u, err := url.Parse(got)
+	if err != nil || u.Path != "/p/Alice" || u.Query().Get("localemu") != "true" || u.Query().Get("domain") != "127.0.0.1:10000" {
+		t.Fatalf("Join(%s, Alice) = %q", root, got)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	gcblob "gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/openspartan/statsnap/internal/storage"
 )
@@ -211,8 +210,9 @@ func (f *Folder) writeLease(ctx context.Context, key string, l lease, create boo
 	if create {
 		return f.upload(ctx, key, strings.NewReader(string(data)), int64(len(data)))
 	}
-	err := f.root.bucket.WriteAll(ctx, key, data, &gcblob.WriterOptions{ContentType: "application/json"})
-	return classify(err)
+	// A renewal replaces the lease through Bucket.Upload too: a Writer
+	// would hit azureblob's panic on a failed upload (see upload).
+	return f.put(ctx, key, strings.NewReader(string(data)), false)
 }
 
 // Lock takes the prefix's lease, shared or exclusive, waiting at most wait.
@@ -414,8 +414,8 @@ func (f *Folder) hold(ctx context.Context, key string, me lease) func() error {
 				return
 			}
 			c := context.WithoutCancel(ctx)
-			if derr := f.root.bucket.Delete(c, key); derr != nil && gcerrors.Code(derr) != gcerrors.NotFound {
-				err = fmt.Errorf("release the lease on %s: %w", f.location, classify(derr))
+			if derr := f.root.remove(c, key); derr != nil {
+				err = fmt.Errorf("release the lease on %s: %w", f.location, derr)
 			}
 			if me.Exclusive {
 				f.clearTakeovers(c)
@@ -439,7 +439,7 @@ func (f *Folder) clearTakeovers(ctx context.Context) {
 // drop deletes a lease object of ours or a dead one. A failure only
 // leaves a lease that expires by itself, so it is logged, not returned.
 func (f *Folder) drop(ctx context.Context, key string) {
-	if err := f.root.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	if err := f.root.remove(ctx, key); err != nil {
 		slog.Warn("cannot remove a lease object; it expires by itself", "key", key, "err", err)
 	}
 }

@@ -8,72 +8,30 @@ package stage
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/gofrs/flock"
-
+	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/storage"
 )
 
 // Prefix starts the name of every staging folder in the temp folder.
-const Prefix = "statsnap-stage-"
-
-const lockName = ".lock"
+const Prefix = fsutil.ScratchPrefix + "stage-"
 
 // Area is one process's staging folder.
 type Area struct {
-	dir  string
-	lock *flock.Flock
+	dir     string
+	scratch *fsutil.Scratch
 }
 
 // New makes a staging folder under parent (os.TempDir() when empty),
-// after removing those that crashed processes left there.
+// after removing those that dead processes left there (fsutil.Scratch).
 func New(parent string) (*Area, error) {
-	if parent == "" {
-		parent = os.TempDir()
-	}
-	cleanStale(parent)
-	dir, err := os.MkdirTemp(parent, Prefix+"*")
+	s, err := fsutil.NewScratch(parent, "stage")
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder: %w", storage.ClassifyOS(err))
 	}
-	fl := flock.New(filepath.Join(dir, lockName))
-	if ok, err := fl.TryLock(); err != nil || !ok {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("lock staging folder %s: %v", dir, err)
-	}
-	return &Area{dir: dir, lock: fl}, nil
-}
-
-// cleanStale removes staging folders whose owner is gone: their lock is
-// free (a live owner holds it until it exits).
-func cleanStale(parent string) {
-	des, err := os.ReadDir(parent)
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if !de.IsDir() || !strings.HasPrefix(de.Name(), Prefix) {
-			continue
-		}
-		dir := filepath.Join(parent, de.Name())
-		lp := filepath.Join(dir, lockName)
-		if fi, err := os.Lstat(lp); err != nil || !fi.Mode().IsRegular() {
-			continue // killed between MkdirTemp and the lock, or not ours
-		}
-		fl := flock.New(lp)
-		if ok, err := fl.TryLock(); err == nil && ok {
-			if err := os.RemoveAll(dir); err != nil {
-				slog.Warn("cannot remove a stale staging folder", "folder", dir, "err", err)
-			} else {
-				slog.Debug("removed a stale staging folder", "folder", dir)
-			}
-			_ = fl.Unlock()
-		}
-	}
+	return &Area{dir: s.Dir, scratch: s}, nil
 }
 
 // Dir is the staging folder.
@@ -105,11 +63,7 @@ func (a *Area) Remove(sub, name string) error {
 }
 
 // Close removes the staging folder and everything in it.
-func (a *Area) Close() error {
-	err := os.RemoveAll(a.dir)
-	_ = a.lock.Unlock()
-	return err
-}
+func (a *Area) Close() error { return a.scratch.Remove() }
 
 // WriteNew writes data to a new staging file at path, refusing one that
 // exists. Backends whose staging lives on local disk share it.

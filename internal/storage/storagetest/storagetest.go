@@ -46,6 +46,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener, opt Options) {
 		{"RangedRead", testRangedRead},
 		{"PublishIsAtomicAndNeverReplaces", testPublish},
 		{"Remove", testRemove},
+		{"Replace", testReplace},
 		{"MissingObjects", testMissing},
 		{"UnsafeNames", testUnsafeNames},
 		{"NamesWithSpacesAndNonASCII", testNames},
@@ -330,11 +331,44 @@ func testRemove(t *testing.T, open Opener, _ Options) {
 	}
 }
 
+// testReplace: a backend that replaces a file in one step (the ledger
+// on an object store) creates a missing file, replaces an existing one
+// whole, as another handle sees at once, and refuses unsafe and staging
+// names.
+func testReplace(t *testing.T, open Opener, _ Options) {
+	f := folder(t, root(t, open), "p")
+	other := folder(t, root(t, open), "p")
+	c := ctx(t)
+	rp, ok := storage.ReplacerOf(f)
+	if !ok {
+		t.Skip("this backend replaces a file by Remove, then Publish")
+	}
+	const name = ".statsnap-ledger.json"
+	for _, want := range []string{"first", "second, and longer", "3"} {
+		if err := rp.Replace(c, name, []byte(want)); err != nil {
+			t.Fatalf("Replace: %v", err)
+		}
+		if got := string(read(t, other, name)); got != want {
+			t.Fatalf("after Replace with %q, another handle reads %q", want, got)
+		}
+		if n := names(t, other); fmt.Sprint(n) != "["+name+"]" {
+			t.Fatalf("after Replace: %q", n)
+		}
+	}
+	for _, bad := range []string{"../x", "a/b", "", storage.TempPrefix + "x"} {
+		if err := rp.Replace(c, bad, []byte("x")); err == nil {
+			t.Errorf("Replace(%q) succeeded", bad)
+		}
+	}
+}
+
 func testMissing(t *testing.T, open Opener, _ Options) {
 	f := folder(t, root(t, open), "p")
 	c := ctx(t)
-	if _, err := f.Open(c, "nope.parquet"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("Open of a missing file: %v, want ErrNotFound", err)
+	for _, n := range []string{"nope.parquet", ".statsnap-ledger.json"} {
+		if _, err := f.Open(c, n); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Open of a missing file %s: %v, want ErrNotFound", n, err)
+		}
 	}
 	if err := f.Publish(c, storage.TempPrefix+"never-staged", "x"); err == nil {
 		t.Fatalf("publishing a file never staged succeeded")

@@ -13,8 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -32,8 +36,9 @@ type Server struct {
 	Name string
 	// Env is what statsnap needs to reach the server (credentials in the
 	// cloud's standard variables, emulator hosts).
-	Env []string
-	url func(prefix string) string
+	Env  []string
+	url  func(prefix string) string
+	host string // 127.0.0.1:port, in Env or the URLs
 }
 
 // URL returns a fresh location (a new random prefix) on the server.
@@ -88,7 +93,7 @@ func find(name string) (Server, error) {
 		if err := makeS3Bucket(ep, key, secret); err != nil {
 			return Server{}, err
 		}
-		return Server{Name: name, Env: s3env, url: func(p string) string {
+		return Server{Name: name, Env: s3env, host: strings.TrimPrefix(ep, "http://"), url: func(p string) string {
 			return "s3://" + Bucket + "/" + p + "?endpoint=" + ep + "&region=us-east-1&use_path_style=true"
 		}}, nil
 	case "fake-gcs-server":
@@ -108,7 +113,7 @@ func find(name string) (Server, error) {
 		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {
 			return Server{}, fmt.Errorf("create bucket: %s", resp.Status)
 		}
-		return Server{Name: name, Env: []string{"STORAGE_EMULATOR_HOST=" + host, "GOOGLE_APPLICATION_CREDENTIALS="},
+		return Server{Name: name, host: host, Env: []string{"STORAGE_EMULATOR_HOST=" + host, "GOOGLE_APPLICATION_CREDENTIALS="},
 			url: func(p string) string { return "gs://" + Bucket + "/" + p }}, nil
 	case "azurite":
 		dom := os.Getenv("STATSNAP_TEST_AZURE_DOMAIN")
@@ -130,11 +135,69 @@ func find(name string) (Server, error) {
 		if _, err := c.CreateContainer(context.Background(), Bucket, nil); err != nil && !strings.Contains(err.Error(), "ContainerAlreadyExists") {
 			return Server{}, fmt.Errorf("create container: %w", err)
 		}
-		return Server{Name: name, Env: []string{"AZURE_STORAGE_ACCOUNT=" + acct, "AZURE_STORAGE_KEY=" + akey,
+		return Server{Name: name, host: dom, Env: []string{"AZURE_STORAGE_ACCOUNT=" + acct, "AZURE_STORAGE_KEY=" + akey,
 			"AZURE_STORAGE_DOMAIN=" + dom, "AZURE_STORAGE_PROTOCOL=http", "AZURE_STORAGE_IS_LOCAL_EMULATOR=true"},
 			url: func(p string) string { return "azblob://" + Bucket + "/" + p }}, nil
 	}
 	return Server{}, fmt.Errorf("unknown server %q", name)
+}
+
+// Requests are the requests sent to a server through Counted's proxy,
+// one line each: the method and the URL's path and query.
+type Requests struct {
+	mu  sync.Mutex
+	log []string
+}
+
+// Take returns the requests since the last Take, and forgets them.
+func (r *Requests) Take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.log
+	r.log = nil
+	return out
+}
+
+// Counted returns s reached through a reverse proxy on 127.0.0.1 that
+// records every request, so that a test can say how many requests an
+// operation costs. Toward an S3 server the proxy keeps the Host header,
+// which SigV4 signs; fake-gcs-server routes on it, so it gets its own.
+func (s Server) Counted(t testing.TB) (Server, *Requests) {
+	t.Helper()
+	target, err := url.Parse("http://" + s.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &Requests{}
+	s3 := strings.HasPrefix(s.url(""), "s3://")
+	rp := httputil.NewSingleHostReverseProxy(target)
+	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.mu.Lock()
+		reqs.log = append(reqs.log, r.Method+" "+r.URL.RequestURI())
+		reqs.mu.Unlock()
+		if !s3 {
+			r.Host = target.Host
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ps.Close)
+	host := strings.TrimPrefix(ps.URL, "http://")
+	c := s
+	c.host = host
+	c.Env = nil
+	for _, kv := range s.Env {
+		c.Env = append(c.Env, strings.ReplaceAll(kv, s.host, host))
+	}
+	c.url = func(p string) string {
+		u := strings.ReplaceAll(s.url(p), s.host, host)
+		if strings.HasPrefix(u, "azblob://") {
+			// gocloud reads AZURE_STORAGE_DOMAIN once per process; the
+			// URL's own parameters win.
+			u += "?domain=" + host + "&protocol=http&localemu=true"
+		}
+		return u
+	}
+	return c, reqs
 }
 
 func makeS3Bucket(endpoint, key, secret string) error {

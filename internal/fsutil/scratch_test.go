@@ -1,0 +1,50 @@
+package fsutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestScratchRemovesDeadOwners: a scratch folder whose owner is gone (its
+// flock free, as the kernel leaves it when a process is killed) is removed
+// by the next NewScratch, with what it holds; a live one, and a folder
+// without a lock file, are left alone.
+func TestScratchRemovesDeadOwners(t *testing.T) {
+	parent := t.TempDir()
+	live, err := NewScratch(parent, "spill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := NewScratch(parent, "spill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead.Dir, "duckdb_temp_block"), make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.lock.Unlock(); err != nil { // what dying does to the lock
+		t.Fatal(err)
+	}
+	unlocked := filepath.Join(parent, ScratchPrefix+"verify-1")
+	if err := os.Mkdir(unlocked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	next, err := NewScratch(parent, "diff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]bool{live.Dir: true, dead.Dir: false, unlocked: true, next.Dir: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(dir), err == nil, want)
+		}
+	}
+	for _, s := range []*Scratch{live, next} {
+		if err := s.Remove(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(s.Dir); err == nil {
+			t.Errorf("%s stayed after Remove", s.Dir)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package blob
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/openspartan/statsnap/internal/storage/blob/blobtest"
+)
+
+// TestRequestsPerOperation counts the requests of the operations a
+// verify repeats, through a proxy in front of each server: reading
+// statsnap's own small files, replacing the ledger, removing a file and
+// taking and releasing a reader's lease. Each is one request (the lease,
+// two: its own, then a look at the writer's), where gocloud alone makes
+// two of a removal on S3 and a HEAD before every read.
+func TestRequestsPerOperation(t *testing.T) {
+	for _, name := range blobtest.Names {
+		t.Run(name, func(t *testing.T) {
+			srv, reqs := blobtest.Get(t, name).Counted(t)
+			srv.Setenv(t)
+			t.Setenv("XDG_CACHE_HOME", t.TempDir())
+			t.Setenv("HOME", t.TempDir())
+			ctx := context.Background()
+			u, err := url.Parse(srv.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := OpenRoot(ctx, u, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			sf, err := r.Folder(ctx, "p", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := sf.(*Folder)
+			// The first lock probes the store's conditional writes.
+			unlock, err := f.Lock(ctx, false, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unlock(); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.WriteFile(ctx, ".statsnap-ledger.json", []byte("one")); err != nil {
+				t.Fatal(err)
+			}
+			want := func(op string, n int) {
+				t.Helper()
+				got := reqs.Take()
+				t.Logf("%s: %q", op, got)
+				if len(got) != n {
+					t.Errorf("%s made %d requests, want %d: %q", op, len(got), n, got)
+				}
+			}
+			read := func() string {
+				t.Helper()
+				h, err := f.Open(ctx, ".statsnap-ledger.json")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer h.Close()
+				b, err := io.ReadAll(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int64(len(b)) != h.Size() {
+					t.Fatalf("read %d bytes of a file of size %d", len(b), h.Size())
+				}
+				return string(b)
+			}
+			t.Logf("setup: %q", reqs.Take())
+			if got := read(); got != "one" {
+				t.Fatalf("read %q", got)
+			}
+			want("open and read a dot file", 1)
+			if err := f.Replace(ctx, ".statsnap-ledger.json", []byte("two, longer")); err != nil {
+				t.Fatal(err)
+			}
+			want("replace", 1)
+			if got := read(); got != "two, longer" {
+				t.Fatalf("after Replace, read %q", got)
+			}
+			reqs.Take()
+			if err := f.Remove(ctx, ".statsnap-ledger.json"); err != nil {
+				t.Fatal(err)
+			}
+			want("remove", 1)
+			if err := f.Remove(ctx, ".statsnap-ledger.json"); err != nil {
+				t.Fatalf("remove a missing file: %v", err)
+			}
+			want("remove a missing file", 1)
+			unlock, err = f.Lock(ctx, false, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want("take a reader's lease", 2)
+			if err := unlock(); err != nil {
+				t.Fatal(err)
+			}
+			want("release it", 1)
+		})
+	}
+}

@@ -552,8 +552,8 @@ func PlanVariants(ctx context.Context, q Querier, schema, table string, plans []
 				return &VariantError{Column: p.Name, Why: "a VARIANT value " + why}
 			}
 			if _, err := parseShape(s); err != nil {
-				return &VariantError{Column: p.Name, Why: "a VARIANT value that its JSON text does not give back exactly has a shape DuckDB 1.5.6 " +
-					"cannot rebuild: " + err.Error()}
+				return &VariantError{Column: p.Name, Why: "a VARIANT value that its JSON text does not give back exactly has a shape " +
+					"restore could not rebuild: " + err.Error()}
 			}
 		}
 		sort.Strings(shapes)

@@ -49,9 +49,9 @@ const (
 	// in a typed tree; the backup's SQL is unrolled that many levels.
 	maxTreeDepth = 10
 	// maxSigDepth is how deep typeSig compares the types of a value
-	// with those of its JSON text. Below it, where JSON could only narrow
-	// a type the Parquet Variant binary does not tell apart (signedness,
-	// a 128-bit integer that fits 64 bits), it is not checked.
+	// with those of its JSON text. Below it only the Parquet Variant
+	// binary is compared, which does not tell a signed from an unsigned
+	// integer, nor a 128-bit integer that fits 64 bits from a BIGINT.
 	maxSigDepth = 14
 	// maxUnion is DuckDB's limit on UNION members.
 	maxUnion = 256
@@ -184,19 +184,19 @@ func typeSig(y string, d int) string {
 }
 
 // jsonExact is SQL true when the JSON text of a non-NULL VARIANT x gives
-// it back exactly: the same Parquet Variant binary, text and
-// variant_typeof (as encVariant checks it) and, for an object or a list,
-// the same type of every node (typeSig), which tells a HUGEINT 1 from the
-// UBIGINT 1 JSON makes of it where the binary cannot.
+// it back exactly: the same text (which shows keys in order and every
+// value as printed), the same Parquet Variant binary once both are
+// normalized (which holds every value and tells integer widths, DECIMALs
+// and doubles apart at any depth; unnormalized, its key dictionary's
+// order differs between equal values) and the same variant_typeof at
+// every node to maxSigDepth levels (typeSig), which tells a HUGEINT 1 or a
+// BIGINT 1 from the UBIGINT 1 JSON makes of it where the binary cannot.
 func jsonExact(x string) string {
-	pv := func(v string) string {
-		return "CAST(variant_to_parquet_variant(" + v + `) AS STRUCT("metadata" BLOB, "value" BLOB))`
-	}
 	back := "TRY(CAST(CAST(" + x + " AS JSON) AS VARIANT))"
-	ty := "variant_typeof(" + x + ")"
-	compound := "(" + ty + " LIKE 'OBJECT(%' OR " + ty + " LIKE 'ARRAY(%')"
-	return "(TRY(" + pv(back) + ") = TRY(" + pv(x) + ") AND CAST(" + back + " AS VARCHAR) = CAST(" + x + " AS VARCHAR)" +
-		" AND variant_typeof(" + back + ") = " + ty + " AND (NOT " + compound + " OR " + typeSig(back, 0) + " = " + typeSig(x, 0) + "))"
+	pv := func(v string) string {
+		return "TRY(CAST(variant_to_parquet_variant(variant_normalize(" + v + `)) AS STRUCT("metadata" BLOB, "value" BLOB)))`
+	}
+	return "(CAST(" + back + " AS VARCHAR) = CAST(" + x + " AS VARCHAR) AND " + pv(back) + " = " + pv(x) + " AND " + typeSig(back, 0) + " = " + typeSig(x, 0) + ")"
 }
 
 // isTyped is SQL true for a VARIANT x stored as typed text.

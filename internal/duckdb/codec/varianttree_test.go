@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -269,5 +270,34 @@ func TestVariantTreeRefusals(t *testing.T) {
 	}
 	if err := codec.PlanVariants(ctx, e.db, "main", "vbad", plans); err != nil || len(plans[1].Shapes) != 1 {
 		t.Fatalf("10 levels: %v, shapes %q", err, plans[1].Shapes)
+	}
+}
+
+// TestVariantJSONStaysJSON: JSON-made values, read back from storage, take
+// the JSON form (no shape to list), however many key sets they have; a
+// STRUCT-made one beside them, whose integers JSON would retype, does not.
+func TestVariantJSONStaysJSON(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.exec(t, `CREATE TABLE vj AS SELECT i AS id, ('{"k' || i || '": ' || i || ', "s": "v", "l": [1, -2, 2.5, {"z": null, "y": true}]}')::JSON::VARIANT AS v FROM range(300) t(i)`)
+	e.exec(t, `INSERT INTO vj SELECT 500 + i, ('{"k": ' || i || ', "s": "v' || i || '", "l": [1, 2, {"z": null}]}')::JSON::VARIANT FROM range(300) t(i)`)
+	e.exec(t, `INSERT INTO vj VALUES (1000, {'id': 5::BIGINT, 'n': [1::INTEGER]})`)
+	e.exec(t, "CHECKPOINT src")
+	plans, err := codec.PlanTable(ctx, e.db, "main", "vj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := codec.PlanVariants(ctx, e.db, "main", "vj", plans); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`STRUCT("id" BIGINT, "n" INTEGER[])`}; !reflect.DeepEqual(plans[1].Shapes, want) {
+		t.Errorf("shapes %q, want %q", plans[1].Shapes, want)
+	}
+	tbl := typezoo.Table{Schema: "main", Name: "vj"}
+	e.restore(t, tbl, plans, e.backup(t, tbl, plans))
+	for _, id := range []int{0, 299, 500, 799, 1000} {
+		if a, b := variantTree(t, e.db, "src.vj", id, "v"), variantTree(t, e.db, "dst.vj", id, "v"); a != b {
+			t.Errorf("row %d came back as\n%s\nwas\n%s", id, b, a)
+		}
 	}
 }

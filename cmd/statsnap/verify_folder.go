@@ -251,6 +251,10 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	if detectRoot && !holdsSnapshots(entries) && isBackupRoot(ctx, dir) {
 		return p, errBackupRoot
 	}
+	// The ledger is read while the manifests are (one request less to
+	// wait for on an object store); it is judged against them below.
+	trustLedger := snapshot.PrefetchLedger(ctx, folder, r.key)
+	defer trustLedger(nil) // the read ends before the folder closes
 	snaps, err := snapshot.ScanListed(ctx, folder, entries)
 	if err != nil {
 		op.err = err
@@ -267,7 +271,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		return p, err
 	}
 	p.Skipped = skipped
-	ledger, ignored := snapshot.TrustedLedger(ctx, folder, r.key, snaps)
+	ledger, ignored := trustLedger(snaps)
 	if ignored != nil {
 		p.LedgerIgnored = ignored.Error()
 		fmt.Fprintln(g.stderr, ledgerWarning(dir, ignored))

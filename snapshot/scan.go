@@ -75,6 +75,19 @@ func (s Info) Size() int64 {
 	return n
 }
 
+// OwnSize is what the snapshot itself wrote: its manifest and the files
+// of its own id, not those it shares with earlier snapshots. Removing the
+// snapshot alone frees at most this much (a later one may share its files).
+func (s Info) OwnSize() int64 {
+	n := s.ManifestRaw
+	for _, f := range s.Files {
+		if _, id := Classify(f.Name); id == s.ID {
+			n += f.Size
+		}
+	}
+	return n
+}
+
 // Scan lists the snapshots of a folder, oldest first.
 func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 	entries, err := f.List(ctx)

@@ -522,7 +522,9 @@ func tableLine(t diff.TableDiff) string {
 	switch {
 	case t.Change == diff.Added || t.Change == diff.Removed:
 	case t.Data == diff.DataChanged && t.Basis == diff.BasisFingerprint && t.RowsDelta == 0:
-		b.WriteString(", values changed (fingerprint)")
+		// The fingerprint covers each row's rowid: rows that only moved
+		// (deleted and inserted again, or compacted) change it too.
+		b.WriteString(", values or row order changed (fingerprint): --rows " + printable(t.Table) + " lists the rows that differ")
 	case t.Data == diff.DataUnknown:
 		b.WriteString(", rows not compared: use --rows " + printable(t.Table))
 	}

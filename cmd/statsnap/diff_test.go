@@ -192,6 +192,33 @@ func TestDiffLive(t *testing.T) {
 	}
 }
 
+// TestDiffMovedRows: rows deleted and inserted again unchanged keep their
+// values but not their rowids, which the fingerprint covers. diff says
+// the table changed without claiming its values did, and --rows finds no
+// row that differs.
+func TestDiffMovedRows(t *testing.T) {
+	dir, db, folder := diffPlayer(t)
+	testutil.WriteDB(t, db,
+		`CREATE TEMP TABLE keep AS SELECT * FROM antagonists ORDER BY rowid LIMIT 2`,
+		`DELETE FROM antagonists WHERE rowid IN (SELECT rowid FROM antagonists ORDER BY rowid LIMIT 2)`,
+		`INSERT INTO antagonists SELECT * FROM keep`)
+	r := mustCLI(t, dir, "diff", "--gamertag", "P", "latest")
+	line := ""
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.Contains(l, " antagonists ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "values or row order changed") || !strings.Contains(line, "--rows antagonists") {
+		t.Errorf("diff line for moved rows: %q in\n%s", line, r.Stdout)
+	}
+	var doc diffDoc
+	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, "latest", "--db", db, "--rows", "antagonists", "--json"), &doc)
+	if doc.Rows == nil || doc.Rows.AddedCount != 0 || doc.Rows.RemovedCount != 0 {
+		t.Errorf("moved rows listed as changed: %+v", doc.Rows)
+	}
+}
+
 func TestDiffRefusesDamageAndBadUsage(t *testing.T) {
 	dir, _, folder := diffPlayer(t)
 	const a, b = "20261101_030000", "20261108_030000"

@@ -74,6 +74,22 @@ func TestIncrementalSnapshots(t *testing.T) {
 		}
 	}
 
+	// snapshots tells what each one wrote itself from what it names:
+	// the difference is what it shares, as its backup said.
+	var list struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}
+	jsonOut(t, mustCLI(t, dir, "snapshots", "--gamertag", "Inc", "--json"), &list)
+	if len(list.Snapshots) != 3 {
+		t.Fatalf("snapshots: %+v", list)
+	}
+	for i, b := range []backupSnapJSON{first, same, grown} {
+		s := list.Snapshots[i]
+		if s.Snapshot != b.Snapshot || s.SizeBytes-s.NewBytes != b.SharedBytes || s.NewBytes <= b.NewBytes {
+			t.Errorf("snapshot %s: size %d, new %d; its backup wrote %d and shared %d", s.Snapshot, s.SizeBytes, s.NewBytes, b.NewBytes, b.SharedBytes)
+		}
+	}
+
 	// Every snapshot verifies, and the newest restores exactly.
 	mustCLI(t, dir, "verify", "--backup", folder, "--all")
 	target := filepath.Join(dir, "restored.duckdb")

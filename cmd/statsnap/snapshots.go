@@ -23,8 +23,11 @@ type snapshotJSON struct {
 	Rows     int64  `json:"rows"`
 	// SizeBytes is what the snapshot takes: its Parquet files and its
 	// manifest (backup's size_bytes, the same figure).
-	SizeBytes int64  `json:"size_bytes"`
-	Error     string `json:"error,omitempty"`
+	SizeBytes int64 `json:"size_bytes"`
+	// NewBytes is what the snapshot wrote itself: its manifest and its
+	// own files, not those it shares with earlier snapshots.
+	NewBytes int64  `json:"new_bytes"`
+	Error    string `json:"error,omitempty"`
 	// LastVerification is the ledger's record of the snapshot's last
 	// verification (absent when the ledger has none, or is not trusted);
 	// ChangedSince says a file's size or modification time changed after
@@ -114,7 +117,7 @@ one is recorded. Listing reads manifests only; it proves nothing: run verify.` +
 				}
 				for _, s := range snaps {
 					j := snapshotJSON{Gamertag: name, Snapshot: s.ID, Time: s.Time.Format(time.RFC3339),
-						Status: string(s.Status), Tables: s.Tables(), Rows: s.Rows(), SizeBytes: s.Size()}
+						Status: string(s.Status), Tables: s.Tables(), Rows: s.Rows(), SizeBytes: s.Size(), NewBytes: s.OwnSize()}
 					if s.ManifestErr != nil {
 						j.Error = s.ManifestErr.Error()
 					}
@@ -137,11 +140,11 @@ one is recorded. Listing reads manifests only; it proves nothing: run verify.` +
 				return nil
 			}
 			w := g.out()
-			fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6s %12s %10s  %s\n", "GAMERTAG", "SNAPSHOT", "TIME", "STATUS", "TABLES", "ROWS", "SIZE", "LAST VERIFIED")
+			fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6s %12s %10s %10s  %s\n", "GAMERTAG", "SNAPSHOT", "TIME", "STATUS", "TABLES", "ROWS", "SIZE", "NEW", "LAST VERIFIED")
 			// SIZE counts the Parquet files and the manifest, as backup's
-			// summary does.
+			// summary does; NEW only what the snapshot wrote itself.
 			for _, s := range list {
-				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s  %s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes), verifiedText(s, now))
+				fmt.Fprintf(w, "%-20s %-15s %-25s %-10s %6d %12d %10s %10s  %s\n", s.Gamertag, s.Snapshot, s.Time, s.Status, s.Tables, s.Rows, humanBytes(s.SizeBytes), humanBytes(s.NewBytes), verifiedText(s, now))
 				if s.Error != "" {
 					fmt.Fprintf(w, "  ! %s\n", s.Error)
 				}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -31,11 +32,25 @@ type Scratch struct {
 // NewScratch makes a scratch folder statsnap-{kind}-* under parent
 // (os.TempDir() when empty), after removing those of dead processes.
 func NewScratch(parent, kind string) (*Scratch, error) {
+	return NewScratchAs(parent, ScratchPrefix+kind+"-", ScratchPrefix, 0)
+}
+
+// NewScratchAs makes a scratch folder prefix* under parent, after
+// removing the dead processes' folders whose name starts with family
+// (CleanScratch). unlockedAge, when not zero, also removes folders of the
+// family that have no lock file and are older than that: a family that
+// lives only beside statsnap's own files (restore's work folders) can
+// take such a folder for a leftover; one in the shared temp folder cannot.
+func NewScratchAs(parent, prefix, family string, unlockedAge time.Duration) (*Scratch, error) {
 	if parent == "" {
 		parent = os.TempDir()
 	}
-	CleanScratch(parent)
-	dir, err := os.MkdirTemp(parent, ScratchPrefix+kind+"-*")
+	parent, err := filepath.Abs(parent)
+	if err != nil {
+		return nil, fmt.Errorf("create a scratch folder: %w", err)
+	}
+	CleanScratch(parent, family, unlockedAge)
+	dir, err := os.MkdirTemp(parent, prefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create a scratch folder: %w", err)
 	}
@@ -54,32 +69,40 @@ func (s *Scratch) Remove() error {
 	return err
 }
 
-// CleanScratch removes the scratch folders under parent whose owner is
-// gone. A folder without a lock file is left alone: its maker was killed
-// between creating it and locking it (it is then empty), or it is not
-// statsnap's.
-func CleanScratch(parent string) {
+// CleanScratch removes the folders under parent whose name starts with
+// family and whose owner is gone. A folder without a lock file was made
+// by a process killed between creating and locking it (it is then
+// empty), or is not statsnap's: it is left alone, unless unlockedAge is
+// set and it is older than that.
+func CleanScratch(parent, family string, unlockedAge time.Duration) {
 	des, err := os.ReadDir(parent)
 	if err != nil {
 		return
 	}
 	for _, de := range des {
-		if !de.IsDir() || !strings.HasPrefix(de.Name(), ScratchPrefix) {
+		if !de.IsDir() || !strings.HasPrefix(de.Name(), family) {
 			continue
 		}
 		dir := filepath.Join(parent, de.Name())
 		lp := filepath.Join(dir, scratchLock)
 		if fi, err := os.Lstat(lp); err != nil || !fi.Mode().IsRegular() {
+			if info, ierr := de.Info(); unlockedAge > 0 && ierr == nil && time.Since(info.ModTime()) > unlockedAge {
+				removeScratch(dir)
+			}
 			continue
 		}
 		fl := flock.New(lp)
 		if ok, err := fl.TryLock(); err == nil && ok {
-			if err := os.RemoveAll(dir); err != nil {
-				slog.Warn("cannot remove a dead process's scratch folder", "folder", dir, "err", err)
-			} else {
-				slog.Debug("removed a dead process's scratch folder", "folder", dir)
-			}
+			removeScratch(dir)
 			_ = fl.Unlock()
 		}
+	}
+}
+
+func removeScratch(dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		slog.Warn("cannot remove a dead process's scratch folder", "folder", dir, "err", err)
+	} else {
+		slog.Debug("removed a dead process's scratch folder", "folder", dir)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestScratchRemovesDeadOwners: a scratch folder whose owner is gone (its
@@ -46,5 +47,35 @@ func TestScratchRemovesDeadOwners(t *testing.T) {
 		if _, err := os.Stat(s.Dir); err == nil {
 			t.Errorf("%s stayed after Remove", s.Dir)
 		}
+	}
+}
+
+// TestScratchUnlockedAge: beside a database, where only statsnap names a
+// folder so, one without a lock file is a leftover once older than the
+// age given (its maker was killed before it locked it); a recent one may
+// be a restore that is just starting.
+func TestScratchUnlockedAge(t *testing.T) {
+	parent := t.TempDir()
+	const prefix = ".statsnap-restore-"
+	old, recent := filepath.Join(parent, prefix+"old"), filepath.Join(parent, prefix+"recent")
+	for _, d := range []string{old, recent} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, then, then); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScratchAs(parent, prefix, prefix, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Remove()
+	if _, err := os.Stat(old); err == nil {
+		t.Error("an unlocked folder two hours old stayed")
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Error("a recent unlocked folder was removed")
 	}
 }

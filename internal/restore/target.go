@@ -6,13 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/openspartan/statsnap/internal/duckdb/catalog"
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
@@ -27,70 +23,29 @@ import (
 // keeps the final rename on one file system.
 const WorkPrefix = ".statsnap-restore-"
 
-const workLock = ".lock"
-
 // workDir is a restore's private folder, held by an advisory lock for as
 // long as the restore runs so that a later restore can tell a folder left
-// by a killed process from one in use.
+// by a killed process from one in use (fsutil.Scratch). One without a
+// lock file is taken for a leftover after an hour: nothing but statsnap
+// names a folder so beside a database.
 type workDir struct {
-	path string
-	lock *flock.Flock
+	path    string
+	scratch *fsutil.Scratch
 }
 
 func newWorkDir(parent string) (*workDir, error) {
-	cleanStaleWorkDirs(parent)
-	dir, err := os.MkdirTemp(parent, WorkPrefix+"*")
+	s, err := fsutil.NewScratchAs(parent, WorkPrefix, WorkPrefix, time.Hour)
 	if err != nil {
 		return nil, fmt.Errorf("create a work folder next to the target: %w", err)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	fl := flock.New(filepath.Join(abs, workLock))
-	ok, err := fl.TryLock()
-	if err != nil || !ok {
-		os.RemoveAll(abs)
-		return nil, fmt.Errorf("lock the work folder %s: %v", abs, err)
-	}
-	return &workDir{path: abs, lock: fl}, nil
+	return &workDir{path: s.Dir, scratch: s}, nil
 }
 
 func (w *workDir) remove() {
 	if w == nil {
 		return
 	}
-	os.RemoveAll(w.path)
-	_ = w.lock.Unlock() // the folder is gone; so is what the lock guarded
-}
-
-// cleanStaleWorkDirs removes the work folders of restores that died (their
-// lock is free). A folder whose lock is held belongs to a running restore.
-func cleanStaleWorkDirs(parent string) {
-	des, err := os.ReadDir(parent)
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if !de.IsDir() || !strings.HasPrefix(de.Name(), WorkPrefix) {
-			continue
-		}
-		dir := filepath.Join(parent, de.Name())
-		if _, err := os.Stat(filepath.Join(dir, workLock)); err != nil {
-			// No lock file: killed between MkdirTemp and the lock, or not
-			// ours; only an old one is taken for a leftover.
-			if info, ierr := de.Info(); ierr == nil && time.Since(info.ModTime()) > time.Hour {
-				os.RemoveAll(dir)
-			}
-			continue
-		}
-		fl := flock.New(filepath.Join(dir, workLock))
-		if ok, err := fl.TryLock(); err == nil && ok {
-			os.RemoveAll(dir)
-			_ = fl.Unlock()
-		}
-	}
+	_ = w.scratch.Remove()
 }
 
 var storageVersionRe = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)

@@ -12,8 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 

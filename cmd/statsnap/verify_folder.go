@@ -254,7 +254,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	// The ledger is read while the manifests are (one request less to
 	// wait for on an object store); it is judged against them below.
 	trustLedger := snapshot.PrefetchLedger(ctx, folder, r.key)
-	defer trustLedger(nil) // the read ends before the folder closes
+	defer func() { _, _ = trustLedger(nil) }() // the read ends before the folder closes
 	snaps, err := snapshot.ScanListed(ctx, folder, entries)
 	if err != nil {
 		op.err = err

@@ -170,6 +170,11 @@ type Column struct {
 	// otherwise the portable lossless encoding restore must undo.
 	Encoding  string `json:"encoding,omitempty"`
 	Generated bool   `json:"generated,omitempty"`
+	// VariantShapes are the shapes of the column's VARIANT values that
+	// are stored as typed trees (encoding variant-typed-v3 and its nested
+	// forms): restore spells each out in its SQL. Restore checks them
+	// with a strict grammar before any is used.
+	VariantShapes []string `json:"variant_shapes,omitempty"`
 }
 
 // ArrowSchema is the schema arrow-go derives from the written file: a

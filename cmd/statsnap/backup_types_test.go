@@ -51,7 +51,7 @@ func TestBackupTypeZoo(t *testing.T) {
 		var plans []codec.ColumnPlan
 		var names []string
 		for _, c := range e.Columns {
-			plans = append(plans, codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding, Generated: c.Generated})
+			plans = append(plans, codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding, Generated: c.Generated, Shapes: c.VariantShapes})
 			if c.Encoding != "" {
 				encoded++
 			}

@@ -370,6 +370,13 @@ func (r *run) planTables(ctx context.Context) error {
 		if err == nil && (sqlq.HasNUL(t.Schema) || sqlq.HasNUL(t.Name)) {
 			err = fmt.Errorf("its schema or table name %w", sqlq.ErrNUL)
 		}
+		if err == nil && !skip[t.Key()] {
+			// Reads the table's VARIANTs, in the snapshot's transaction.
+			var verr *codec.VariantError
+			if err = codec.PlanVariants(ctx, r.conn, t.Schema, t.Name, plans); err != nil && !errors.As(err, &verr) {
+				return fmt.Errorf("table %s: %w", t.Key(), err)
+			}
+		}
 		if skip[t.Key()] {
 			reason := "left out at the user's request (--skip-table)"
 			if err != nil {
@@ -395,10 +402,10 @@ func (r *run) planTables(ctx context.Context) error {
 	return nil
 }
 
-// copyError is a failed COPY of table t. A VARIANT value that neither
-// JSON nor the Parquet Variant binary can hold, nor the typed text (which
-// carries such a value only when it is the whole VARIANT), makes the table
-// one statsnap cannot carry: the user may skip it.
+// copyError is a failed COPY of table t. A VARIANT value the Parquet
+// Variant binary cannot hold made the table one statsnap could not carry
+// while encodings wrote that binary; codec.PlanVariants now refuses what
+// cannot be carried before any COPY, and this stays as a guard.
 func copyError(t catalog.Table, plans []codec.ColumnPlan, err error) error {
 	if dberr.Is(err, dberr.ErrVariantUnstorable) {
 		var cols []string
@@ -888,7 +895,7 @@ func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i 
 		entry.FingerprintVersion = fingerprint.Version
 	}
 	for _, p := range pt.plans {
-		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated})
+		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated, VariantShapes: p.Shapes})
 	}
 	var published []string
 	for j, pp := range pt.parts {

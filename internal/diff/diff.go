@@ -206,7 +206,7 @@ func sameFiles(a, b Side, ta, tb *snapshot.Table) bool {
 		return false
 	}
 	for i := range ta.Columns {
-		if ta.Columns[i] != tb.Columns[i] {
+		if !sameColumn(ta.Columns[i], tb.Columns[i]) {
 			return false
 		}
 	}

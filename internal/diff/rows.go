@@ -117,6 +117,7 @@ func Rows(ctx context.Context, conn *sql.Conn, table string, a, b Relation, opt 
 		typeA[c.name] = c.typ
 	}
 	inB := map[string]bool{}
+	byValue := map[string]bool{} // compared by codec.ComparableItem's struct
 	var sel []string
 	for _, c := range cb {
 		inB[c.name] = true
@@ -134,7 +135,14 @@ func Rows(ctx context.Context, conn *sql.Conn, table string, a, b Relation, opt 
 			sel = append(sel, "CAST("+id+" AS VARCHAR)"+sqlq.Alias(c.name))
 			continue
 		}
-		sel = append(sel, id)
+		e, exact, err := codec.ComparableItem(c.name, c.typ)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", table, err)
+		}
+		if exact {
+			byValue[c.name] = true
+		}
+		sel = append(sel, e)
 	}
 	for _, c := range ca {
 		if !inB[c.name] {
@@ -150,6 +158,9 @@ func Rows(ctx context.Context, conn *sql.Conn, table string, a, b Relation, opt 
 	text := make([]string, len(r.Columns))
 	for i, c := range r.Columns {
 		text[i] = "CAST(" + sqlq.ColumnRef(c) + " AS VARCHAR)"
+		if byValue[c] {
+			text[i] = "struct_extract(" + sqlq.ColumnRef(c) + ", 'text')"
+		}
 	}
 	for _, way := range []struct {
 		from, minus string

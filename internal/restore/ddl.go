@@ -805,6 +805,7 @@ func planSandboxTable(key string, t *snapshot.Table, def *sandboxDef) (*vtable, 
 			return nil, fmt.Errorf("%w: table %s, column %q: encoding %q is unknown to this build", ErrUnknownEncoding, key, c.Name, c.Encoding)
 		}
 		plans[i].Encoding = c.Encoding
+		plans[i].Shapes = c.VariantShapes
 	}
 	// The decode expressions are built (and each encoding checked against
 	// its type) now, so that a bad pairing stops restore before it writes.

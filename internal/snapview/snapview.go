@@ -103,7 +103,7 @@ func Select(t *snapshot.Table, paths []string) (string, []Column, error) {
 		if !codec.Known(c.Encoding) {
 			return "", nil, fmt.Errorf("column %q: unknown encoding %q; upgrade statsnap to read this snapshot", c.Name, c.Encoding)
 		}
-		e, err := codec.DecodeItem(codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding})
+		e, err := codec.DecodeItem(codec.ColumnPlan{Name: c.Name, Type: c.Type, Encoding: c.Encoding, Shapes: c.VariantShapes})
 		if err != nil {
 			return "", nil, err
 		}

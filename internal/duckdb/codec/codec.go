@@ -23,24 +23,17 @@
 //
 // Known limits, all from DuckDB 1.5.6:
 //
-//   - VARIANT. A value made from JSON is stored as its JSON text and comes
-//     back exactly, key order included. A value that is one INTERVAL,
-//     TIMETZ, BIT, BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS, GEOMETRY,
-//     HUGEINT, UHUGEINT or UBIGINT is stored as its type and an exact text,
-//     and comes back exactly. Any other value is stored in the Parquet
-//     Variant binary form, which has fewer types than DuckDB's VARIANT and
-//     sorts object keys: it comes back equal under VARIANT =, but object
-//     keys come back sorted, unsigned integers nested in an object or list
-//     and smaller unsigned ones come back as signed ones of Parquet's
-//     widths (UTINYINT as SMALLINT, ...), a DECIMAL keeps its scale but
-//     gets the smallest precision, and a non-negative BIGINT nested in an
-//     otherwise JSON-like value may come back as UBIGINT. A value holding
-//     one of the types above (or an integer that does not fit 64 signed
-//     bits) inside an object or a list cannot be stored at all: DuckDB 1.5.6
-//     has no SQL that builds an object with keys known only from the data
-//     out of such values, and the COPY fails with DuckDB's error (backup
-//     then names the table and offers --skip-table). TestVariantLimits and
-//     TestVariantTyped pin all of this.
+//   - VARIANT. Every value comes back exactly, key order and every nested
+//     type included: as its JSON text when that gives it back exactly, as
+//     its type and an exact text when it is one INTERVAL, TIMETZ, BIT,
+//     BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS, GEOMETRY, HUGEINT,
+//     UHUGEINT or UBIGINT, and otherwise as a typed tree (varianttree.go).
+//     DuckDB 1.5.6 has no SQL that builds an object with keys known only
+//     from the data, so restore spells out each tree's shape, which backup
+//     reads first (PlanVariants) and the manifest lists. PlanVariants
+//     refuses, naming the column, a value nested more than 10 levels deep,
+//     an object with an empty key, and more than 256 shapes in a column.
+//     TestVariantTrees, TestVariantLimits and TestVariantTyped pin this.
 //   - A TIME or TIME_NS of 24:00:00 (DuckDB allows it) is stored as it is;
 //     DuckDB and arrow-go read it back, Polars reads it as null.
 package codec
@@ -69,6 +62,11 @@ type ColumnPlan struct {
 	// Generated marks a generated column (GENERATED ALWAYS AS): DuckDB
 	// recomputes it, so it is neither stored nor inserted.
 	Generated bool `json:"generated,omitempty"`
+	// Shapes are, for a column whose VARIANTs are stored with
+	// EncodingVariant's rules, the shapes of its typed trees (see
+	// varianttree.go), sorted: restore spells each out in its SQL.
+	// PlanVariants fills them in.
+	Shapes []string `json:"variant_shapes,omitempty"`
 }
 
 // Querier is what PlanTable needs: *sql.Conn, *sql.Tx and *sql.DB all fit, so
@@ -78,8 +76,14 @@ type Querier interface {
 }
 
 var knownEncodings = func() map[string]bool {
-	m := map[string]bool{"": true, EncodingNested: true, EncodingUnion: true,
-		EncodingNestedV2: true, EncodingUnionV2: true, EncodingVariantV1: true}
+	m := map[string]bool{"": true, EncodingNested: true, EncodingUnion: true}
+	for _, names := range variantNames {
+		for _, n := range names {
+			if n != "" {
+				m[n] = true
+			}
+		}
+	}
 	for _, l := range leaves {
 		m[l.name] = true
 	}
@@ -263,13 +267,22 @@ func DecodeExpr(p ColumnPlan) (string, error) {
 		return "", fmt.Errorf("codec: column %q, type %s: %w", p.Name, p.Type, err)
 	}
 	if p.Encoding == "" {
+		if len(p.Shapes) > 0 {
+			return "", fmt.Errorf("codec: column %q: encoding \"\" records no VARIANT shapes", p.Name)
+		}
 		return overColumn(p.Name, func(x string) string { return "CAST(" + x + " AS " + t.sql() + ")" }), nil
 	}
-	legacy, err := checkEncoding(t, p.Encoding)
+	dec, err := checkEncoding(t, p.Encoding)
 	if err != nil {
 		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
 	}
-	return overColumn(p.Name, func(x string) string { return decodeExpr(t, x, 0, legacy) }), nil
+	if len(p.Shapes) > 0 && !currentVariant(p.Encoding) {
+		return "", fmt.Errorf("codec: column %q: encoding %q records no VARIANT shapes", p.Name, p.Encoding)
+	}
+	if dec.shapes, err = parseShapes(p.Shapes); err != nil {
+		return "", fmt.Errorf("codec: column %q: %w", p.Name, err)
+	}
+	return overColumn(p.Name, func(x string) string { return decodeExpr(t, x, 0, dec) }), nil
 }
 
 // DecodeItem is DecodeExpr as a select list item named after the column:
@@ -348,4 +361,28 @@ func TypeSQL(s string) (string, error) {
 		return "", fmt.Errorf("codec: type %s: %w", s, err)
 	}
 	return t.sql(), nil
+}
+
+// ComparableItem returns a select list item, named after the column, that
+// compares and hashes a column of type typ (as DuckDB prints it) by value,
+// and whether it differs from the column itself. DuckDB 1.5.6 hashes a
+// VARIANT by its internal layout, so that EXCEPT ALL can tell two equal
+// VARIANTs apart (and count differently from one query to the next): a
+// column holding one is compared as STRUCT("text" VARCHAR, "types"
+// VARCHAR[]), its text and the variant_typeof of every node of every
+// VARIANT in it (which tells a nested INTERVAL from its text). Its text
+// shows a TIMETZ offset to the minute only.
+func ComparableItem(name, typ string) (string, bool, error) {
+	t, err := parseType(typ)
+	if err != nil {
+		return "", false, fmt.Errorf("codec: column %q, type %s: %w", name, typ, err)
+	}
+	if !hasVariant(t) {
+		return sqlq.ColumnRef(name), false, nil
+	}
+	e := overColumn(name, func(x string) string {
+		types := eachVariant(t, x, 0, func(v string) string { return "[array_to_string(" + typeSig(v, 0) + ", ',')]" })
+		return `CASE WHEN ` + x + ` IS NULL THEN NULL ELSE struct_pack("text" := CAST(` + x + ` AS VARCHAR), "types" := ` + types + ") END"
+	})
+	return e + sqlq.Alias(name), true, nil
 }

@@ -74,7 +74,7 @@ var leaves = map[string]*leaf{
 	"GEOMETRY": {name: "geometry-wkb", stored: "BLOB", enc: func(x string) string { return "ST_AsWKB(" + x + ")" }, dec: decGeometry},
 	// DuckDB writes VARIANT with Parquet's VARIANT logical type, which Polars
 	// refuses ("LogicalType union has no variant set"). Stored instead is a
-	// plain struct of a string and two binaries: "json" holds the value's JSON
+	// plain struct of strings and binaries: "json" holds the value's JSON
 	// text when casting that text back to VARIANT gives the same value (a
 	// JSON-made value, object key order included); otherwise "metadata" and
 	// "value" hold the Parquet Variant binary form, which sorts object keys.
@@ -87,25 +87,57 @@ var leaves = map[string]*leaf{
 	// (see typedVariants); restore casts the text back to exactly that type
 	// and the result to VARIANT. The type name read back is only ever
 	// compared with the names of typedVariants, never written into SQL.
-	"VARIANT": {name: EncodingVariant, stored: variantStoredV2, enc: encVariantV2, dec: decVariantV2},
+	//
+	// An object or list holding such a value is stored as a typed tree:
+	// its shape in "shape" and a JSON payload in "text" (varianttree.go).
+	"VARIANT": {name: EncodingVariant, stored: variantStoredV3, enc: encVariantV3},
 }
 
 // EncodingVariant is the VARIANT leaf: JSON text, the Parquet Variant
-// binary, or a typed text (typedVariants). Snapshots written before it
-// record EncodingVariantV1 (no typed text), which restore still decodes.
+// binary, a typed text (typedVariants) or a typed tree (varianttree.go).
+// Snapshots written before it record EncodingVariantV2 (no typed tree) or
+// EncodingVariantV1 (no typed text either), which restore still decodes.
 const (
-	EncodingVariant   = "variant-typed-v2"
+	EncodingVariant   = "variant-typed-v3"
+	EncodingVariantV2 = "variant-typed-v2"
 	EncodingVariantV1 = "variant-json-binary"
-	// EncodingNestedV2 is EncodingNested for a nested column holding a
+	// EncodingNestedV3 is EncodingNested for a nested column holding a
 	// VARIANT, whose leaf rule changed with EncodingVariant;
-	// EncodingUnionV2 the same for a UNION.
+	// EncodingUnionV3 the same for a UNION. The V2 names are those of
+	// EncodingVariantV2.
+	EncodingNestedV3 = "nested-v3"
+	EncodingUnionV3  = "union-struct-v3"
 	EncodingNestedV2 = "nested-v2"
 	EncodingUnionV2  = "union-struct-v2"
 )
 
+// variantNames are the encoding names of a column holding a VARIANT, by
+// generation of the VARIANT leaf rule (1, 2, 3): at top level, in a
+// UNION, in any other nested type.
+var variantNames = [4][3]string{
+	1: {EncodingVariantV1, EncodingUnion, EncodingNested},
+	2: {EncodingVariantV2, EncodingUnionV2, EncodingNestedV2},
+	3: {EncodingVariant, EncodingUnionV3, EncodingNestedV3},
+}
+
+// currentVariant reports whether encoding stores VARIANTs with
+// EncodingVariant's rules, whose columns record their shapes.
+func currentVariant(encoding string) bool {
+	for _, n := range variantNames[3] {
+		if n == encoding {
+			return true
+		}
+	}
+	return false
+}
+
 // legacyVariant is the VARIANT leaf of EncodingVariantV1, EncodingNested
 // and EncodingUnion: restore decodes old snapshots with it.
 var legacyVariant = &leaf{name: EncodingVariantV1, stored: variantStored, enc: encVariant, dec: decVariant}
+
+// variantV2 is the VARIANT leaf of EncodingVariantV2, EncodingNestedV2 and
+// EncodingUnionV2.
+var variantV2 = &leaf{name: EncodingVariantV2, stored: variantStoredV2, enc: encVariantV2, dec: decVariantV2}
 
 // typedVariant is how a VARIANT holding one value of a type the Parquet
 // Variant binary lacks is stored as text, exactly.
@@ -398,15 +430,29 @@ func encodeExpr(t *dtype, x string, depth int) string {
 
 // decodeExpr returns SQL turning x (the stored form of t, as read_parquet
 // returns it) into a value of exactly type t.
-func decodeExpr(t *dtype, x string, depth int, legacy bool) string {
+// decoder says how a column's VARIANTs were stored: the generation of the
+// VARIANT leaf rule (variantNames) and, for the current one, the
+// column's shapes.
+type decoder struct {
+	gen    int
+	shapes []*shape
+}
+
+func decodeExpr(t *dtype, x string, depth int, legacy decoder) string {
 	typ := t.sql()
 	if !needsEncoding(t) || castOnly(t, false) {
 		return "CAST(" + x + " AS " + typ + ")"
 	}
 	switch t.kind {
 	case kindScalar:
-		if legacy && t.name == "VARIANT" {
-			return legacyVariant.dec(x, typ)
+		if t.name == "VARIANT" {
+			switch legacy.gen {
+			case 1:
+				return legacyVariant.dec(x, typ)
+			case 2:
+				return variantV2.dec(x, typ)
+			}
+			return decVariantV3(x, typ, legacy.shapes)
 		}
 		return leaves[t.name].dec(x, typ)
 	case kindList:
@@ -451,29 +497,25 @@ func encodingName(t *dtype) string {
 	case t.kind == kindScalar:
 		return leaves[t.name].name
 	case t.kind == kindUnion && hasVariant(t):
-		return EncodingUnionV2
+		return EncodingUnionV3
 	case t.kind == kindUnion:
 		return EncodingUnion
 	case hasVariant(t):
-		return EncodingNestedV2
+		return EncodingNestedV3
 	}
 	return EncodingNested
 }
 
-// legacyName is the name a snapshot written before EncodingVariant
-// records for a column of type t, when it differs from encodingName: the
-// column holds a VARIANT.
-func legacyName(t *dtype) string {
-	if !hasVariant(t) {
-		return ""
-	}
+// variantName is the name a column of type t holding a VARIANT records
+// when its VARIANTs are stored by the leaf rule of generation gen.
+func variantName(t *dtype, gen int) string {
 	switch t.kind {
 	case kindScalar:
-		return EncodingVariantV1
+		return variantNames[gen][0]
 	case kindUnion:
-		return EncodingUnion
+		return variantNames[gen][1]
 	}
-	return EncodingNested
+	return variantNames[gen][2]
 }
 
 // hasVariant reports whether any part of t is a VARIANT.
@@ -494,21 +536,23 @@ func hasVariant(t *dtype) bool {
 	return false
 }
 
-// checkEncoding verifies that a recorded encoding is the one this build
-// derives for the declared type, so a manifest cannot pair an encoding with
-// a type it was not made for.
-//
-// It reports whether the encoding is the legacy one of a column holding a
-// VARIANT (legacyName), whose VARIANTs decode with legacyVariant.
-func checkEncoding(t *dtype, encoding string) (legacy bool, err error) {
+// checkEncoding verifies that a recorded encoding is one this build
+// derives for the declared type, now or in an earlier generation of the
+// VARIANT leaf rule, so a manifest cannot pair an encoding with a type it
+// was not made for. It returns how the column's VARIANTs decode.
+func checkEncoding(t *dtype, encoding string) (decoder, error) {
 	if !Known(encoding) {
-		return false, fmt.Errorf("unknown encoding %q", encoding)
+		return decoder{}, fmt.Errorf("unknown encoding %q", encoding)
 	}
-	if old := legacyName(t); old != "" && encoding == old {
-		return true, nil
+	if hasVariant(t) {
+		for gen := 1; gen <= 3; gen++ {
+			if variantName(t, gen) == encoding {
+				return decoder{gen: gen}, nil
+			}
+		}
 	}
 	if want := encodingName(t); want != encoding {
-		return false, fmt.Errorf("encoding %q does not apply to type %s (expected %q)", encoding, t.sql(), want)
+		return decoder{}, fmt.Errorf("encoding %q does not apply to type %s (expected %q)", encoding, t.sql(), want)
 	}
-	return false, nil
+	return decoder{gen: 3}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -631,11 +632,46 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 	return l, err
 }
 
+// PrefetchLedger starts reading the folder's ledger now and returns a
+// function that waits for it and answers as TrustedLedger would for
+// snaps. A verify calls it after the listing and before the scan of the
+// manifests, so that on an object store the ledger's GET overlaps the
+// manifests' parsing. The function may be called more than once (a
+// deferred call makes sure the read has ended before the folder
+// closes); every call returns the first answer.
+func PrefetchLedger(ctx context.Context, f storage.Folder, key []byte) func(snaps []Info) (*Ledger, error) {
+	name := FolderName(f.Location())
+	type loaded struct {
+		l   *Ledger
+		err error
+	}
+	ch := make(chan loaded, 1)
+	go func() {
+		l, err := LoadLedger(ctx, f, name, key)
+		ch <- loaded{l, err}
+	}()
+	var once sync.Once
+	var l *Ledger
+	var err error
+	return func(snaps []Info) (*Ledger, error) {
+		once.Do(func() {
+			r := <-ch
+			l, _, err = trust(name, r.l, r.err, snaps)
+		})
+		return l, err
+	}
+}
+
 // trustedLedger is TrustedLedger, also saying whether the ledger returned
 // is the stored one.
 func trustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, bool, error) {
 	name := FolderName(f.Location())
 	l, err := LoadLedger(ctx, f, name, key)
+	return trust(name, l, err, snaps)
+}
+
+// trust completes trustedLedger from LoadLedger's answer.
+func trust(name string, l *Ledger, err error, snaps []Info) (*Ledger, bool, error) {
 	if err == nil {
 		err = l.Consistent(snaps)
 	}

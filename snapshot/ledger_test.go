@@ -367,3 +367,38 @@ func TestLedgerVouchManifest(t *testing.T) {
 		t.Error("Forget kept a manifest record")
 	}
 }
+
+// TestPrefetchLedgerAnswersAsTrustedLedger: the ledger read ahead of the
+// manifests is judged as TrustedLedger judges it: none, a stored one, and
+// one of another folder (ignored, with the reason); every call returns
+// the first answer.
+func TestPrefetchLedgerAnswersAsTrustedLedger(t *testing.T) {
+	ctx := context.Background()
+	f, dir := ledgerFolder(t, "Chocoboflor")
+	check := func(what string) {
+		t.Helper()
+		want, wantErr := TrustedLedger(ctx, f, nil, nil)
+		get := PrefetchLedger(ctx, f, nil)
+		for i := 0; i < 2; i++ {
+			got, err := get(nil)
+			if (err == nil) != (wantErr == nil) || len(got.Files) != len(want.Files) || got.Folder != want.Folder {
+				t.Fatalf("%s, call %d: %+v %v; TrustedLedger says %+v %v", what, i+1, got, err, want, wantErr)
+			}
+		}
+	}
+	check("no ledger")
+	if err := sampleLedger().Save(ctx, f, nil, ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	check("a stored ledger")
+	other := sampleLedger()
+	other.Folder = "someone else"
+	os.Remove(filepath.Join(dir, LedgerName))
+	if err := other.Save(ctx, f, nil, ledgerNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrefetchLedger(ctx, f, nil)(nil); !errors.Is(err, ErrLedgerUntrusted) {
+		t.Fatalf("another folder's ledger: %v, want ErrLedgerUntrusted", err)
+	}
+	check("another folder's ledger")
+}

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,7 +69,8 @@ func run(matches, reps int, work string) error {
 		}
 	}
 
-	endpoint, stop, err := startMinIO(work)
+	load0 := loadavg()
+	endpoint, minio, stop, err := startMinIO(work)
 	if err != nil {
 		return err
 	}
@@ -100,18 +103,21 @@ func run(matches, reps int, work string) error {
 	}
 	localFolder := filepath.Join(localRoot, "Bench")
 	s3Folder := "s3://" + bucket + "/root/Bench" + query
-	var verLocal, verS3 []time.Duration
+	var verLocal, verS3, cpuLocal, cpuS3, cpuMinIO []time.Duration
 	for i := 0; i <= reps; i++ {
-		d1, err := timed(bin, sample, env, "verify", "--backup", localFolder)
+		d1, c1, err := timedCPU(bin, sample, env, "verify", "--backup", localFolder)
 		if err != nil {
 			return err
 		}
-		d2, err := timed(bin, sample, env, "verify", "--backup", s3Folder)
+		m0 := cpuOf(minio)
+		d2, c2, err := timedCPU(bin, sample, env, "verify", "--backup", s3Folder)
 		if err != nil {
 			return err
 		}
+		m1 := cpuOf(minio)
 		if i > 0 {
 			verLocal, verS3 = append(verLocal, d1), append(verS3, d2)
+			cpuLocal, cpuS3, cpuMinIO = append(cpuLocal, c1), append(cpuS3, c2), append(cpuMinIO, m1-m0)
 		}
 	}
 	read, total, err := quickBytes(s3Folder)
@@ -128,6 +134,9 @@ func run(matches, reps int, work string) error {
 	}
 	row("backup", backLocal, backS3, 1.3)
 	row("verify", verLocal, verS3, 1.5)
+	fmt.Printf("\nverify's CPU time (user and system), median: statsnap %s locally, %s from MinIO, and MinIO %s serving it\n",
+		median(cpuLocal).Round(time.Millisecond), median(cpuS3).Round(time.Millisecond), median(cpuMinIO).Round(time.Millisecond))
+	fmt.Printf("load average at the start %s, at the end %s\n", load0, loadavg())
 	fmt.Printf("\nverify --quick read %d of %d bytes of the snapshot: %.3f %% (target < 1 %%)\n", read, total, 100*float64(read)/float64(total))
 	return nil
 }
@@ -149,12 +158,50 @@ func statsnap(bin, dir string, env []string, args ...string) ([]byte, error) {
 }
 
 func timed(bin, dir string, env []string, args ...string) (time.Duration, error) {
+	d, _, err := timedCPU(bin, dir, env, args...)
+	return d, err
+}
+
+// timedCPU is timed, also returning the CPU time (user and system) the
+// command used.
+func timedCPU(bin, dir string, env []string, args ...string) (time.Duration, time.Duration, error) {
+	c := exec.Command(bin, args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), env...)
 	start := time.Now()
-	out, err := statsnap(bin, dir, env, args...)
+	out, err := c.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("statsnap %v: %v\n%s", args, err, out)
+		return 0, 0, fmt.Errorf("statsnap %v: %v\n%s", args, err, out)
 	}
-	return time.Since(start), nil
+	return time.Since(start), c.ProcessState.UserTime() + c.ProcessState.SystemTime(), nil
+}
+
+// cpuOf returns the CPU time (user and system) process pid has used so
+// far, from /proc (0 where there is none).
+func cpuOf(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func median(d []time.Duration) time.Duration {
@@ -164,31 +211,32 @@ func median(d []time.Duration) time.Duration {
 }
 
 // startMinIO runs MinIO on a free loopback port with a fresh data folder
-// holding one bucket, and returns its endpoint and how to stop it.
-func startMinIO(work string) (string, func(), error) {
+// holding one bucket, and returns its endpoint, its PID and how to stop
+// it.
+func startMinIO(work string) (string, int, func(), error) {
 	bin, err := exec.LookPath("minio")
 	if err != nil {
 		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
 		bin = filepath.Join(string(trim(gopath)), "bin", "minio")
 		if _, err := os.Stat(bin); err != nil {
-			return "", nil, fmt.Errorf("minio not found; run scripts/servers.sh install")
+			return "", 0, nil, fmt.Errorf("minio not found; run scripts/servers.sh install")
 		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	data := filepath.Join(work, "minio-data")
 	os.RemoveAll(data)
 	if err := os.MkdirAll(filepath.Join(data, bucket), 0o755); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	c := exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port), "--console-address", "127.0.0.1:0", data)
 	c.Env = append(os.Environ(), "MINIO_ROOT_USER="+accessKey, "MINIO_ROOT_PASSWORD="+secretKey, "MINIO_UPDATE=off", "MINIO_BROWSER=off")
 	if err := c.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() {
 		_ = c.Process.Kill()
@@ -201,13 +249,13 @@ func startMinIO(work string) (string, func(), error) {
 		if resp, err := http.Get(endpoint + "/minio/health/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return endpoint, stop, nil
+				return endpoint, c.Process.Pid, stop, nil
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("minio did not become ready")
+	return "", 0, nil, fmt.Errorf("minio did not become ready")
 }
 
 func trim(b []byte) []byte {

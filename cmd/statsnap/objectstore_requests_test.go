@@ -26,7 +26,10 @@ func TestObjectStoreVerifyRequests(t *testing.T) {
 			tmp := t.TempDir()
 			s := store{srv: srv, root: srv.URL(t), env: append(append([]string{}, srv.Env...), "TMPDIR="+tmp)}
 			dir := t.TempDir()
-			samplePlayer(t, dir, "Alice", 20)
+			// Enough matches for a file above the 1 MiB that a tap keeps
+			// of a file's end, so that a decode without a copy would read
+			// ranges of it.
+			samplePlayer(t, dir, "Alice", 2000)
 			s.must(t, dir, "backup", "--gamertag", "Alice", "--output", s.root)
 			var v verifyJSON
 			reqs.Take()
@@ -36,6 +39,13 @@ func TestObjectStoreVerifyRequests(t *testing.T) {
 				t.Fatalf("verify: %+v", v)
 			}
 			files := len(v.Snapshots[0].Files)
+			var largest int64
+			for _, f := range v.Snapshots[0].Files {
+				largest = max(largest, f.Size)
+			}
+			if largest <= 1<<20 {
+				t.Fatalf("the largest file is %d bytes: the --deep check below needs one above 1 MiB", largest)
+			}
 			want := map[string]int{
 				"list one key":        1, // the folder exists (before a lease is written in it)
 				"PUT reader lease":    1,
@@ -49,6 +59,13 @@ func TestObjectStoreVerifyRequests(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("verify of %d files made\n%v\nwant\n%v", files, got, want)
+			}
+			// --deep decodes each file from the copy it streams into while
+			// hashing, not by ranged reads: the same requests.
+			reqs.Take()
+			s.must(t, dir, "verify", "--deep", "--backup", s.folder("Alice"))
+			if got := classify(reqs.Take()); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("verify --deep of %d files made\n%v\nwant\n%v", files, got, want)
 			}
 		})
 	}

@@ -251,6 +251,10 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	if detectRoot && !holdsSnapshots(entries) && isBackupRoot(ctx, dir) {
 		return p, errBackupRoot
 	}
+	// The ledger is read while the manifests are (one request less to
+	// wait for on an object store); it is judged against them below.
+	trustLedger := snapshot.PrefetchLedger(ctx, folder, r.key)
+	defer func() { _, _ = trustLedger(nil) }() // the read ends before the folder closes
 	snaps, err := snapshot.ScanListed(ctx, folder, entries)
 	if err != nil {
 		op.err = err
@@ -267,7 +271,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		return p, err
 	}
 	p.Skipped = skipped
-	ledger, ignored := snapshot.TrustedLedger(ctx, folder, r.key, snaps)
+	ledger, ignored := trustLedger(snaps)
 	if ignored != nil {
 		p.LedgerIgnored = ignored.Error()
 		fmt.Fprintln(g.stderr, ledgerWarning(dir, ignored))
@@ -283,12 +287,13 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 			Named: snapshot.NamedFiles(snaps)},
 		Ledger: ledger, MaxAge: r.maxAge, Budget: r.budget.budgetFor(data, share), Now: r.now,
 	}
-	if _, local := storage.LocalPath(folder, storage.LockName); !local && !o.Quick {
+	if _, local := storage.LocalPath(folder, storage.LockName); !local && !o.Quick && decodes(o, targets) {
 		// From an object store, a file that is decoded (--deep, legacy
 		// and bare snapshots) streams once into scratch space while it is
 		// hashed, and the decode reads that copy: a request per column
 		// chunk would cost more than the file. The other files need no
-		// copy (see verify.Options.DropCopies).
+		// copy (see verify.Options.DropCopies), so without a decode no
+		// scratch folder is made.
 		scratch, err := fsutil.NewScratch("", "verify")
 		if err != nil {
 			op.err = fmt.Errorf("create scratch space: %w", err)
@@ -361,6 +366,20 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 		fmt.Fprintf(w, "checked in %.1fs\n", time.Since(start).Seconds())
 	}
 	return p, opErr
+}
+
+// decodes reports whether verifying targets decodes files: with --deep,
+// or for a seed-made or bare snapshot, whose files only a decode checks.
+func decodes(o verifyOptions, targets []snapshot.Info) bool {
+	if o.Deep {
+		return true
+	}
+	for _, s := range targets {
+		if s.Manifest == nil || s.Manifest.Legacy() {
+			return true
+		}
+	}
+	return false
 }
 
 // resultSource says how a snapshot's verdict was reached: "read" (every

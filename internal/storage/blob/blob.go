@@ -69,10 +69,15 @@ type Root struct {
 	bucket   *gcblob.Bucket
 	prefix   string // "" or ends with "/"
 	location string // redacted, for messages
-	area     *stage.Area
-	lease    leaseConfig
-	store    string // the bucket's URL without its path: which store this is
-	shared   bool   // bucket is buckets.m[store]
+	// area is the local staging folder, made on first use: only backup
+	// stages files, and making one scans the temp folder for those of
+	// dead processes (fsutil.CleanScratch), which costs a verify or a
+	// restore on a busy machine several milliseconds for nothing.
+	amu    sync.Mutex
+	area   *stage.Area
+	lease  leaseConfig
+	store  string // the bucket's URL without its path: which store this is
+	shared bool   // bucket is buckets.m[store]
 	// s3 is the bucket's S3 client (nil on other stores), for the calls
 	// gocloud makes in two requests where one does (see remove).
 	s3   *s3.Client
@@ -113,12 +118,7 @@ func OpenRoot(ctx context.Context, u *url.URL, _ string) (storage.Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", storage.Redact(u.String()), classify(err))
 	}
-	a, err := stage.New("")
-	if err != nil {
-		_ = closeBucket(store) // nothing was opened on it yet
-		return nil, err
-	}
-	root := &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), area: a, lease: defaultLease(), store: store, shared: true, name: u.Host}
+	root := &Root{bucket: b, prefix: prefix, location: storage.Redact(u.String()), lease: defaultLease(), store: store, shared: true, name: u.Host}
 	if !b.As(&root.s3) {
 		root.s3 = nil
 	}
@@ -199,13 +199,34 @@ func closeBucket(key string) error {
 // Location implements storage.Root.
 func (r *Root) Location() string { return r.location }
 
+// stageArea returns the staging folder, made now if need be; with
+// create false, it returns nil when there is none yet (so nothing staged).
+func (r *Root) stageArea(create bool) (*stage.Area, error) {
+	r.amu.Lock()
+	defer r.amu.Unlock()
+	if r.area == nil && create {
+		a, err := stage.New("")
+		if err != nil {
+			return nil, err
+		}
+		r.area = a
+	}
+	return r.area, nil
+}
+
 // Close implements storage.Root.
 func (r *Root) Close() error {
 	r.mu.Lock()
 	closed := r.closed
 	r.closed = true
 	r.mu.Unlock()
-	err := r.area.Close()
+	var err error
+	r.amu.Lock()
+	if r.area != nil {
+		err = r.area.Close()
+		r.area = nil
+	}
+	r.amu.Unlock()
 	if closed {
 		return err
 	}
@@ -359,8 +380,11 @@ func (f *Folder) Open(ctx context.Context, name string) (storage.File, error) {
 		return nil, err
 	}
 	if f.staged(name) {
-		p, _ := f.root.area.Path(f.sub, name)
-		if h, err := os.Open(p); err == nil {
+		var p string
+		if a, _ := f.root.stageArea(false); a != nil {
+			p, _ = a.Path(f.sub, name)
+		}
+		if h, err := os.Open(p); p != "" && err == nil {
 			fi, err := h.Stat()
 			if err != nil {
 				h.Close()
@@ -404,7 +428,11 @@ func (f *Folder) StagePath(name string) (string, error) {
 	if !f.staged(name) {
 		return "", fmt.Errorf("stage %s: %w: not a staging name", name, storage.ErrUnsafeName)
 	}
-	return f.root.area.Path(f.sub, name)
+	a, err := f.root.stageArea(true)
+	if err != nil {
+		return "", err
+	}
+	return a.Path(f.sub, name)
 }
 
 // upload creates key from r, never replacing an object. It goes through
@@ -461,7 +489,11 @@ func (f *Folder) Publish(ctx context.Context, staged, final string) error {
 		return fmt.Errorf("publish %s to %s: %w", final, f.location, err)
 	}
 	h.Close()
-	return f.root.area.Remove(f.sub, staged)
+	a, err := f.root.stageArea(true)
+	if err != nil {
+		return err
+	}
+	return a.Remove(f.sub, staged)
 }
 
 // WriteFile implements storage.Folder.
@@ -510,8 +542,10 @@ func (f *Folder) Remove(ctx context.Context, name string) error {
 	}
 	f.forget(name)
 	if f.staged(name) {
-		if err := f.root.area.Remove(f.sub, name); err != nil {
-			return err
+		if a, _ := f.root.stageArea(false); a != nil {
+			if err := a.Remove(f.sub, name); err != nil {
+				return err
+			}
 		}
 	}
 	if err := f.root.remove(ctx, k); err != nil {

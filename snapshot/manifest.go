@@ -123,6 +123,20 @@ type Table struct {
 	// part only when both its Shape and its part's fingerprint match.
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Shape       string `json:"shape,omitempty"`
+	// FingerprintVersion is the construction the table's and its parts'
+	// fingerprints were made with (absent: 1). Fingerprints of different
+	// constructions say nothing about each other's rows: a backup shares
+	// a file, and diff compares fingerprints, only within one.
+	FingerprintVersion int `json:"fingerprint_version,omitempty"`
+}
+
+// FingerprintConstruction is the construction of t's fingerprints: its
+// FingerprintVersion, or 1 for entries written before the field.
+func (t *Table) FingerprintConstruction() int {
+	if t.FingerprintVersion == 0 {
+		return 1
+	}
+	return t.FingerprintVersion
 }
 
 // Part is one Parquet file holding a run of a table's rows: those whose
@@ -497,6 +511,9 @@ func validateParts(m *Manifest, key string, t *Table) error {
 	}
 	if t.Files[0].File != t.File {
 		return fmt.Errorf("table %q: file %q is not its first file %q", key, t.File, t.Files[0].File)
+	}
+	if t.FingerprintVersion < 0 || t.FingerprintVersion > 1000 {
+		return fmt.Errorf("table %q: fingerprint_version %d is not one statsnap writes", key, t.FingerprintVersion)
 	}
 	if t.Fingerprint != "" && !fingerprintRe.MatchString(t.Fingerprint) {
 		return fmt.Errorf("table %q: fingerprint %q is not 32 lowercase hex digits", key, t.Fingerprint)

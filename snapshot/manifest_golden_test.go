@@ -40,10 +40,11 @@ func goldenManifest() *Manifest {
 						BLAKE3:      "1111111111111111111111111111111111111111111111111111111111111111",
 						Fingerprint: "fedcba9876543210fedcba9876543210"},
 				},
-				Fingerprint: "fedcba9876543210fedcba9876543210",
-				Shape:       "2222222222222222222222222222222222222222222222222222222222222222",
-				CreateSQL:   `CREATE TABLE match_stats(match_id VARCHAR PRIMARY KEY, duration INTERVAL, score HUGEINT, total INTEGER GENERATED ALWAYS AS (1) VIRTUAL);`,
-				Columns:     cols,
+				Fingerprint:        "fedcba9876543210fedcba9876543210",
+				Shape:              "2222222222222222222222222222222222222222222222222222222222222222",
+				FingerprintVersion: 2,
+				CreateSQL:          `CREATE TABLE match_stats(match_id VARCHAR PRIMARY KEY, duration INTERVAL, score HUGEINT, total INTEGER GENERATED ALWAYS AS (1) VIRTUAL);`,
+				Columns:            cols,
 				ArrowSchema: &ArrowSchema{
 					Fields: []Field{
 						{Name: "match_id", Type: "utf8", Nullable: false},

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/testutil"
@@ -216,6 +217,37 @@ func TestDiffMovedRows(t *testing.T) {
 	jsonOut(t, mustCLI(t, dir, "diff", "--backup", folder, "latest", "--db", db, "--rows", "antagonists", "--json"), &doc)
 	if doc.Rows == nil || doc.Rows.AddedCount != 0 || doc.Rows.RemovedCount != 0 {
 		t.Errorf("moved rows listed as changed: %+v", doc.Rows)
+	}
+}
+
+// TestDiffFingerprintVersions: fingerprints made by two constructions
+// are not compared. A table unchanged between two snapshots that share no
+// file, whose older entry is of version 1, is reported as not compared,
+// not as unchanged (nor changed); the others are proven unchanged.
+func TestDiffFingerprintVersions(t *testing.T) {
+	dir, _, folder := diffPlayer(t)
+	// The same rows at another compression level: new files, of other
+	// bytes (files of the same bytes prove a table unchanged on their own).
+	mustCLI(t, dir, "backup", "--gamertag", "P", "--compression-level", "3", "--time", "2026-11-15T03:00:00Z")
+	id := snapshot.FormatID(time.Date(2026, 11, 8, 3, 0, 0, 0, time.UTC))
+	m := testutil.ReadManifest(t, folder, id)
+	m.Tables["antagonists"].FingerprintVersion = 0
+	testutil.WriteManifest(t, folder, m, nil)
+	var doc diffDoc
+	jsonOut(t, mustCLI(t, dir, "diff", "--gamertag", "P", id, "latest", "--json"), &doc)
+	for _, u := range doc.Unchanged {
+		if u == "antagonists" {
+			t.Error("antagonists is said unchanged from fingerprints of two constructions")
+		}
+	}
+	found := false
+	for _, d := range doc.Tables {
+		if d.Table == "antagonists" {
+			found = d.Data == "unknown" && d.Change != "unchanged"
+		}
+	}
+	if !found || len(doc.Tables) != 1 {
+		t.Errorf("want only antagonists, not compared: %+v", doc.Tables)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/dberr"
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
+	"github.com/openspartan/statsnap/internal/duckdb/fingerprint"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
 	"github.com/openspartan/statsnap/internal/fsutil"
 	"github.com/openspartan/statsnap/internal/parquetfile"
@@ -890,6 +891,9 @@ func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 func copyTable(ctx context.Context, conn *sql.Conn, f storage.Folder, r *run, i int, pt plannedTable) (*snapshot.Table, error) {
 	opt := r.opt
 	entry := &snapshot.Table{Schema: pt.t.Schema, Name: pt.t.Name, CreateSQL: pt.t.CreateSQL, Shape: pt.shape, Fingerprint: pt.fingerprint}
+	if entry.Fingerprint != "" {
+		entry.FingerprintVersion = fingerprint.Version
+	}
 	for _, p := range pt.plans {
 		entry.Columns = append(entry.Columns, snapshot.Column{Name: p.Name, Type: p.Type, Encoding: p.Encoding, Generated: p.Generated, VariantShapes: p.Shapes})
 	}

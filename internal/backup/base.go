@@ -84,13 +84,13 @@ func proven(p *snapshot.Parsed, key []byte) bool {
 }
 
 // prevParts returns the base's files of a table whose shape is the same
-// now, or nil.
+// now and whose fingerprints were made as this build makes them, or nil.
 func (r *run) prevParts(key, shape string) []snapshot.Part {
 	if r.base == nil {
 		return nil
 	}
 	t := r.base.m.Tables[key]
-	if t == nil || t.Shape != shape || len(t.Files) == 0 {
+	if t == nil || t.Shape != shape || len(t.Files) == 0 || t.FingerprintConstruction() != fingerprint.Version {
 		return nil
 	}
 	return t.Files

@@ -199,6 +199,31 @@ func TestIncrementalShapeChange(t *testing.T) {
 	x.sameRows(next.Manifest)
 }
 
+// TestIncrementalFingerprintVersion: a base entry whose fingerprints were
+// made by another construction (version 1, before the field existed)
+// shares nothing, even with unchanged rows: its fingerprints say nothing
+// about what this build computes. The new entries record the version.
+func TestIncrementalFingerprintVersion(t *testing.T) {
+	x := newIncremental(t)
+	first := x.backup(false)
+	m := testutil.ReadManifest(t, x.folder.Dir, first.ID)
+	for k, e := range m.Tables {
+		if e.FingerprintVersion != 2 {
+			t.Errorf("%s: fingerprint_version %d, want 2", k, e.FingerprintVersion)
+		}
+	}
+	m.Tables["matches"].FingerprintVersion = 0
+	testutil.WriteManifest(t, x.folder.Dir, m, nil)
+	next := x.backup(false)
+	if f := next.Manifest.Tables["matches"].File; !strings.Contains(f, next.ID) {
+		t.Errorf("matches shares %s, whose fingerprints are of version 1", f)
+	}
+	if f := next.Manifest.Tables["events"].File; strings.Contains(f, next.ID) {
+		t.Errorf("events, of this version and unchanged, was written again (%s)", f)
+	}
+	x.sameRows(next.Manifest)
+}
+
 // TestIncrementalRowsMove: deleting rows and rewriting the table (rowids
 // shift) is never mistaken for unchanged data.
 func TestIncrementalRowsMove(t *testing.T) {

@@ -219,6 +219,9 @@ func sameFiles(a, b Side, ta, tb *snapshot.Table) bool {
 // types, in order) are the same; the shape also covers the compression
 // level and the encodings, which change the files but not the hash.
 func fingerprintsComparable(a, b Side, ta, tb *snapshot.Table) bool {
+	if ta.FingerprintConstruction() != tb.FingerprintConstruction() {
+		return false
+	}
 	if ta.Shape != "" && ta.Shape == tb.Shape {
 		return true
 	}

@@ -93,6 +93,7 @@ func ReadLive(ctx context.Context, conn *sql.Conn, fp Fingerprinter) (*snapshot.
 			if e.Fingerprint, err = fp(ctx, conn, t.Schema, t.Name, e.Columns); err != nil {
 				return nil, fmt.Errorf("fingerprint table %s: %w", key, err)
 			}
+			e.FingerprintVersion = fingerprint.Version
 		}
 		m.Tables[key] = e
 		m.TableOrder = append(m.TableOrder, key)

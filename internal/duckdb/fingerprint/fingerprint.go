@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -157,7 +158,7 @@ func Query(schema, table string, cols []Column) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h1 = append(h1, id)
+		h1 = append(h1, h1Terms(cols[i], id)...)
 		c := cols[len(cols)-1-i]
 		id, err = c.ref()
 		if err != nil {
@@ -171,6 +172,45 @@ func Query(schema, table string, cols []Column) (string, error) {
 		"FROM " + sqlq.Ident(schema) + "." + sqlq.Ident(table) + " GROUP BY 1 ORDER BY 1", nil
 }
 
+// Version identifies the construction of Query's two hashes, recorded
+// beside every fingerprint (snapshot.Table.FingerprintVersion): two
+// fingerprints say something about their rows only when they were made
+// the same way. Version 1 (manifests without the field) gave the first
+// hash no sign of zero; version 2 gives it to both.
+const Version = 2
+
+// h1Terms are the first hash's terms for one column: the typed value,
+// which DuckDB's hash mixes by value, plus what that hash holds equal and
+// a restore must not (hash(-0.0) = hash(0.0), as SQL equality has it):
+//   - FLOAT and DOUBLE add their sign bit;
+//   - a nested or VARIANT type that may hold floating-point values is
+//     hashed by its text, which writes -0.0 as such (h2 then hashes that
+//     text behind a prefix, so that one string-hash collision does not
+//     collide both).
+//
+// NaN payloads are the one difference neither hash sees: SQL has one NaN
+// (every NaN is equal to every other), and so does DuckDB's text.
+func h1Terms(c Column, id string) []string {
+	t := strings.ToUpper(strings.TrimSpace(c.Type))
+	switch {
+	case t == "FLOAT" || t == "DOUBLE" || t == "REAL":
+		return []string{id, "signbit(" + id + ")"}
+	case floatInside(t):
+		return []string{id + "::VARCHAR"}
+	}
+	return []string{id}
+}
+
+// floatInside reports a type other than FLOAT and DOUBLE themselves that
+// may hold one: a LIST, ARRAY, STRUCT, MAP or UNION naming one, or a
+// VARIANT. A field merely named like a float type also matches, which
+// costs only speed.
+func floatInside(t string) bool {
+	return t == "VARIANT" || floatWord.MatchString(t)
+}
+
+var floatWord = regexp.MustCompile(`\b(FLOAT|DOUBLE|REAL|FLOAT4|FLOAT8)\b`)
+
 // h2Terms are the second hash's terms for one column, chosen so that what
 // collides in DuckDB's hash of the typed value does not collide again:
 //   - strings and blobs get a one-byte prefix, which shifts every block the
@@ -178,9 +218,11 @@ func Query(schema, table string, cols []Column) (string, error) {
 //   - FLOAT and DOUBLE add their sign bit, since hash(-0.0) = hash(0.0);
 //   - integers, dates, times, timestamps, booleans and ENUMs are hashed by a
 //     bijection of their value already: they are kept as they are;
+//   - types that may hold a float (h1 hashes their text) by that text
+//     behind the prefix;
 //   - everything else (nested types, 128-bit integers, UUID, INTERVAL,
-//     DECIMAL wider than 18 digits, BIT, VARIANT, ...) by its text, which
-//     DuckDB writes losslessly for them.
+//     DECIMAL wider than 18 digits, BIT, ...) by its text, which DuckDB
+//     writes losslessly for them.
 func h2Terms(c Column, id string) []string {
 	t := strings.ToUpper(strings.TrimSpace(c.Type))
 	switch {
@@ -192,6 +234,9 @@ func h2Terms(c Column, id string) []string {
 		return []string{id, "signbit(" + id + ")"}
 	case bijective[t], strings.HasPrefix(t, "ENUM("), smallDecimal(t):
 		return []string{id}
+	case floatInside(t):
+		// h1 hashes this text already (h1Terms).
+		return []string{"'~' || " + id + "::VARCHAR"}
 	}
 	return []string{id + "::VARCHAR"}
 }

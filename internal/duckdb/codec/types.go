@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -230,7 +231,9 @@ func (p *typeParser) parse() (*dtype, error) {
 		}
 		t = &dtype{kind: kindScalar, name: name}
 		if p.isPunct("(") {
-			t.params, err = p.rawParens()
+			if t.params, err = p.rawParens(); err == nil {
+				err = checkParams(name, t.params)
+			}
 		}
 	}
 	if err != nil {
@@ -259,6 +262,44 @@ func (p *typeParser) parse() (*dtype, error) {
 		t = &dtype{kind: kindArray, elem: t, size: size}
 	}
 	return t, nil
+}
+
+// Scalar parameters go back into SQL as written (restore casts to the
+// type a manifest records, and a manifest may be hostile), so only the
+// forms DuckDB prints are accepted: a precision and scale for DECIMAL, a
+// length for VARCHAR (which DuckDB ignores), one string literal for a
+// GEOMETRY's CRS (its quotes doubled by the tokenizer, so it cannot end
+// early). Anything else in parentheses, a comment or a subquery, say, is
+// refused before it reaches SQL.
+var (
+	decimalArgs = regexp.MustCompile(`^\(([0-9]{1,2})(?:, ?([0-9]{1,2}))?\)$`)
+	lengthArg   = regexp.MustCompile(`^\([0-9]{1,9}\)$`)
+	crsArg      = regexp.MustCompile(`^\('(?:[^']|'')*'\)$`)
+)
+
+func checkParams(name, params string) error {
+	switch name {
+	case "DECIMAL":
+		if m := decimalArgs.FindStringSubmatch(params); m != nil {
+			p, _ := strconv.Atoi(m[1])
+			sc := 0
+			if m[2] != "" {
+				sc, _ = strconv.Atoi(m[2])
+			}
+			if p >= 1 && p <= 38 && sc <= p {
+				return nil
+			}
+		}
+	case "VARCHAR":
+		if lengthArg.MatchString(params) {
+			return nil
+		}
+	case "GEOMETRY":
+		if len(params) <= 1024 && crsArg.MatchString(params) {
+			return nil
+		}
+	}
+	return fmt.Errorf("type %s with parameters %s, which DuckDB does not print", name, params)
 }
 
 // rawParens returns a balanced parenthesised group exactly as DuckDB printed

@@ -180,3 +180,22 @@ func TestNULColumnPlans(t *testing.T) {
 		t.Error("an ENUM label holding a NUL was accepted")
 	}
 }
+
+// TestTypeParamsFromAManifest: a type's parameters go back into restore's
+// SQL as written, so only the forms DuckDB prints pass; a comment, a
+// subquery or a parameter a type does not take is refused.
+func TestTypeParamsFromAManifest(t *testing.T) {
+	for _, ok := range []string{"DECIMAL(18,3)", "DECIMAL(38, 10)", "DECIMAL(4)", "VARCHAR(10)",
+		"GEOMETRY('OGC:CRS84')", "GEOMETRY('a'') --')", "STRUCT(d DECIMAL(9,2))[]"} {
+		if _, err := TypeSQL(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"DECIMAL(1 -- )", "DECIMAL((SELECT 1))", "DECIMAL(18, 3, 4)", "DECIMAL(39,2)",
+		"DECIMAL(5,6)", "INTEGER(5)", "TIMESTAMP(3)", "GEOMETRY(1)", "GEOMETRY('a' || 'b')", "VARCHAR(x)",
+		"STRUCT(d DECIMAL(9 /* ,2))", "MAP(VARCHAR, DECIMAL(2) ; SELECT 1)"} {
+		if got, err := TypeSQL(bad); err == nil {
+			t.Errorf("%s accepted as %s", bad, got)
+		}
+	}
+}

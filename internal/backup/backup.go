@@ -824,22 +824,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func(*s
 		}
 	}
 
-	var wg sync.WaitGroup
-	for w := 1; w < jobs; w++ {
-		conn, err := readConn(ctx, db)
-		if err != nil {
-			// One connection still does the whole job.
-			slog.Debug("extra connection for backup", "err", err)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-			work(conn)
-		}()
-	}
+	wait := onExtraConns(ctx, db, jobs-1, "backup", work)
 	catalogAgain := false
 	if err := before(first); err != nil {
 		mu.Lock()
@@ -854,7 +839,7 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func(*s
 	} else {
 		work(first)
 	}
-	wg.Wait()
+	wait()
 	if failed != nil {
 		// Only the first failure is kept: the others were cancelled by it.
 		return nil, failed
@@ -873,6 +858,30 @@ func copyTables(ctx context.Context, db *sql.DB, first *sql.Conn, before func(*s
 }
 
 // readConn opens one more connection inside its own transaction.
+// onExtraConns runs work on up to n more read connections of db, each in
+// its own goroutine and its own read transaction, rolled back and closed
+// when work returns; wait waits for them all. A connection that cannot
+// be opened is no failure: the caller's own connection still does the
+// whole job.
+func onExtraConns(ctx context.Context, db *sql.DB, n int, what string, work func(*sql.Conn)) (wait func()) {
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		conn, err := readConn(ctx, db)
+		if err != nil {
+			slog.Debug("extra connection", "for", what, "err", err)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+			work(conn)
+		}()
+	}
+	return wg.Wait
+}
+
 func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {

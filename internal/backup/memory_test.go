@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/backup"
-	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // TestWideTablesAtOnceOverMemoryLimit: two tables of wide rows copied side
@@ -19,20 +19,10 @@ import (
 func TestWideTablesAtOnceOverMemoryLimit(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "stats.duckdb")
-	db, err := dbfile.Open(context.Background(), src, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	testutil.WriteDB(t, src,
 		`CREATE TABLE wide1 AS SELECT range AS id, repeat(md5(range::VARCHAR), 64) AS s FROM range(60000)`,
 		`CREATE TABLE wide2 AS SELECT range AS id, repeat(md5((range+7)::VARCHAR), 64) AS s, uuid() AS u FROM range(60000)`,
-		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`)
 	for _, jobs := range []int{2, 3} {
 		folder, err := local.OpenFolder(filepath.Join(dir, "backups", string(rune('0'+jobs))), true)
 		if err != nil {
@@ -59,20 +49,10 @@ func TestWideTablesAtOnceOverMemoryLimit(t *testing.T) {
 func TestFingerprintsAtOnceOverMemoryLimit(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "stats.duckdb")
-	db, err := dbfile.Open(context.Background(), src, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	testutil.WriteDB(t, src,
 		`CREATE TABLE big1 AS SELECT range AS id, repeat('x', 24000000) || range AS s FROM range(2)`,
 		`CREATE TABLE big2 AS SELECT range AS id, repeat('y', 24000000) || range AS s FROM range(2)`,
-		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+		`CREATE TABLE narrow AS SELECT range AS id FROM range(1000)`)
 	folder, err := local.OpenFolder(filepath.Join(dir, "backups"), true)
 	if err != nil {
 		t.Fatal(err)

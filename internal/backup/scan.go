@@ -111,21 +111,7 @@ func (r *run) scanTables(ctx context.Context) ([]scanned, error) {
 			mu.Unlock()
 		}
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < jobs; w++ {
-		conn, err := readConn(ctx, r.db)
-		if err != nil {
-			slog.Debug("extra connection for fingerprints", "err", err)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-			work(conn, false)
-		}()
-	}
+	wait := onExtraConns(ctx, r.db, jobs-1, "fingerprints", func(conn *sql.Conn) { work(conn, false) })
 	if jobs > 1 {
 		base := *r.cat
 		started := time.Now()
@@ -156,7 +142,7 @@ func (r *run) scanTables(ctx context.Context) ([]scanned, error) {
 	if !aborted {
 		work(r.conn, true)
 	}
-	wg.Wait()
+	wait()
 	if failed != nil {
 		return nil, failed
 	}

@@ -36,6 +36,21 @@ func fileRoot(t *testing.T, dir string, ttl time.Duration) *Root {
 	return r
 }
 
+// serverRoot opens the root at a test server's URL, closed with the test.
+func serverRoot(t *testing.T, ctx context.Context, rawURL string) *Root {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRoot(ctx, u, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r.(*Root)
+}
+
 func folderOf(t *testing.T, r *Root) *Folder {
 	f, err := r.Folder(context.Background(), "p", true)
 	if err != nil {

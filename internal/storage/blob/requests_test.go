@@ -3,7 +3,6 @@ package blob
 import (
 	"context"
 	"io"
-	"net/url"
 	"testing"
 	"time"
 
@@ -24,20 +23,7 @@ func TestRequestsPerOperation(t *testing.T) {
 			t.Setenv("XDG_CACHE_HOME", t.TempDir())
 			t.Setenv("HOME", t.TempDir())
 			ctx := context.Background()
-			u, err := url.Parse(srv.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := OpenRoot(ctx, u, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			sf, err := r.Folder(ctx, "p", true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := sf.(*Folder)
+			f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
 			// The first lock probes the store's conditional writes.
 			unlock, err := f.Lock(ctx, false, time.Second)
 			if err != nil {

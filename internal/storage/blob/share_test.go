@@ -61,20 +61,7 @@ func TestListedSizesFollowOwnWrites(t *testing.T) {
 	srv := blobtest.Get(t, "minio")
 	srv.Setenv(t)
 	ctx := context.Background()
-	u, err := url.Parse(srv.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenRoot(ctx, u, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	sf, err := r.Folder(ctx, "p", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := sf.(*Folder)
+	f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
 	read := func(name string) string {
 		t.Helper()
 		h, err := f.Open(ctx, name)

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -147,28 +146,11 @@ func catalogOf(t *testing.T, path string) []string {
 func TestVariantNested(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "data", "players", "vn", "stats.duckdb")
-	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("duckdb", src+"?storage_compatibility_version=v1.5.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	for i, v := range nestedVariants {
-		rows = append(rows, fmt.Sprintf("(%d, %s)", i, v))
-	}
-	for _, q := range []string{
+	variantDB(t, src,
 		"CREATE TABLE vn (id INTEGER PRIMARY KEY, v VARIANT, l VARIANT[], s STRUCT(v VARIANT, n INTEGER))",
-		"INSERT INTO vn (id, v) VALUES " + strings.Join(rows, ", "),
+		"INSERT INTO vn (id, v) VALUES "+numbered(nestedVariants),
 		"UPDATE vn SET l = [NULL, v], s = {'v': v, 'n': id} WHERE id % 2 = 0",
-		"CREATE TABLE vn2 AS SELECT * FROM vn WHERE id < 4",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+		"CREATE TABLE vn2 AS SELECT * FROM vn WHERE id < 4")
 	want := nestedRows(t, src)
 	wantCatalog := catalogOf(t, src)
 	if !strings.Contains(strings.Join(want, "\n"), `vn 0 v OBJECT(a)["a": INTERVAL(1 day|0,1,0), ]`) {

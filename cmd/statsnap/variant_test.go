@@ -55,6 +55,34 @@ func variantRows(t *testing.T, path string) []string {
 	return testutil.Strings(t, db, q)
 }
 
+// variantDB makes the database at src (and its folder) with statements,
+// in the storage version that stores VARIANT (1.5.0).
+func variantDB(t *testing.T, src string, stmts ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", src+"?storage_compatibility_version=v1.5.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// numbered is a VALUES list of (i, v) for each value v, i from 0.
+func numbered(values []string) string {
+	rows := make([]string, len(values))
+	for i, v := range values {
+		rows[i] = fmt.Sprintf("(%d, %s)", i, v)
+	}
+	return strings.Join(rows, ", ")
+}
+
 // TestVariantTypedValues carries VARIANTs holding an INTERVAL, TIMETZ,
 // BIT, BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS, GEOMETRY, HUGEINT,
 // UHUGEINT or UBIGINT, top level and as elements of a VARIANT[] column,
@@ -65,27 +93,10 @@ func variantRows(t *testing.T, path string) []string {
 func TestVariantTypedValues(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "data", "players", "var", "stats.duckdb")
-	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("duckdb", src+"?storage_compatibility_version=v1.5.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	for i, v := range variantValues {
-		rows = append(rows, fmt.Sprintf("(%d, %s)", i, v))
-	}
-	for _, q := range []string{
+	variantDB(t, src,
 		"CREATE TABLE vt (id INTEGER PRIMARY KEY, v VARIANT, l VARIANT[])",
-		"INSERT INTO vt (id, v) VALUES " + strings.Join(rows, ", "),
-		"UPDATE vt SET l = [v, NULL, v] WHERE id % 2 = 0",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+		"INSERT INTO vt (id, v) VALUES "+numbered(variantValues),
+		"UPDATE vt SET l = [v, NULL, v] WHERE id % 2 = 0")
 	want := variantRows(t, src)
 	if len(want) != len(variantValues) || !strings.Contains(strings.Join(want, "\n"), "INTERVAL|") {
 		t.Fatalf("source rows %q", want)

@@ -393,7 +393,7 @@ func backupOne(cmd *cobra.Command, g *globals, o backupOptions, j backupJob, at 
 		Skipped:        res.Manifest.Skipped,
 	}
 	if res.ManifestName != "" {
-		out.Manifest = storage.Join(dir, res.ManifestName)
+		out.Manifest = storage.Redact(storage.Join(dir, res.ManifestName))
 	}
 	for k, t := range res.Manifest.Tables {
 		tj := backupTableJSON{Rows: t.Rows, File: t.File, BLAKE3: t.BLAKE3, Bytes: t.FileSizeBytes}

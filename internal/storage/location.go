@@ -154,13 +154,16 @@ func ReplacerOf(f Folder) (Replacer, bool) {
 }
 
 // Join appends a player folder's name to a root location: to the path of
-// a URL (before its query), or as a path element.
+// a URL (before its query), or as a path element. Every query parameter
+// is kept: the joined location is opened, and one blanked by Redact (an
+// S3 profile, say) would open another store or none. Messages that show
+// it redact it themselves.
 func Join(location, name string) string {
 	if _, u, err := Parse(location); err == nil && u != nil {
 		c := *u
 		c.Path = strings.TrimSuffix(c.Path, "/") + "/" + name
 		c.RawPath = ""
-		return Redact(c.String())
+		return c.String()
 	}
 	p := filepath.Join(location, name)
 	if schemeRE.MatchString(p) && !filepath.IsAbs(p) {

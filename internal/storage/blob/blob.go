@@ -276,7 +276,7 @@ func (r *Root) Folder(ctx context.Context, name string, create bool) (storage.Fo
 			return nil, err
 		}
 		prefix += name + "/"
-		loc = storage.Join(r.location, name)
+		loc = storage.Redact(storage.Join(r.location, name))
 	}
 	f := &Folder{root: r, prefix: prefix, location: loc, sub: url.PathEscape(prefix)}
 	if prefix == "" {

@@ -74,4 +74,10 @@ func TestJoinKeepsParameters(t *testing.T) {
 	if err != nil || u.Path != "/p/Alice" || u.Query().Get("localemu") != "true" || u.Query().Get("domain") != "127.0.0.1:10000" {
 		t.Fatalf("Join(%s, Alice) = %q", root, got)
 	}
+	// A parameter Redact does not know (gocloud's s3blob reads profile)
+	// is kept too: the joined location is opened, not shown.
+	root = "s3://b/p?region=us-east-1&profile=backups"
+	if u, err := url.Parse(storage.Join(root, "Bob")); err != nil || u.Query().Get("profile") != "backups" {
+		t.Fatalf("Join(%s, Bob) lost the profile: %v %v", root, u, err)
+	}
 }

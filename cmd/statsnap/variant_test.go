@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/testutil"
 )
 
@@ -62,16 +63,7 @@ func variantDB(t *testing.T, src string, stmts ...string) {
 	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("duckdb", src+"?storage_compatibility_version=v1.5.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	testutil.WriteDBWith(t, src, dbfile.Options{StorageVersion: "v1.5.0"}, stmts...)
 }
 
 // numbered is a VALUES list of (i, v) for each value v, i from 0.

@@ -276,7 +276,13 @@ func SeedExport(t testing.TB, src, folder, gamertag, id string, metadata bool) m
 // WriteDB creates the DuckDB database at path with stmts run in it.
 func WriteDB(t testing.TB, path string, stmts ...string) {
 	t.Helper()
-	db, err := dbfile.Open(context.Background(), path, false)
+	WriteDBWith(t, path, dbfile.Options{}, stmts...)
+}
+
+// WriteDBWith is WriteDB with open options (a storage version, say).
+func WriteDBWith(t testing.TB, path string, o dbfile.Options, stmts ...string) {
+	t.Helper()
+	db, err := dbfile.OpenWith(context.Background(), path, o)
 	if err != nil {
 		t.Fatal(err)
 	}

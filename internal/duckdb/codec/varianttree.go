@@ -421,24 +421,9 @@ func checkShape(t *dtype, depth int) error {
 	return fmt.Errorf("type %s is not a shape's", t.sql())
 }
 
-// shapeText spells a checked shape as backup's SQL does.
-func shapeText(t *dtype) string {
-	switch t.kind {
-	case kindList:
-		return shapeText(t.elem) + "[]"
-	case kindStruct, kindUnion:
-		kw := "STRUCT("
-		if t.kind == kindUnion {
-			kw = "UNION("
-		}
-		parts := make([]string, len(t.fields))
-		for i, f := range t.fields {
-			parts[i] = sqlq.Ident(f.name) + " " + shapeText(f.typ)
-		}
-		return kw + strings.Join(parts, ", ") + ")"
-	}
-	return t.name + t.params
-}
+// shapeText spells a checked shape as backup's SQL does: a shape holds
+// only lists, structs, unions and scalars, which sql spells that way.
+func shapeText(t *dtype) string { return t.sql() }
 
 // parseShapes checks a column's recorded shapes.
 func parseShapes(list []string) ([]*shape, error) {

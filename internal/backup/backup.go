@@ -887,6 +887,12 @@ func readConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The pool may hand back a connection whose transaction aborted (out
+	// of memory) and whose ROLLBACK failed too, for memory, before it was
+	// returned: BEGIN on it fails with "Current transaction is aborted"
+	// (CI met it in the fidelity suite). Roll back first; on a connection
+	// with no transaction that is an error, and nothing.
+	_, _ = conn.ExecContext(ctx, "ROLLBACK")
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		conn.Close()
 		return nil, err

@@ -222,12 +222,24 @@ func (f *Folder) Lock(ctx context.Context, exclusive bool, wait time.Duration) (
 	}
 	host, _ := os.Hostname()
 	deadline := time.Now().Add(wait)
+	failures := 0
 	for {
 		me := lease{ID: newID(), Exclusive: exclusive, Host: host, PID: os.Getpid(), Expires: time.Now().Add(f.root.lease.ttl)}
 		key, holder, err := f.tryLease(ctx, me)
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", f.location, err)
+			failures++
+			if !transient(ctx, err) || failures >= leaseAttempts {
+				return nil, fmt.Errorf("lock %s: %w", f.location, err)
+			}
+			slog.Warn("cannot take the lease; trying again", "folder", f.location, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(failures) * 200 * time.Millisecond):
+			}
+			continue
 		}
+		failures = 0
 		if holder == nil {
 			return f.hold(ctx, key, me), nil
 		}
@@ -240,6 +252,30 @@ func (f *Folder) Lock(ctx context.Context, exclusive bool, wait time.Duration) (
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// leaseAttempts bounds the tries of a lease whose writes fail for a
+// reason that may pass.
+const leaseAttempts = 4
+
+// transient tells a failure worth another try from one that will not pass
+// by itself. Lease objects come and go under one prefix, and a store can
+// trip over that: versitygw's posix backend removes a folder left empty
+// by the last DeleteObject, and a PutObject into it at that moment fails
+// with 409 ExistingObjectIsDirectory (seen in CI as a waiter's failure
+// while the holder released). The SDKs retry 5xx and throttling
+// themselves but not a 409, which is why it is retried here.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, k := range []error{context.Canceled, context.DeadlineExceeded, storage.ErrPermission, storage.ErrNoSpace, storage.ErrNotFound, storage.ErrUnsupported,
+		storage.ErrReadOnly, storage.ErrUnsafeName, storage.ErrLocation} {
+		if errors.Is(err, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // tryLease makes one attempt. It returns the lease's key when taken, or

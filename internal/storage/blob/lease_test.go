@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -282,5 +283,73 @@ func TestLeaseLostWhenRenewalFails(t *testing.T) {
 	}
 	if err := unlock(); err != nil {
 		t.Errorf("unlock after the loss: %v", err)
+	}
+}
+
+// TestLeaseRetriesAConflict: a lease write that the store answers with
+// a 409 that is not a failed condition (versitygw does so when the put
+// races with the removal of the prefix's last object) is tried again, a
+// bounded number of times, and a store that keeps refusing gets its own
+// error back, not "locked".
+func TestLeaseRetriesAConflict(t *testing.T) {
+	for _, name := range []string{"minio", "versitygw"} {
+		t.Run(name, func(t *testing.T) {
+			srv, reqs := blobtest.Get(t, name).Counted(t)
+			srv.Setenv(t)
+			t.Setenv("XDG_CACHE_HOME", t.TempDir())
+			t.Setenv("HOME", t.TempDir())
+			ctx := context.Background()
+			f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
+			puts := func(limit int) func(r *http.Request) bool {
+				n := 0
+				return func(r *http.Request) bool {
+					if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/"+storage.LockName) {
+						return false
+					}
+					n++
+					return limit < 0 || n <= limit
+				}
+			}
+			// The probe first, then two refused writes of the lease.
+			unlock, err := f.Lock(ctx, true, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unlock(); err != nil {
+				t.Fatal(err)
+			}
+			reqs.Take()
+			reqs.Fail(puts(2))
+			unlock, err = f.Lock(ctx, true, 0)
+			if err != nil {
+				t.Fatalf("lock after two conflicts: %v", err)
+			}
+			if err := unlock(); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range reqs.Take() {
+				if strings.HasPrefix(r, "PUT ") && strings.Contains(r, "/"+storage.LockName) {
+					n++
+				}
+			}
+			if n != 3 {
+				t.Errorf("%d writes of the lease, want 3 (two refused, one taken)", n)
+			}
+			reqs.Fail(puts(-1))
+			_, err = f.Lock(ctx, true, time.Minute)
+			if err == nil || errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "ExistingObjectIsDirectory") {
+				t.Fatalf("lock on a store that always refuses: %v, want its error", err)
+			}
+			reqs.Fail(nil)
+			// Nothing of the failed attempts stands in the way.
+			unlock, err = f.Lock(ctx, true, 0)
+			if err != nil {
+				t.Fatalf("lock once the store accepts again: %v", err)
+			}
+			if err := unlock(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -145,9 +146,24 @@ func find(name string) (Server, error) {
 // Requests are the requests sent to a server through Counted's proxy,
 // one line each: the method and the URL's path and query.
 type Requests struct {
-	mu  sync.Mutex
-	log []string
+	mu   sync.Mutex
+	log  []string
+	fail func(r *http.Request) bool
 }
+
+// Fail makes the proxy answer each request for which fail returns true
+// with S3's 409 ExistingObjectIsDirectory, the error versitygw returns
+// when a PutObject races with the removal of its folder, instead of
+// passing it on. The request is still recorded.
+func (r *Requests) Fail(fail func(r *http.Request) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = fail
+}
+
+// conflict is the body of S3's error answer.
+const conflict = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>ExistingObjectIsDirectory</Code><Message>Existing Object is a directory.</Message></Error>`
 
 // Take returns the requests since the last Take, and forgets them.
 func (r *Requests) Take() []string {
@@ -174,7 +190,15 @@ func (s Server) Counted(t testing.TB) (Server, *Requests) {
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqs.mu.Lock()
 		reqs.log = append(reqs.log, r.Method+" "+r.URL.RequestURI())
+		fail := reqs.fail != nil && reqs.fail(r)
 		reqs.mu.Unlock()
+		if fail {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, conflict)
+			return
+		}
 		if !s3 {
 			r.Host = target.Host
 		}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"path"
 	"path/filepath"
 	"sort"
@@ -165,6 +167,22 @@ type Ledger struct {
 	Manifests map[string]ManifestCheck `json:"manifests"`
 	Checksum  string                   `json:"ledger_checksum,omitempty"`
 	MAC       string                   `json:"ledger_mac,omitempty"`
+
+	// base is where a ledger that TrustedLedger or PrefetchLedger
+	// returned came from (nil for one made or parsed otherwise).
+	base *ledgerBase
+}
+
+// ledgerBase is the stored ledger a ledger in memory stands for: the
+// version it was read at, so that UpdateLedgerFrom can save over exactly
+// that one with a compare-and-swap and need not read it again.
+type ledgerBase struct {
+	// version is the stored ledger's (storage.Absent when there was
+	// none), or "" when the folder gives no versions or the read failed.
+	version storage.Version
+	// stored: the ledger is the stored one, trusted; otherwise it is an
+	// empty one that stands in for a missing or untrusted stored one.
+	stored bool
 }
 
 // Errors of ledgers. Both mean "start from an empty ledger".
@@ -333,29 +351,53 @@ func MarshalLedger(l *Ledger, key []byte) ([]byte, error) {
 // or belongs to another folder than folderName; callers then start from
 // NewLedger, which only costs re-verification.
 func LoadLedger(ctx context.Context, f storage.Folder, folderName string, key []byte) (*Ledger, error) {
-	r, err := f.Open(ctx, LedgerName)
-	if err != nil {
-		if storage.IsNotExist(err) {
-			return nil, ErrNoLedger
+	l, _, err := loadLedger(ctx, f, folderName, key)
+	return l, err
+}
+
+// loadLedger is LoadLedger, also returning the version read (see
+// ledgerBase): on a folder that is a storage.Swapper the read is
+// versioned, in the same one request.
+func loadLedger(ctx context.Context, f storage.Folder, folderName string, key []byte) (*Ledger, storage.Version, error) {
+	var raw []byte
+	var v storage.Version
+	if sw, ok := storage.SwapperOf(f); ok {
+		var err error
+		raw, v, err = sw.ReadVersion(ctx, LedgerName, MaxLedgerSize)
+		if err != nil {
+			if storage.IsNotExist(err) {
+				return nil, storage.Absent, ErrNoLedger
+			}
+			return nil, v, fmt.Errorf("%w: read: %v", ErrLedgerUntrusted, err)
 		}
-		return nil, fmt.Errorf("%w: open: %v", ErrLedgerUntrusted, err)
-	}
-	defer r.Close()
-	if r.Size() > MaxLedgerSize {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d MiB", ErrLedgerUntrusted, r.Size(), MaxLedgerSize>>20)
-	}
-	raw, err := io.ReadAll(io.LimitReader(r, MaxLedgerSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read: %v", ErrLedgerUntrusted, err)
+		if len(raw) > MaxLedgerSize {
+			return nil, v, fmt.Errorf("%w: more than %d MiB", ErrLedgerUntrusted, MaxLedgerSize>>20)
+		}
+	} else {
+		r, err := f.Open(ctx, LedgerName)
+		if err != nil {
+			if storage.IsNotExist(err) {
+				return nil, "", ErrNoLedger
+			}
+			return nil, "", fmt.Errorf("%w: open: %v", ErrLedgerUntrusted, err)
+		}
+		defer r.Close()
+		if r.Size() > MaxLedgerSize {
+			return nil, "", fmt.Errorf("%w: %d bytes, more than %d MiB", ErrLedgerUntrusted, r.Size(), MaxLedgerSize>>20)
+		}
+		raw, err = io.ReadAll(io.LimitReader(r, MaxLedgerSize+1))
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: read: %v", ErrLedgerUntrusted, err)
+		}
 	}
 	l, err := ParseLedger(raw, key)
 	if err != nil {
-		return nil, err
+		return nil, v, err
 	}
 	if l.Folder != folderName {
-		return nil, fmt.Errorf("%w: it belongs to folder %q, not %q (copied from another player?)", ErrLedgerUntrusted, l.Folder, folderName)
+		return nil, v, fmt.Errorf("%w: it belongs to folder %q, not %q (copied from another player?)", ErrLedgerUntrusted, l.Folder, folderName)
 	}
-	return l, nil
+	return l, v, nil
 }
 
 // Consistent reports an error when the ledger records a file with another
@@ -570,21 +612,17 @@ func (l *Ledger) Forget(snaps []Info) bool {
 	return len(l.Files)+len(l.Snapshots)+len(l.Manifests) != n
 }
 
-// Save writes the ledger atomically. A folder that replaces a file in
-// one step (storage.Replacer: an object store's PUT) gets one write.
-// Elsewhere it is a temporary name, then Publish, with the old ledger
-// removed just before: Publish never replaces a file, and a crash in
-// between only loses the record (re-verification), never a snapshot. The
-// caller holds the folder's lock (shared is enough: two verifies racing
-// lose at most one's records, which only costs re-verification).
+// Save writes the ledger atomically, replacing whatever is stored
+// (UpdateLedger merges with it first). A folder that replaces a file in
+// one step (storage.Replacer: an object store's PUT, a local rename)
+// gets one write. Elsewhere it is a temporary name, then Publish, with
+// the old ledger removed just before: Publish never replaces a file, and
+// a crash in between only loses the record (re-verification), never a
+// snapshot. The caller holds the folder's lock.
 func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now time.Time) error {
-	l.Format, l.Tool, l.Updated = LedgerFormat, ToolVersion, now.UTC()
-	data, err := MarshalLedger(l, key)
+	data, err := l.encode(key, now)
 	if err != nil {
 		return err
-	}
-	if len(data) > MaxLedgerSize {
-		return fmt.Errorf("write ledger: %d bytes is more than the %d MiB a ledger may hold", len(data), MaxLedgerSize>>20)
 	}
 	if rp, ok := storage.ReplacerOf(f); ok {
 		if err := rp.Replace(ctx, LedgerName, data); err != nil {
@@ -612,6 +650,20 @@ func (l *Ledger) Save(ctx context.Context, f storage.Folder, key []byte, now tim
 	return nil
 }
 
+// encode stamps the ledger and returns its JSON, within the size a
+// ledger may have.
+func (l *Ledger) encode(key []byte, now time.Time) ([]byte, error) {
+	l.Format, l.Tool, l.Updated = LedgerFormat, ToolVersion, now.UTC()
+	data, err := MarshalLedger(l, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxLedgerSize {
+		return nil, fmt.Errorf("write ledger: %d bytes is more than the %d MiB a ledger may hold", len(data), MaxLedgerSize>>20)
+	}
+	return data, nil
+}
+
 // LedgerFiles returns the ledger's file names, sorted (for tests and
 // reports).
 func (l *Ledger) LedgerFiles() []string {
@@ -636,19 +688,22 @@ func TrustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []In
 // function that waits for it and answers as TrustedLedger would for
 // snaps. A verify calls it after the listing and before the scan of the
 // manifests, so that on an object store the ledger's GET overlaps the
-// manifests' parsing. The function may be called more than once (a
-// deferred call makes sure the read has ended before the folder
-// closes); every call returns the first answer.
+// manifests' parsing; the ledger it returns remembers the version read,
+// so that UpdateLedgerFrom saves over it without reading it again. The
+// function may be called more than once (a deferred call makes sure the
+// read has ended before the folder closes); every call returns the
+// first answer.
 func PrefetchLedger(ctx context.Context, f storage.Folder, key []byte) func(snaps []Info) (*Ledger, error) {
 	name := FolderName(f.Location())
 	type loaded struct {
 		l   *Ledger
+		v   storage.Version
 		err error
 	}
 	ch := make(chan loaded, 1)
 	go func() {
-		l, err := LoadLedger(ctx, f, name, key)
-		ch <- loaded{l, err}
+		l, v, err := loadLedger(ctx, f, name, key)
+		ch <- loaded{l, v, err}
 	}()
 	var once sync.Once
 	var l *Ledger
@@ -656,7 +711,7 @@ func PrefetchLedger(ctx context.Context, f storage.Folder, key []byte) func(snap
 	return func(snaps []Info) (*Ledger, error) {
 		once.Do(func() {
 			r := <-ch
-			l, _, err = trust(name, r.l, r.err, snaps)
+			l, _, err = trust(name, r.l, r.v, r.err, snaps)
 		})
 		return l, err
 	}
@@ -666,40 +721,148 @@ func PrefetchLedger(ctx context.Context, f storage.Folder, key []byte) func(snap
 // is the stored one.
 func trustedLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info) (*Ledger, bool, error) {
 	name := FolderName(f.Location())
-	l, err := LoadLedger(ctx, f, name, key)
-	return trust(name, l, err, snaps)
+	l, v, err := loadLedger(ctx, f, name, key)
+	return trust(name, l, v, err, snaps)
 }
 
-// trust completes trustedLedger from LoadLedger's answer.
-func trust(name string, l *Ledger, err error, snaps []Info) (*Ledger, bool, error) {
+// trust completes trustedLedger from loadLedger's answer, and records
+// in the ledger returned the version it stands for.
+func trust(name string, l *Ledger, v storage.Version, err error, snaps []Info) (*Ledger, bool, error) {
 	if err == nil {
 		err = l.Consistent(snaps)
 	}
-	switch {
-	case err == nil:
-		return l, true, nil
-	case errors.Is(err, ErrNoLedger):
-		return NewLedger(name), false, nil
+	if err != nil {
+		l = NewLedger(name)
 	}
-	return NewLedger(name), false, err
+	l.base = &ledgerBase{version: v, stored: err == nil}
+	if err == nil || errors.Is(err, ErrNoLedger) {
+		return l, err == nil, nil
+	}
+	return l, false, err
 }
+
+// ledgerAttempts bounds UpdateLedgerFrom's compare-and-swaps: each lost
+// one means another process saved its records in between, which a few
+// verifies finishing together do once or twice each.
+const ledgerAttempts = 8
 
 // UpdateLedger adds the records of delta to the folder's ledger and saves
 // it: the stored ledger is read again first, so that records another
 // process wrote since this one started are kept, and records of files
 // snaps no longer hold are dropped. A stored ledger that is not trusted is
-// replaced. The caller holds the folder's lock.
+// replaced. The caller holds the folder's lock (shared is enough).
 func UpdateLedger(ctx context.Context, f storage.Folder, key []byte, snaps []Info, delta *Ledger, now time.Time) error {
-	l, stored, _ := trustedLedger(ctx, f, key, snaps)
-	changed := l.Merge(delta)
-	if snaps != nil && l.Forget(snaps) {
-		changed = true
+	return UpdateLedgerFrom(ctx, f, key, snaps, nil, delta, now)
+}
+
+// UpdateLedgerFrom is UpdateLedger starting from base, the ledger this
+// process read earlier (from PrefetchLedger or TrustedLedger, for the
+// same snaps), instead of reading it again. On a folder that swaps a
+// file by version (storage.Swapper) the save is a compare-and-swap with
+// the version base was read at: when nobody wrote the ledger since, it
+// is one conditional write, with no read and no second parse; when
+// someone did, the swap is refused, and the stored ledger is read, the
+// records merged into it and the swap tried again, a bounded number of
+// times. So two verifies that finish together (both under the shared
+// lock) keep each other's records: of two swaps from one version only
+// one wins, and the other merges into the winner's. Without versions
+// (base nil, a folder that is no Swapper, a store that ignores
+// conditions) the ledger is read again just before a plain replace, as
+// UpdateLedger always did; racing savers may then lose one's records,
+// which costs only re-verification.
+func UpdateLedgerFrom(ctx context.Context, f storage.Folder, key []byte, snaps []Info, base, delta *Ledger, now time.Time) error {
+	sw, swaps := storage.SwapperOf(f)
+	l, stored := (*Ledger)(nil), false
+	if base != nil && base.base != nil && base.base.version != "" && swaps {
+		l, stored = base.clone(), base.base.stored
 	}
-	if !changed && (stored || (len(l.Files) == 0 && len(l.Snapshots) == 0 && len(l.Manifests) == 0)) {
-		// Nothing new (a verify --max-age that read nothing, a folder
-		// statsnap never checked): the stored ledger already says it all,
-		// and not rewriting it keeps such runs as cheap as a listing.
+	for attempt := 1; ; attempt++ {
+		fromBase := l != nil
+		if l == nil {
+			l, stored, _ = trustedLedger(ctx, f, key, snaps)
+		}
+		changed := l.Merge(delta)
+		if snaps != nil && l.Forget(snaps) {
+			changed = true
+		}
+		if !changed && (stored || (len(l.Files) == 0 && len(l.Snapshots) == 0 && len(l.Manifests) == 0)) {
+			// Nothing new (a verify --max-age that read nothing, a folder
+			// statsnap never checked): the stored ledger already says it
+			// all, and not rewriting it keeps such runs as cheap as a
+			// listing. (A stale base says no less than the stored one:
+			// others only add records newer than its own.)
+			return nil
+		}
+		v := l.base.version
+		if !swaps || v == "" {
+			return l.Save(ctx, f, key, now)
+		}
+		data, err := l.encode(key, now)
+		if err != nil {
+			return err
+		}
+		err = sw.ReplaceIf(ctx, LedgerName, data, v)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, storage.ErrUnsupported):
+			// The store cannot compare (blob's probe says why): replace
+			// plainly, after a fresh read when l came from before.
+			slog.Debug("the ledger is replaced without compare-and-swap", "folder", f.Location(), "err", err)
+			swaps = false
+			if fromBase {
+				l = nil
+				continue
+			}
+			return l.Save(ctx, f, key, now)
+		case !errors.Is(err, storage.ErrChanged):
+			return fmt.Errorf("write ledger: %w", err)
+		case attempt >= ledgerAttempts:
+			return fmt.Errorf("write ledger: other processes kept changing it (%d tries): %w", attempt, err)
+		}
+		// Another process saved since l was read: read its ledger, merge
+		// again, after a short random pause so that savers who keep
+		// meeting drift apart.
+		slog.Debug("the ledger changed since it was read; merging again", "folder", f.Location(), "attempt", attempt)
+		l = nil
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// pause waits a random few milliseconds, more after each lost swap.
+func pause(ctx context.Context, attempt int) error {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	d := time.Duration(int(b[0])%(5*attempt)+1) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		return nil
 	}
-	return l.Save(ctx, f, key, now)
+}
+
+// clone copies the ledger's records, so that merging into the copy
+// leaves the original (still the one a verify consulted) as it was.
+func (l *Ledger) clone() *Ledger {
+	c := *l
+	c.Files, c.Snapshots, c.Manifests = maps.Clone(l.Files), maps.Clone(l.Snapshots), maps.Clone(l.Manifests)
+	if c.Files == nil {
+		c.Files = map[string]Check{}
+	}
+	if c.Snapshots == nil {
+		c.Snapshots = map[string]SnapshotCheck{}
+	}
+	if c.Manifests == nil {
+		c.Manifests = map[string]ManifestCheck{}
+	}
+	if l.base != nil {
+		b := *l.base
+		c.base = &b
+	}
+	return &c
 }

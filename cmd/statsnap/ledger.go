@@ -124,10 +124,18 @@ func ledgerWarning(dir string, err error) string {
 // saveChecks merges a run's checks into the folder's ledger. Failing to
 // save costs only re-verification, so it is a warning, never a failure.
 func saveChecks(ctx context.Context, g *globals, f storage.Folder, key []byte, snaps []snapshot.Info, delta *snapshot.Ledger, now time.Time) {
+	saveChecksOnto(ctx, g, f, key, snaps, nil, delta, now)
+}
+
+// saveChecksOnto is saveChecks for a run that read the ledger at its
+// start (base, from snapshot.PrefetchLedger): the save is then a
+// compare-and-swap with what was read, one write when nobody else saved
+// since, and a merge with their records when someone did.
+func saveChecksOnto(ctx context.Context, g *globals, f storage.Folder, key []byte, snaps []snapshot.Info, base, delta *snapshot.Ledger, now time.Time) {
 	if delta == nil {
 		return
 	}
-	if err := snapshot.UpdateLedger(context.WithoutCancel(ctx), f, key, snaps, delta, now); err != nil {
+	if err := snapshot.UpdateLedgerFrom(context.WithoutCancel(ctx), f, key, snaps, base, delta, now); err != nil {
 		fmt.Fprintf(g.stderr, "warning: could not update the verification ledger of %s: %v; the next verify or prune only reads more\n", f.Location(), err)
 	}
 }

@@ -328,7 +328,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	// Record what was found before reporting it: a later run then reads
 	// the files least recently checked first.
 	if ignored != nil || !ledgerStored(ledger) || !ledger.Covers(fr.Delta) {
-		saveChecks(ctx, g, folder, r.key, snaps, fr.Delta, r.now)
+		saveChecksOnto(ctx, g, folder, r.key, snaps, ledger, fr.Delta, r.now)
 	}
 
 	var opErr error

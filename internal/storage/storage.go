@@ -103,6 +103,53 @@ type Replacer interface {
 	Replace(ctx context.Context, name string, data []byte) error
 }
 
+// Version names one stored state of a file as Swapper.ReadVersion saw
+// it: an opaque token that only the folder that issued it interprets
+// (an ETag, a GCS generation, a content hash). The zero Version names
+// nothing; Absent is the version of a file that does not exist.
+type Version string
+
+// Absent is the version ReadVersion gives a missing file: ReplaceIf with
+// it creates the file only if it is still missing.
+const Absent Version = "absent"
+
+// ErrChanged means a conditional replace found the file changed since
+// the version it was given was read (another process wrote or removed
+// it, or created it where it was missing). The caller reads it again and
+// retries; nothing was written.
+var ErrChanged error = &sentinel{"changed since it was read", nil}
+
+// Swapper is implemented by folders that replace a small file by
+// compare-and-swap, so that two processes updating it at once (two
+// verifies under a shared lock, each merging its records into the
+// ledger) cannot both win from one version and silently drop the
+// other's update: the loser gets ErrChanged, reads again and merges
+// again. Like Replacer, a successful ReplaceIf never shows a reader a
+// missing or half-written file. statsnap uses it only for the ledger.
+type Swapper interface {
+	// ReadVersion reads the whole file name, at most limit bytes of it,
+	// and returns them with the version read. A file larger than limit
+	// returns its first limit+1 bytes (the caller refuses it) and a
+	// version that still stands for the whole file. A missing file is
+	// an error wrapping ErrNotFound, with version Absent.
+	ReadVersion(ctx context.Context, name string, limit int64) ([]byte, Version, error)
+	// ReplaceIf writes data under name only if the stored file is still
+	// at version v (for Absent: still missing). Otherwise it writes
+	// nothing and returns an error wrapping ErrChanged. A store that
+	// cannot honour the condition returns an error wrapping
+	// ErrUnsupported, and the caller falls back to Replacer.
+	ReplaceIf(ctx context.Context, name string, data []byte, v Version) error
+}
+
+// SwapperOf returns f's Swapper when it has one.
+func SwapperOf(f Folder) (Swapper, bool) {
+	if o, ok := f.(*ownedFolder); ok {
+		f = o.Folder
+	}
+	s, ok := f.(Swapper)
+	return s, ok
+}
+
 type lockLostKey struct{}
 
 // WithLockLost returns ctx carrying lost, which Lock hands the lease it
@@ -122,6 +169,11 @@ func LockLost(ctx context.Context) func(error) {
 
 // LockName is the lock file (or lease object) inside every player folder.
 const LockName = ".statsnap.lock"
+
+// ReplaceLockName is the file a local folder flocks, exclusively and
+// only for a moment, while it compares and swaps a file (Swapper). Like
+// LockName it is statsnap's own: List leaves it out.
+const ReplaceLockName = LockName + ".replace"
 
 // TempPrefix starts every staging name (see Folder).
 const TempPrefix = ".statsnap-tmp-"

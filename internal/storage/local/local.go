@@ -107,7 +107,7 @@ func (l *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 	}
 	out := make([]storage.Entry, 0, len(des))
 	for _, de := range des {
-		if !de.Type().IsRegular() || de.Name() == storage.LockName {
+		if !de.Type().IsRegular() || de.Name() == storage.LockName || de.Name() == storage.ReplaceLockName {
 			continue
 		}
 		fi, err := de.Info()

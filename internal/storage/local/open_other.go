@@ -39,3 +39,24 @@ func (l *lockFile) try(exclusive bool) (bool, error) {
 }
 
 func (l *lockFile) close() error { return l.fl.Unlock() }
+
+// identity names the file fi describes, for versions of files too large
+// to hash: on these platforms, its size and time are all there is.
+func identity(fi os.FileInfo) string { return "" }
+
+// tryReplaceLock tries once to take the exclusive lock of the file p
+// (storage.ReplaceLockName) and returns its release, or nil when another
+// process holds it. Here a file cannot be removed while open, so it
+// stays (List leaves it out).
+func tryReplaceLock(p string) (func() error, error) {
+	lk, err := openLock(p, true)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := lk.try(true)
+	if err != nil || !ok {
+		lk.close()
+		return nil, err
+	}
+	return lk.close, nil
+}

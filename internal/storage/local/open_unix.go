@@ -4,6 +4,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 
@@ -121,4 +122,55 @@ func (l *lockFile) try(exclusive bool) (bool, error) {
 func (l *lockFile) close() error {
 	// Closing the descriptor releases the flock.
 	return syscall.Close(l.fd)
+}
+
+// identity names the file fi describes on its device, for versions of
+// files too large to hash.
+func identity(fi os.FileInfo) string {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	}
+	return ""
+}
+
+// tryReplaceLock tries once to take the exclusive flock of the file p
+// (storage.ReplaceLockName) and returns its release, or nil when another
+// process holds it. The file exists only while held: the holder removes
+// it before it unlocks, so that no folder keeps a file of statsnap's
+// bookkeeping it does not need. That is safe because a lock counts only
+// if the name still leads to the file locked: one who opened the file
+// just before its holder removed it gets a lock on an orphan, sees the
+// name gone or leading elsewhere, and tries again.
+func tryReplaceLock(p string) (func() error, error) {
+	lk, err := openLock(p, true)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := lk.try(true)
+	if err != nil || !ok {
+		lk.close()
+		return nil, err
+	}
+	var held, named syscall.Stat_t
+	if err := syscall.Fstat(lk.fd, &held); err != nil {
+		lk.close()
+		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if err := syscall.Lstat(p, &named); err != nil || named.Dev != held.Dev || named.Ino != held.Ino {
+		lk.close()
+		if err != nil && !errors.Is(err, syscall.ENOENT) {
+			return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+		return nil, nil
+	}
+	return func() error {
+		rerr := syscall.Unlink(p)
+		if err := lk.close(); err != nil {
+			return err
+		}
+		if rerr != nil && !errors.Is(rerr, syscall.ENOENT) {
+			return &os.PathError{Op: "remove", Path: p, Err: rerr}
+		}
+		return nil
+	}, nil
 }

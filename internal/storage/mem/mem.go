@@ -25,11 +25,13 @@ type Store struct {
 	mu      sync.Mutex
 	folders map[string]map[string]*object
 	locks   map[string]*lockState
+	gen     uint64 // the last generation given to a write
 }
 
 type object struct {
 	data []byte
 	mod  time.Time
+	gen  uint64 // its write, for Swapper's versions
 }
 
 type lockState struct {
@@ -215,7 +217,70 @@ func (f *Folder) put(name string, data []byte) error {
 	if _, ok := d[name]; ok {
 		return fmt.Errorf("write %s: %w", name, storage.ErrExist)
 	}
-	d[name] = &object{data: data, mod: time.Now()}
+	f.s.gen++
+	d[name] = &object{data: data, mod: time.Now(), gen: f.s.gen}
+	return nil
+}
+
+// Replace implements storage.Replacer: the map entry changes in one step.
+func (f *Folder) Replace(ctx context.Context, name string, data []byte) error {
+	return f.replace(name, data, "")
+}
+
+// ReadVersion implements storage.Swapper; a version is the generation of
+// the write that made the file.
+func (f *Folder) ReadVersion(ctx context.Context, name string, limit int64) ([]byte, storage.Version, error) {
+	if err := storage.CheckName(name); err != nil {
+		return nil, "", err
+	}
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	o, ok := f.s.folders[f.key][name]
+	if !ok {
+		return nil, storage.Absent, fmt.Errorf("open %s: %w", name, storage.ErrNotFound)
+	}
+	data := o.data
+	if int64(len(data)) > limit {
+		data = data[:limit+1]
+	}
+	return bytes.Clone(data), version(o.gen), nil
+}
+
+// ReplaceIf implements storage.Swapper.
+func (f *Folder) ReplaceIf(ctx context.Context, name string, data []byte, v storage.Version) error {
+	if v == "" {
+		return fmt.Errorf("replace %s: no version given", name)
+	}
+	return f.replace(name, data, v)
+}
+
+func version(gen uint64) storage.Version { return storage.Version(fmt.Sprintf("gen:%d", gen)) }
+
+// replace writes name whole, only if it is at version v when v is set.
+func (f *Folder) replace(name string, data []byte, v storage.Version) error {
+	if err := storage.CheckName(name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(name, storage.TempPrefix) {
+		return fmt.Errorf("replace %s: %w: a staging name is only written, then published", name, storage.ErrUnsafeName)
+	}
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	d, ok := f.s.folders[f.key]
+	if !ok {
+		return fmt.Errorf("write %s: folder %w", name, storage.ErrNotFound)
+	}
+	if v != "" {
+		now := storage.Absent
+		if o, ok := d[name]; ok {
+			now = version(o.gen)
+		}
+		if now != v {
+			return fmt.Errorf("replace %s: %w", name, storage.ErrChanged)
+		}
+	}
+	f.s.gen++
+	d[name] = &object{data: bytes.Clone(data), mod: time.Now(), gen: f.s.gen}
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +49,8 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener, opt Options) {
 		{"PublishIsAtomicAndNeverReplaces", testPublish},
 		{"Remove", testRemove},
 		{"Replace", testReplace},
+		{"CompareAndSwap", testSwap},
+		{"CompareAndSwapRace", testSwapRace},
 		{"MissingObjects", testMissing},
 		{"UnsafeNames", testUnsafeNames},
 		{"NamesWithSpacesAndNonASCII", testNames},
@@ -360,6 +364,192 @@ func testReplace(t *testing.T, open Opener, _ Options) {
 			t.Errorf("Replace(%q) succeeded", bad)
 		}
 	}
+}
+
+// swapper returns f's Swapper; every backend has one.
+func swapper(t *testing.T, f storage.Folder) storage.Swapper {
+	t.Helper()
+	sw, ok := storage.SwapperOf(f)
+	if !ok {
+		t.Fatalf("%T is no storage.Swapper: the ledger of concurrent verifies would lose records", f)
+	}
+	return sw
+}
+
+func readVersion(t *testing.T, sw storage.Swapper, name string) ([]byte, storage.Version) {
+	t.Helper()
+	data, v, err := sw.ReadVersion(ctx(t), name, 1<<20)
+	if err != nil {
+		t.Fatalf("ReadVersion %s: %v", name, err)
+	}
+	if v == "" || v == storage.Absent {
+		t.Fatalf("ReadVersion %s: version %q for a stored file", name, v)
+	}
+	return data, v
+}
+
+// testSwap: a file is created only where it is missing, replaced only
+// at the version read, as another handle sees at once; a stale version,
+// of a file replaced or removed since, writes nothing and says
+// ErrChanged; nothing of the machinery shows in the listing.
+func testSwap(t *testing.T, open Opener, _ Options) {
+	f := folder(t, root(t, open), "p")
+	other := folder(t, root(t, open), "p")
+	sw, osw := swapper(t, f), swapper(t, other)
+	c := ctx(t)
+	const name = ".statsnap-ledger.json"
+	if _, v, err := sw.ReadVersion(c, name, 100); !errors.Is(err, storage.ErrNotFound) || v != storage.Absent {
+		t.Fatalf("ReadVersion of a missing file: %q, %v; want Absent, ErrNotFound", v, err)
+	}
+	if err := sw.ReplaceIf(c, name, []byte("one"), storage.Absent); err != nil {
+		t.Fatalf("create where missing: %v", err)
+	}
+	if err := osw.ReplaceIf(c, name, []byte("lost"), storage.Absent); !errors.Is(err, storage.ErrChanged) {
+		t.Fatalf("create where another handle just created: %v, want ErrChanged", err)
+	}
+	got, v1 := readVersion(t, osw, name)
+	if string(got) != "one" || string(read(t, other, name)) != "one" {
+		t.Fatalf("after a refused create, read %q", got)
+	}
+	if err := osw.ReplaceIf(c, name, []byte("two, longer"), v1); err != nil {
+		t.Fatalf("replace at the version read: %v", err)
+	}
+	if err := sw.ReplaceIf(c, name, []byte("lost"), v1); !errors.Is(err, storage.ErrChanged) {
+		t.Fatalf("replace at a version replaced since: %v, want ErrChanged", err)
+	}
+	got, v2 := readVersion(t, sw, name)
+	if string(got) != "two, longer" || v2 == v1 {
+		t.Fatalf("after a refused replace: %q at %q (first version %q)", got, v2, v1)
+	}
+	// A replace with the same bytes at the current version passes; the
+	// one before it is then stale wherever versions are not the content.
+	if err := sw.ReplaceIf(c, name, []byte("3"), v2); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, other, name); string(got) != "3" {
+		t.Fatalf("another handle reads %q", got)
+	}
+	// A bounded read returns one byte more than the limit.
+	if err := sw.ReplaceIf(c, name, bytes.Repeat([]byte("x"), 100), versionOf(t, sw, name)); err != nil {
+		t.Fatal(err)
+	}
+	data, vbig, err := sw.ReadVersion(c, name, 10)
+	if err != nil || len(data) != 11 || vbig == "" {
+		t.Fatalf("ReadVersion with limit 10 of 100 bytes: %d bytes, %q, %v", len(data), vbig, err)
+	}
+	if err := sw.ReplaceIf(c, name, []byte("small"), vbig); err != nil {
+		t.Fatalf("replace a large file at the version read with a limit: %v", err)
+	}
+	_, v3 := readVersion(t, sw, name)
+	if err := f.Remove(c, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := osw.ReplaceIf(c, name, []byte("lost"), v3); !errors.Is(err, storage.ErrChanged) {
+		t.Fatalf("replace at the version of a file removed since: %v, want ErrChanged", err)
+	}
+	if _, err := f.Open(c, name); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a refused replace of a removed file made one: %v", err)
+	}
+	if err := f.WriteFile(c, "keep.json", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.ReplaceIf(c, name, []byte("again"), storage.Absent); err != nil {
+		t.Fatal(err)
+	}
+	if n := names(t, other); fmt.Sprint(n) != "["+name+" keep.json]" {
+		t.Fatalf("the listing shows %q", n)
+	}
+	for _, bad := range []string{"../x", "a/b", "", storage.TempPrefix + "x"} {
+		if err := sw.ReplaceIf(c, bad, []byte("x"), storage.Absent); err == nil {
+			t.Errorf("ReplaceIf(%q) succeeded", bad)
+		}
+	}
+	if err := sw.ReplaceIf(c, name, []byte("x"), ""); err == nil {
+		t.Errorf("ReplaceIf with no version succeeded")
+	}
+}
+
+func versionOf(t *testing.T, sw storage.Swapper, name string) storage.Version {
+	t.Helper()
+	_, v := readVersion(t, sw, name)
+	return v
+}
+
+// testSwapRace: writers on handles of their own (processes, machines)
+// each add their marks to one file by read, change, compare-and-swap,
+// retrying on ErrChanged, as the ledger's updates do. Of two swaps from
+// one version only one may win, so every mark of every writer is in the
+// file at the end; a store that let both win would lose some.
+func testSwapRace(t *testing.T, open Opener, _ Options) {
+	const name = ".statsnap-ledger.json"
+	const writers, marks = 4, 3
+	c := ctx(t)
+	first := swapper(t, folder(t, root(t, open), "p"))
+	if err := first.ReplaceIf(c, name, []byte("start"), storage.Absent); err != nil {
+		t.Fatal(err)
+	}
+	sws := make([]storage.Swapper, writers)
+	for i := range sws {
+		sws[i] = swapper(t, folder(t, root(t, open), "p"))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conflicts := 0
+	errs := make(chan error, writers)
+	start := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for m := range marks {
+				mark := fmt.Sprintf(" w%d.%d", w, m)
+				for try := 0; ; try++ {
+					if try == 200 {
+						errs <- fmt.Errorf("writer %d: no swap won in 200 tries", w)
+						return
+					}
+					data, v, err := sws[w].ReadVersion(c, name, 1<<20)
+					if err != nil {
+						errs <- err
+						return
+					}
+					// Let the others read the same version: in memory,
+					// writers would otherwise rarely meet.
+					runtime.Gosched()
+					err = sws[w].ReplaceIf(c, name, append(data, mark...), v)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, storage.ErrChanged) {
+						errs <- fmt.Errorf("writer %d: %w", w, err)
+						return
+					}
+					mu.Lock()
+					conflicts++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got := string(read(t, folder(t, root(t, open), "p"), name))
+	for w := range writers {
+		for m := range marks {
+			if mark := fmt.Sprintf(" w%d.%d", w, m); !strings.Contains(got, mark) {
+				t.Errorf("mark%s was lost: %q", mark, got)
+			}
+		}
+	}
+	if want := len("start") + writers*marks*len(" w0.0"); len(got) != want {
+		t.Errorf("the file holds %d bytes, want %d: %q", len(got), want, got)
+	}
+	t.Logf("%d swaps lost a race and tried again", conflicts)
 }
 
 func testMissing(t *testing.T, open Opener, _ Options) {

@@ -209,16 +209,18 @@ func condition(as func(any) bool, kind, val string) error {
 // (see the top of this file).
 func (f *Folder) probeSwap(ctx context.Context) error {
 	r := f.root
-	test := ignoreIfMatch.Load()
+	// A test's store (ignoring If-Match, or a root of its own with no
+	// store key) is probed every time and remembered nowhere.
+	test := ignoreIfMatch.Load() || r.store == ""
 	if !test {
 		if res, ok := swapProbes.Load(r.store); ok {
 			err, _ := res.(error)
 			return err
 		}
 	}
-	cache := probeCache(r.store + " if-match")
-	if test {
-		cache = ""
+	cache := ""
+	if !test {
+		cache = probeCache(r.store + " if-match")
 	}
 	if cache != "" && fresh(cache) {
 		swapProbes.Store(r.store, nil)

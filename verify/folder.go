@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,11 +346,7 @@ func rank(u *unit) int {
 // given. With a budget, no unit is started once the bytes started reach
 // Budget.Bytes or Budget.Duration has passed; those left are deferred.
 func readUnits(ctx context.Context, f storage.Folder, units []*unit, opt FolderOptions, now time.Time) {
-	n := opt.Jobs
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	n = min(n, len(units))
+	n := min(lanes(f, opt.Jobs), len(units))
 	next := make(chan *unit)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -98,7 +98,7 @@ type Options struct {
 	AllowUnverified bool
 	// Key, when set, requires every manifest to carry a valid MAC.
 	Key []byte
-	// Jobs is how many files are hashed at once (default GOMAXPROCS).
+	// Jobs is how many files are hashed at once (default: see lanes).
 	Jobs int
 	// Quick checks only what the footer and the listing say (presence,
 	// size, row count, schema), without reading the data: it proves much
@@ -544,13 +544,7 @@ func bareTable(name, id string) string {
 // checkFiles checks every job with opt.Jobs workers and returns results in
 // job order.
 func checkFiles(ctx context.Context, f storage.Folder, jobs []job, m mode, opt Options) ([]FileResult, []Problem, error) {
-	n := opt.Jobs
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	if n > len(jobs) {
-		n = len(jobs)
-	}
+	n := min(lanes(f, opt.Jobs), len(jobs))
 	type outcome struct {
 		fr       FileResult
 		problems []Problem
@@ -810,4 +804,25 @@ func describeField(f parquetfile.Field) string {
 		s += " NOT NULL"
 	}
 	return `"` + s + `"`
+}
+
+// remoteLanes is how many files are read at once from an object store by
+// default. There a small file costs a request's round trip more than its
+// hashing, and the server's time to send the big ones is not this
+// machine's CPU: with one lane per core, the twenty small files of a
+// snapshot wait their turn one round trip at a time (measured on MinIO:
+// a verify of 20,000 matches spent 22 ms on them with 2 lanes).
+const remoteLanes = 8
+
+// lanes is how many files are read at once: jobs when given, else one per
+// core, and at least remoteLanes from an object store.
+func lanes(f storage.Folder, jobs int) int {
+	if jobs > 0 {
+		return jobs
+	}
+	n := runtime.GOMAXPROCS(0)
+	if _, local := storage.LocalPath(f, storage.LockName); !local {
+		n = max(n, remoteLanes)
+	}
+	return n
 }

@@ -544,7 +544,8 @@ func bareTable(name, id string) string {
 // checkFiles checks every job with opt.Jobs workers and returns results in
 // job order.
 func checkFiles(ctx context.Context, f storage.Folder, jobs []job, m mode, opt Options) ([]FileResult, []Problem, error) {
-	n := min(lanes(f, opt.Jobs), len(jobs))
+	front, back := lanes(f, opt.Jobs)
+	n := min(front+back, len(jobs))
 	type outcome struct {
 		fr       FileResult
 		problems []Problem
@@ -806,23 +807,28 @@ func describeField(f parquetfile.Field) string {
 	return `"` + s + `"`
 }
 
-// remoteLanes is how many files are read at once from an object store by
-// default. There a small file costs a request's round trip more than its
-// hashing, and the server's time to send the big ones is not this
-// machine's CPU: with one lane per core, the twenty small files of a
-// snapshot wait their turn one round trip at a time (measured on MinIO:
-// a verify of 20,000 matches spent 22 ms on them with 2 lanes).
-const remoteLanes = 8
+// smallLanes is how many more files are read at once from an object
+// store, each no larger than smallFile. There a small file costs a
+// request's round trip more than its hashing: with one lane per core, the
+// twenty small files of a snapshot waited their turn one round trip at a
+// time (a verify of 20,000 matches from MinIO spent 22 ms on them with 2
+// lanes). Big files keep one lane per core: the server's sending and the
+// hashing already fill the cores, and more of them at once would only
+// slow the largest, which starts first and ends last.
+const (
+	smallLanes = 6
+	smallFile  = 1 << 20
+)
 
 // lanes is how many files are read at once: jobs when given, else one per
-// core, and at least remoteLanes from an object store.
-func lanes(f storage.Folder, jobs int) int {
+// core, plus smallLanes for small files from an object store.
+func lanes(f storage.Folder, jobs int) (front, back int) {
 	if jobs > 0 {
-		return jobs
+		return jobs, 0
 	}
 	n := runtime.GOMAXPROCS(0)
 	if _, local := storage.LocalPath(f, storage.LockName); !local {
-		n = max(n, remoteLanes)
+		return n, smallLanes
 	}
-	return n
+	return n, 0
 }

@@ -237,26 +237,56 @@ type parseResult struct {
 }
 
 // readManifests parses a folder's manifests on every core: listing a
-// folder of a thousand snapshots is mostly JSON parsing.
+// folder of a thousand snapshots is mostly JSON parsing. From an object
+// store each manifest also waits for its GET, so the fetches run apart
+// from the parses, many at once: a parser never waits for a request that
+// could have been sent while it worked, and no request waits for a parse.
+// The bytes fetched and not yet parsed are bounded (fetchBudget), since a
+// manifest may be up to MaxManifestSize.
 func readManifests(ctx context.Context, f storage.Folder, manifests map[string]storage.Entry) map[string]parseResult {
 	out := make(map[string]parseResult, len(manifests))
 	var mu sync.Mutex
-	ids := make(chan string)
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
+	parsers := min(runtime.GOMAXPROCS(0), len(manifests))
+	fetchers := parsers
 	if _, local := storage.LocalPath(f, storage.LockName); !local {
-		// From an object store each manifest waits for its GET: more in
-		// flight keep the cores parsing.
-		workers = max(workers, 8)
+		fetchers = min(remoteFetches, len(manifests))
 	}
-	for w := 0; w < min(workers, len(manifests)); w++ {
-		wg.Add(1)
+	type fetched struct {
+		id  string
+		raw []byte
+		err error
+	}
+	ids := make(chan string)
+	raws := make(chan fetched, len(manifests))
+	budget := newByteBudget(fetchBudget)
+	var fetching, parsing sync.WaitGroup
+	for range fetchers {
+		fetching.Add(1)
 		go func() {
-			defer wg.Done()
+			defer fetching.Done()
 			for id := range ids {
-				p, claims, err := readManifestFile(ctx, f, manifests[id].Name)
+				e := manifests[id]
+				n := min(max(e.Size, 0), MaxManifestSize+1)
+				budget.take(n)
+				raw, err := fetchManifest(ctx, f, e.Name)
+				raws <- fetched{id, raw, err}
+			}
+		}()
+	}
+	for range parsers {
+		parsing.Add(1)
+		go func() {
+			defer parsing.Done()
+			for r := range raws {
+				var res parseResult
+				if r.err != nil {
+					res.err = r.err
+				} else {
+					res.p, res.claims, res.err = parseManifestFile(manifests[r.id].Name, r.raw)
+				}
+				budget.give(min(max(manifests[r.id].Size, 0), MaxManifestSize+1))
 				mu.Lock()
-				out[id] = parseResult{p, err, claims}
+				out[r.id] = res
 				mu.Unlock()
 			}
 		}()
@@ -265,26 +295,74 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 		ids <- id
 	}
 	close(ids)
-	wg.Wait()
+	fetching.Wait()
+	close(raws)
+	parsing.Wait()
 	return out
 }
 
-func readManifestFile(ctx context.Context, f storage.Folder, name string) (*Parsed, []string, error) {
+// remoteFetches is how many manifests are fetched at once from an object
+// store, and fetchBudget how many of their bytes may wait for a parser.
+const (
+	remoteFetches = 16
+	fetchBudget   = 2 * MaxManifestSize
+)
+
+// byteBudget lets a fetch start while the bytes held stay within the
+// budget; one fetch always may, however large, so that a manifest larger
+// than the budget still gets read.
+type byteBudget struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	left  int64
+	total int64
+}
+
+func newByteBudget(n int64) *byteBudget {
+	b := &byteBudget{left: n, total: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *byteBudget) take(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.left < n && b.left < b.total {
+		b.cond.Wait()
+	}
+	b.left -= n
+}
+
+func (b *byteBudget) give(n int64) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// fetchManifest reads a manifest's bytes, refusing one above the size a
+// manifest may have.
+func fetchManifest(ctx context.Context, f storage.Folder, name string) ([]byte, error) {
 	r, err := f.Open(ctx, name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer r.Close()
 	if r.Size() > MaxManifestSize {
-		return nil, nil, fmt.Errorf("%w: %s is %d bytes, more than %d MiB", ErrManifestCorrupt, name, r.Size(), MaxManifestSize>>20)
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d MiB", ErrManifestCorrupt, name, r.Size(), MaxManifestSize>>20)
 	}
 	raw, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	if len(raw) > MaxManifestSize {
-		return nil, nil, fmt.Errorf("%w: larger than %d MiB", ErrManifestCorrupt, MaxManifestSize>>20)
+		return nil, fmt.Errorf("%w: larger than %d MiB", ErrManifestCorrupt, MaxManifestSize>>20)
 	}
+	return raw, nil
+}
+
+// parseManifestFile parses the manifest name holds.
+func parseManifestFile(name string, raw []byte) (*Parsed, []string, error) {
 	p, err := ParseManifest(raw)
 	if err != nil {
 		return nil, parquetNames(raw), err

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -343,62 +342,76 @@ func rank(u *unit) int {
 	return 2
 }
 
-// readUnits checks the units with opt.Jobs workers, started in the order
-// given. With a budget, no unit is started once the bytes started reach
-// Budget.Bytes or Budget.Duration has passed; those left are deferred.
+// readUnits checks the units, started in the order given, on the lanes
+// that lanes gives. With a budget, no unit is started once the bytes
+// started reach Budget.Bytes or Budget.Duration has passed; those left
+// are deferred. Small-file lanes (object stores only, and never with a
+// budget, whose order is a priority) take the smallest units from the
+// other end of the order.
 func readUnits(ctx context.Context, f storage.Folder, units []*unit, opt FolderOptions, now time.Time) {
-	n := opt.Jobs
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	n = min(n, len(units))
-	next := make(chan *unit)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for u := range next {
-				fr, ps, err := checkFile(ctx, f, u.j, u.m, opt.Options)
-				fr.Source = "read"
-				u.fr, u.ps, u.err = fr, ps, err
-				if opt.Progress != nil {
-					mu.Lock()
-					done++
-					opt.Progress(done, len(units), fr)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	start := time.Now()
-	var spent int64
 	for _, u := range units {
 		u.source = "deferred"
 		u.fr = FileResult{Table: u.j.table, File: u.j.file, Size: u.entry.Size, Source: "deferred"}
 	}
-feed:
-	for _, u := range units {
-		if (opt.Budget.Bytes > 0 && spent >= opt.Budget.Bytes) ||
+	front, back := lanes(f, opt.Jobs)
+	if !opt.Budget.Zero() {
+		front, back = front+back, 0
+	}
+	start := time.Now()
+	var mu sync.Mutex
+	lo, hi := 0, len(units)
+	var spent int64
+	done := 0
+	// take hands a lane its next unit, or nil when it has none left.
+	take := func(fromBack bool) *unit {
+		mu.Lock()
+		defer mu.Unlock()
+		if lo >= hi || ctx.Err() != nil ||
+			(opt.Budget.Bytes > 0 && spent >= opt.Budget.Bytes) ||
 			(opt.Budget.Duration > 0 && time.Since(start) >= opt.Budget.Duration) {
-			break
+			return nil
+		}
+		var u *unit
+		if fromBack {
+			if u = units[hi-1]; max(u.j.size, u.entry.Size) > smallFile {
+				return nil
+			}
+			hi--
+		} else {
+			u = units[lo]
+			lo++
 		}
 		// The ledger records when the check started and the file's
 		// modification time as listed before: a file modified since has
 		// another one, and is never vouched for.
 		u.started = now.Add(time.Since(start))
 		u.source = "read"
-		select {
-		case next <- u:
-			spent += max(u.j.size, u.entry.Size)
-		case <-ctx.Done():
-			u.source = "deferred"
-			break feed
+		spent += max(u.j.size, u.entry.Size)
+		return u
+	}
+	var wg sync.WaitGroup
+	lane := func(fromBack bool) {
+		defer wg.Done()
+		for u := take(fromBack); u != nil; u = take(fromBack) {
+			fr, ps, err := checkFile(ctx, f, u.j, u.m, opt.Options)
+			fr.Source = "read"
+			mu.Lock()
+			u.fr, u.ps, u.err = fr, ps, err
+			if opt.Progress != nil {
+				done++
+				opt.Progress(done, len(units), fr)
+			}
+			mu.Unlock()
 		}
 	}
-	close(next)
+	for range min(front, len(units)) {
+		wg.Add(1)
+		go lane(false)
+	}
+	for range min(back, len(units)) {
+		wg.Add(1)
+		go lane(true)
+	}
 	wg.Wait()
 }
 

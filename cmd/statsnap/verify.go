@@ -112,7 +112,7 @@ exit status covers them all.` + exitStatus(
 	f.BoolVar(&o.All, "all", false, "verify every snapshot in the folder")
 	f.BoolVar(&o.Deep, "deep", false, "also decode every value of every file")
 	f.BoolVar(&o.AllowUnverified, "allow-unverified", false, "accept snapshots that cannot be proven (seed-made, or without a MAC) with a warning")
-	f.IntVar(&o.Jobs, "jobs", 0, "files hashed at once (default: the number of CPUs)")
+	f.IntVar(&o.Jobs, "jobs", 0, "files hashed at once (default: the number of CPUs, and 6 more small files from an object store)")
 	f.BoolVar(&o.Quick, "quick", false, "check only sizes, footer row counts and schemas, without reading the data (proves much less than the default)")
 	f.BoolVar(&o.AllPlayers, "all-players", false, "verify every player folder of the backup root (--output, or --backup ROOT)")
 	f.StringVar(&o.MaxAge, "max-age", "", "skip files whose last check of at least this depth passed within `AGE` (e.g. 7d, 36h), per the ledger")

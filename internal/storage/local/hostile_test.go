@@ -135,3 +135,64 @@ func TestLockUnreadable(t *testing.T) {
 		t.Fatalf("shared lock on an unreadable lock file = %v, want ErrPermission", err)
 	}
 }
+
+// TestReplaceLockPlanted: a symlink, FIFO or folder planted as the
+// replace lock makes a compare-and-swap fail at once, creating nothing
+// where a link points and leaving the file to replace as it was; a stale
+// lock file left by a killed process is taken and removed.
+func TestReplaceLockPlanted(t *testing.T) {
+	ctx := context.Background()
+	for _, plant := range []string{"symlink", "fifo", "folder", "stale file"} {
+		t.Run(plant, func(t *testing.T) {
+			dir := t.TempDir()
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			lock := filepath.Join(dir, storage.ReplaceLockName)
+			var err error
+			switch plant {
+			case "symlink":
+				err = os.Symlink(target, lock)
+			case "fifo":
+				err = syscall.Mkfifo(lock, 0o644)
+			case "folder":
+				err = os.Mkdir(lock, 0o755)
+			case "stale file":
+				err = os.WriteFile(lock, nil, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := local.OpenFolder(dir, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.WriteFile(ctx, "ledger.json", []byte("old")); err != nil {
+				t.Fatal(err)
+			}
+			_, v, err := f.ReadVersion(ctx, "ledger.json", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = within(t, "ReplaceIf", func() error { return f.ReplaceIf(ctx, "ledger.json", []byte("new"), v) })
+			got, _ := os.ReadFile(filepath.Join(dir, "ledger.json"))
+			if plant == "stale file" {
+				if err != nil || string(got) != "new" {
+					t.Fatalf("with a stale lock file: %v, %q", err, got)
+				}
+				if _, err := os.Lstat(lock); !os.IsNotExist(err) {
+					t.Fatalf("the stale lock stayed: %v", err)
+				}
+				return
+			}
+			if err == nil || string(got) != "old" {
+				t.Fatalf("with a %s as the lock: %v, the file holds %q", plant, err, got)
+			}
+			if _, err := os.Lstat(target); !os.IsNotExist(err) {
+				t.Fatalf("a file was created where the link points: %v", err)
+			}
+			es, _ := f.List(ctx)
+			if len(es) != 1 || es[0].Name != "ledger.json" {
+				t.Fatalf("List shows %+v", es)
+			}
+		})
+	}
+}

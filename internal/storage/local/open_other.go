@@ -4,6 +4,7 @@ package local
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/gofrs/flock"
 )
@@ -26,7 +27,7 @@ type lockFile struct{ fl *flock.Flock }
 
 func openLock(p string, exclusive bool) (*lockFile, error) {
 	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-		return nil, notRegular(".statsnap.lock", fi.Mode())
+		return nil, notRegular(filepath.Base(p), fi.Mode())
 	}
 	return &lockFile{flock.New(p)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/openspartan/statsnap/internal/storage"
@@ -69,7 +70,7 @@ func openLock(p string, exclusive bool) (*lockFile, error) {
 	fd, err := syscall.Open(p, flags, 0o644)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, notRegular(storage.LockName, os.ModeSymlink)
+			return nil, notRegular(filepath.Base(p), os.ModeSymlink)
 		}
 		if errors.Is(err, syscall.EROFS) && !exclusive {
 			// O_CREAT fails on a read-only file system even when the file
@@ -80,7 +81,7 @@ func openLock(p string, exclusive bool) (*lockFile, error) {
 			}
 			if err != nil {
 				if errors.Is(err, syscall.ELOOP) {
-					return nil, notRegular(storage.LockName, os.ModeSymlink)
+					return nil, notRegular(filepath.Base(p), os.ModeSymlink)
 				}
 				return nil, storage.ClassifyOS(&os.PathError{Op: "open", Path: p, Err: err})
 			}
@@ -95,7 +96,7 @@ func openLock(p string, exclusive bool) (*lockFile, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		syscall.Close(fd)
-		return nil, notRegular(storage.LockName, modeOf(st.Mode))
+		return nil, notRegular(filepath.Base(p), modeOf(st.Mode))
 	}
 	return &lockFile{fd: fd}, nil
 }

@@ -32,7 +32,7 @@ func openRegular(p, name string) (*os.File, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		syscall.Close(fd)
-		return nil, notRegular(name, modeOf(st.Mode))
+		return nil, notRegular(name, modeOf(uint32(st.Mode)))
 	}
 	if err := syscall.SetNonblock(fd, false); err != nil {
 		syscall.Close(fd)
@@ -96,7 +96,7 @@ func openLock(p string, exclusive bool) (*lockFile, error) {
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		syscall.Close(fd)
-		return nil, notRegular(filepath.Base(p), modeOf(st.Mode))
+		return nil, notRegular(filepath.Base(p), modeOf(uint32(st.Mode)))
 	}
 	return &lockFile{fd: fd}, nil
 }

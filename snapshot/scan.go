@@ -102,6 +102,12 @@ func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
 // describe the same moment, and an object store is listed once, not
 // twice.
 func ScanListed(ctx context.Context, f storage.Folder, entries []storage.Entry) ([]Info, error) {
+	return ScanPrefetched(ctx, f, entries, nil)
+}
+
+// ScanPrefetched is ScanListed using the manifests pre read ahead (see
+// PrefetchManifests); pre may be nil.
+func ScanPrefetched(ctx context.Context, f storage.Folder, entries []storage.Entry, pre *ManifestPrefetch) ([]Info, error) {
 	byID := map[string]*Info{}
 	get := func(id string) *Info {
 		if s, ok := byID[id]; ok {
@@ -131,7 +137,7 @@ func ScanListed(ctx context.Context, f storage.Folder, entries []storage.Entry) 
 			get(id)
 		}
 	}
-	parsed := readManifests(ctx, f, manifests)
+	parsed := readManifests(ctx, f, manifests, pre)
 	// A file belongs to every readable manifest naming it (an incremental
 	// snapshot names files earlier snapshots wrote), and to a manifest its
 	// parser refused whose bytes name it. A file no readable
@@ -243,7 +249,7 @@ type parseResult struct {
 // could have been sent while it worked, and no request waits for a parse.
 // The bytes fetched and not yet parsed are bounded (fetchBudget), since a
 // manifest may be up to MaxManifestSize.
-func readManifests(ctx context.Context, f storage.Folder, manifests map[string]storage.Entry) map[string]parseResult {
+func readManifests(ctx context.Context, f storage.Folder, manifests map[string]storage.Entry, pre *ManifestPrefetch) map[string]parseResult {
 	out := make(map[string]parseResult, len(manifests))
 	var mu sync.Mutex
 	parsers := min(runtime.GOMAXPROCS(0), len(manifests))
@@ -268,7 +274,11 @@ func readManifests(ctx context.Context, f storage.Folder, manifests map[string]s
 				e := manifests[id]
 				n := min(max(e.Size, 0), MaxManifestSize+1)
 				budget.take(n)
-				raw, err := fetchManifest(ctx, f, e.Name)
+				raw, ok := pre.take(e.Name, e.Size)
+				var err error
+				if !ok {
+					raw, err = fetchManifest(ctx, f, e.Name)
+				}
 				raws <- fetched{id, raw, err}
 			}
 		}()
@@ -453,3 +463,101 @@ func (e *NoSnapshotError) Unwrap() error { return ErrNoSnapshot }
 
 // ErrNoSnapshot reports that the folder has no such snapshot.
 var ErrNoSnapshot = errors.New("no such snapshot")
+
+// ManifestPrefetch holds the manifests of a folder read before its
+// listing was known (see PrefetchManifests).
+type ManifestPrefetch struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	listed chan struct{} // closed once got is filled
+	mu     sync.Mutex
+	got    map[string]*prefetched
+}
+
+type prefetched struct {
+	size int64
+	done chan struct{}
+	raw  []byte
+	err  error
+}
+
+// PrefetchManifests starts reading f's manifests before the listing of the
+// whole folder is back, on a folder that lists them with a request of
+// their own (storage.PrefixLister): from an object store, a listing of a
+// folder of many snapshots takes a while, and the manifests' reads, which
+// a scan waits for, can run meanwhile. It returns nil for other folders.
+// The caller holds the folder's lock, so the manifests read are those its
+// listing shows; a read is used only for a manifest listed at the size
+// read. The bytes held are bounded as a scan's are (fetchBudget). Close
+// must be called before the folder is closed.
+func PrefetchManifests(ctx context.Context, f storage.Folder) *ManifestPrefetch {
+	pl, ok := storage.PrefixListerOf(f)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &ManifestPrefetch{cancel: cancel, listed: make(chan struct{}), got: map[string]*prefetched{}}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		es, err := pl.ListPrefix(ctx, manifestPrefix)
+		var names []string
+		var total int64
+		p.mu.Lock()
+		for _, e := range es {
+			if k, _ := Classify(e.Name); err != nil || k != KindManifest || e.Size < 0 || e.Size > MaxManifestSize {
+				continue
+			}
+			if total += e.Size; total > fetchBudget {
+				break
+			}
+			p.got[e.Name] = &prefetched{size: e.Size, done: make(chan struct{})}
+			names = append(names, e.Name)
+		}
+		p.mu.Unlock()
+		close(p.listed)
+		sem := make(chan struct{}, remoteFetches)
+		for _, name := range names {
+			x := p.got[name]
+			sem <- struct{}{}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				defer func() { <-sem }()
+				x.raw, x.err = fetchManifest(ctx, f, name)
+				close(x.done)
+			}()
+		}
+	}()
+	return p
+}
+
+// take returns the bytes read ahead of the manifest name listed with size,
+// or false when there are none (the scan then reads it itself).
+func (p *ManifestPrefetch) take(name string, size int64) ([]byte, bool) {
+	if p == nil {
+		return nil, false
+	}
+	<-p.listed
+	p.mu.Lock()
+	x := p.got[name]
+	delete(p.got, name) // the scan keeps what it parses; the bytes go
+	p.mu.Unlock()
+	if x == nil || x.size != size {
+		return nil, false
+	}
+	<-x.done
+	if x.err != nil || int64(len(x.raw)) != size {
+		return nil, false
+	}
+	return x.raw, true
+}
+
+// Close stops the reads still running and waits for them.
+func (p *ManifestPrefetch) Close() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	p.wg.Wait()
+}

@@ -243,6 +243,14 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	}
 	defer unlock()
 
+	// On an object store, the ledger and the manifests are read while the
+	// folder is listed (requests less to wait for one after the other);
+	// the ledger is judged against the manifests below. Both reads end
+	// before the folder closes.
+	trustLedger := snapshot.PrefetchLedger(ctx, folder, r.key)
+	defer func() { _, _ = trustLedger(nil) }()
+	pre := snapshot.PrefetchManifests(ctx, folder)
+	defer pre.Close()
 	entries, err := folder.List(ctx)
 	if err != nil {
 		op.err = err
@@ -251,11 +259,7 @@ func verifyOneFolder(ctx context.Context, g *globals, r verifyRun, dir, name str
 	if detectRoot && !holdsSnapshots(entries) && isBackupRoot(ctx, dir) {
 		return p, errBackupRoot
 	}
-	// The ledger is read while the manifests are (one request less to
-	// wait for on an object store); it is judged against them below.
-	trustLedger := snapshot.PrefetchLedger(ctx, folder, r.key)
-	defer func() { _, _ = trustLedger(nil) }() // the read ends before the folder closes
-	snaps, err := snapshot.ScanListed(ctx, folder, entries)
+	snaps, err := snapshot.ScanPrefetched(ctx, folder, entries, pre)
 	if err != nil {
 		op.err = err
 		return p, op

@@ -94,6 +94,24 @@ type LocalPather interface {
 	LocalPath(name string) (string, error)
 }
 
+// PrefixLister is implemented by folders where listing only the names
+// that begin with a prefix is a request of its own, cheaper than a whole
+// listing (an object store). verify lists the manifests this way while
+// the whole folder is listed, so that their reads start sooner.
+type PrefixLister interface {
+	ListPrefix(ctx context.Context, prefix string) ([]Entry, error)
+}
+
+// PrefixListerOf returns f's PrefixLister, through the wrappers that own
+// a folder's root.
+func PrefixListerOf(f Folder) (PrefixLister, bool) {
+	if o, ok := f.(*ownedFolder); ok {
+		f = o.Folder
+	}
+	pl, ok := f.(PrefixLister)
+	return pl, ok
+}
+
 // Replacer is implemented by folders that can replace a file in one
 // atomic step, never showing a reader a missing or half-written file: an
 // object store's PUT makes the new object visible whole in place of the

@@ -344,8 +344,45 @@ func hidden(name string) bool {
 
 // List implements storage.Folder.
 func (f *Folder) List(ctx context.Context) ([]storage.Entry, error) {
+	out, err := f.list(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	listed := make(map[string]int64, len(out))
+	for _, e := range out {
+		listed[e.Name] = e.Size
+	}
+	f.mu.Lock()
+	f.listed = listed
+	f.mu.Unlock()
+	return out, nil
+}
+
+// ListPrefix implements storage.PrefixLister. The sizes it lists are
+// kept for Open beside those of the last List, which may come before or
+// after it.
+func (f *Folder) ListPrefix(ctx context.Context, prefix string) ([]storage.Entry, error) {
+	out, err := f.list(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if f.listed == nil {
+		f.listed = make(map[string]int64, len(out))
+	}
+	for _, e := range out {
+		if _, ok := f.listed[e.Name]; !ok {
+			f.listed[e.Name] = e.Size
+		}
+	}
+	f.mu.Unlock()
+	return out, nil
+}
+
+// list lists the files of the folder whose names begin with prefix.
+func (f *Folder) list(ctx context.Context, prefix string) ([]storage.Entry, error) {
 	var out []storage.Entry
-	it := f.root.bucket.List(&gcblob.ListOptions{Prefix: f.prefix, Delimiter: "/"})
+	it := f.root.bucket.List(&gcblob.ListOptions{Prefix: f.prefix + prefix, Delimiter: "/"})
 	for {
 		o, err := it.Next(ctx)
 		if err == io.EOF {
@@ -361,13 +398,6 @@ func (f *Folder) List(ctx context.Context) ([]storage.Entry, error) {
 		out = append(out, storage.Entry{Name: name, Size: o.Size, ModTime: o.ModTime})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	listed := make(map[string]int64, len(out))
-	for _, e := range out {
-		listed[e.Name] = e.Size
-	}
-	f.mu.Lock()
-	f.listed = listed
-	f.mu.Unlock()
 	return out, nil
 }
 

@@ -20,6 +20,10 @@ done
 # but Go.
 go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run --allow-parallel-runners ./...
 go test -count=1 -timeout 40m ./...
+# The race detector on the packages whose concurrency is their own (the
+# storage backends, the scan's reads ahead, verify's lanes): about two
+# minutes, where the whole suite under -race would take most of an hour.
+go test -race -count=1 -timeout 20m ./snapshot/ ./verify/ ./internal/storage/... ./internal/fsutil/
 # Fuzz briefly (FUZZTIME=0 skips): new inputs beyond the kept corpus. A
 # count, not a duration: the fuzzing coordinator can time out spuriously
 # on a loaded machine when given a wall-clock budget.

@@ -90,11 +90,22 @@ func (s Info) OwnSize() int64 {
 
 // Scan lists the snapshots of a folder, oldest first.
 func Scan(ctx context.Context, f storage.Folder) ([]Info, error) {
+	_, snaps, err := ListAndScan(ctx, f)
+	return snaps, err
+}
+
+// ListAndScan lists a folder and its snapshots, oldest first. On an
+// object store the manifests are read while the folder is listed (see
+// PrefetchManifests).
+func ListAndScan(ctx context.Context, f storage.Folder) ([]storage.Entry, []Info, error) {
+	pre := PrefetchManifests(ctx, f)
+	defer pre.Close()
 	entries, err := f.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ScanListed(ctx, f, entries)
+	snaps, err := ScanPrefetched(ctx, f, entries, pre)
+	return entries, snaps, err
 }
 
 // ScanListed is Scan from a listing of f the caller already has, for
@@ -475,6 +486,7 @@ type ManifestPrefetch struct {
 }
 
 type prefetched struct {
+	name string
 	size int64
 	done chan struct{}
 	raw  []byte
@@ -501,7 +513,7 @@ func PrefetchManifests(ctx context.Context, f storage.Folder) *ManifestPrefetch 
 	go func() {
 		defer p.wg.Done()
 		es, err := pl.ListPrefix(ctx, manifestPrefix)
-		var names []string
+		var todo []*prefetched
 		var total int64
 		p.mu.Lock()
 		for _, e := range es {
@@ -511,20 +523,22 @@ func PrefetchManifests(ctx context.Context, f storage.Folder) *ManifestPrefetch 
 			if total += e.Size; total > fetchBudget {
 				break
 			}
-			p.got[e.Name] = &prefetched{size: e.Size, done: make(chan struct{})}
-			names = append(names, e.Name)
+			x := &prefetched{name: e.Name, size: e.Size, done: make(chan struct{})}
+			p.got[e.Name] = x
+			todo = append(todo, x)
 		}
 		p.mu.Unlock()
 		close(p.listed)
+		// take removes what it hands out from got: the reads work from
+		// their own list.
 		sem := make(chan struct{}, remoteFetches)
-		for _, name := range names {
-			x := p.got[name]
+		for _, x := range todo {
 			sem <- struct{}{}
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
 				defer func() { <-sem }()
-				x.raw, x.err = fetchManifest(ctx, f, name)
+				x.raw, x.err = fetchManifest(ctx, f, x.name)
 				close(x.done)
 			}()
 		}

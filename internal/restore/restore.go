@@ -273,11 +273,7 @@ type chosen struct {
 
 // pick lists the folder and takes the snapshot opt asks for.
 func pick(ctx context.Context, f storage.Folder, id string) (*chosen, error) {
-	entries, err := f.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	all, err := snapshot.ScanListed(ctx, f, entries)
+	entries, all, err := snapshot.ListAndScan(ctx, f)
 	if err != nil {
 		return nil, err
 	}

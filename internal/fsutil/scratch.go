@@ -50,17 +50,37 @@ func NewScratchAs(parent, prefix, family string, unlockedAge time.Duration) (*Sc
 		return nil, fmt.Errorf("create a scratch folder: %w", err)
 	}
 	CleanScratch(parent, family, unlockedAge)
-	dir, err := os.MkdirTemp(parent, prefix+"*")
+	// The folder is made under a name outside the family (settingUp) and
+	// takes its family's name only once its lock is held: between the
+	// lock file's creation and its flock, another process's (or
+	// goroutine's) CleanScratch would find it free and remove it, which
+	// made two backups starting at once (backup --all --jobs 2) lose a
+	// scratch folder. A rename keeps the open lock.
+	tmp, err := os.MkdirTemp(parent, settingUp+prefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create a scratch folder: %w", err)
 	}
-	fl := flock.New(filepath.Join(dir, scratchLock))
+	fl := flock.New(filepath.Join(tmp, scratchLock))
 	if ok, err := fl.TryLock(); err != nil || !ok {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("lock scratch folder %s: %v", dir, err)
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("lock scratch folder %s: %v", tmp, err)
+	}
+	dir := filepath.Join(parent, strings.TrimPrefix(filepath.Base(tmp), settingUp))
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = fl.Unlock()
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("create a scratch folder: %w", err)
 	}
 	return &Scratch{Dir: dir, lock: fl}, nil
 }
+
+// settingUp starts the name of a scratch folder until its lock is held.
+// CleanScratch removes such a folder only once it is older than
+// settingUpAge: its maker was killed between the mkdir and the rename.
+const (
+	settingUp    = ".new"
+	settingUpAge = time.Hour
+)
 
 // Remove deletes the folder and everything in it, then releases it.
 func (s *Scratch) Remove() error {
@@ -80,6 +100,12 @@ func CleanScratch(parent, family string, unlockedAge time.Duration) {
 		return
 	}
 	for _, de := range des {
+		if de.IsDir() && strings.HasPrefix(de.Name(), settingUp+family) {
+			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > settingUpAge {
+				removeScratch(filepath.Join(parent, de.Name()))
+			}
+			continue
+		}
 		if !de.IsDir() || !strings.HasPrefix(de.Name(), family) {
 			continue
 		}
@@ -91,7 +117,10 @@ func CleanScratch(parent, family string, unlockedAge time.Duration) {
 			}
 			continue
 		}
-		fl := flock.New(lp)
+		// Never O_CREATE: the owner may have just removed the lock file
+		// on its way out, and a lock file made again here would keep its
+		// RemoveAll from removing the folder ("directory not empty").
+		fl := flock.New(lp, flock.SetFlag(os.O_RDWR))
 		if ok, err := fl.TryLock(); err == nil && ok {
 			removeScratch(dir)
 			_ = fl.Unlock()

@@ -1,8 +1,10 @@
 package fsutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -77,5 +79,49 @@ func TestScratchUnlockedAge(t *testing.T) {
 	}
 	if _, err := os.Stat(recent); err != nil {
 		t.Error("a recent unlocked folder was removed")
+	}
+}
+
+// TestScratchSurvivesConcurrentStarts: scratch folders made at the same
+// moment by goroutines of one process (backup --all --jobs 2 reading two
+// players' macros) or by several processes never remove each other: a
+// folder is only seen under its family's name once its lock is held.
+func TestScratchSurvivesConcurrentStarts(t *testing.T) {
+	parent := t.TempDir()
+	const workers, rounds = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				s, err := NewScratch(parent, "race")
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Others start meanwhile; the folder must still be there
+				// for its owner to write in.
+				if err := os.WriteFile(filepath.Join(s.Dir, "f"), []byte("x"), 0o600); err != nil {
+					errs <- fmt.Errorf("write in a live scratch folder: %w", err)
+				}
+				if err := s.Remove(); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if des, _ := os.ReadDir(parent); len(des) != 0 {
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		t.Errorf("left behind: %v", names)
 	}
 }

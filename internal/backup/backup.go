@@ -339,6 +339,13 @@ func (r *run) planTables(ctx context.Context) error {
 		return err
 	}
 	r.cat = cat
+	cat.MacroConn = func(ctx context.Context) (catalog.Execer, func(), error) {
+		c, err := r.db.Conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { _ = c.Close() }, nil
+	}
 	slog.Debug("read tables", "tables", len(cat.Tables), "took", time.Since(started))
 	skip := map[string]bool{}
 	for _, k := range r.opt.SkipTables {

@@ -82,6 +82,16 @@ type Catalog struct {
 	Comments       []Object // COMMENT ON statements, applied last
 
 	macroComments []Object // read with the macros, appended to Comments
+
+	// MacroConn, when set, gives a connection outside the read's
+	// transaction, on which the macros' parameter defaults are exported
+	// (see exportMacroDefaults), and releases it. DuckDB aborts a
+	// transaction at its first error, so an export that fails there (a
+	// full temporary folder) would fail every read after it, and the
+	// backup with them, where it should only cost the defaults. A
+	// backup's source is opened by it alone, so the other connection
+	// sees the same catalog.
+	MacroConn func(ctx context.Context) (Execer, func(), error) `json:"-"`
 }
 
 // Read reads the catalog of the default database of q. It must run inside
@@ -422,10 +432,17 @@ func readMacros(ctx context.Context, q Querier, c *Catalog) error {
 	rows.Close()
 	if len(order) > 0 {
 		ex, ok := q.(Execer)
+		detach := false
+		if c.MacroConn != nil {
+			if conn, release, err := c.MacroConn(ctx); err == nil {
+				defer release()
+				ex, ok, detach = conn, true, true
+			}
+		}
 		if !ok {
 			return errors.New("reading macro defaults needs a connection that can execute statements")
 		}
-		if err := exportMacroDefaults(ctx, ex, known); err != nil {
+		if err := exportMacroDefaults(ctx, ex, known, detach); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

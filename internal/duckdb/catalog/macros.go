@@ -49,7 +49,7 @@ type overload struct {
 // the catalog's exact value. It writes parameter names unquoted, even
 // `"p,q"`; the parameter lists are therefore parsed against the names
 // duckdb_functions() gave (see parseMacroParams), never by splitting alone.
-func exportMacroDefaults(ctx context.Context, q Execer, known map[macroKey][]*overload) error {
+func exportMacroDefaults(ctx context.Context, q Execer, known map[macroKey][]*overload, detach bool) error {
 	var db string
 	if err := q.QueryRowContext(ctx, `SELECT current_database()`).Scan(&db); err != nil {
 		return fmt.Errorf("current database: %w", err)
@@ -68,9 +68,13 @@ func exportMacroDefaults(ctx context.Context, q Execer, known map[macroKey][]*ov
 	if _, err := q.ExecContext(ctx, "ATTACH ':memory:' AS "+sqlq.Ident(scratch)); err != nil {
 		return fmt.Errorf("attach a scratch catalog: %w", err)
 	}
-	// The scratch catalog stays attached until the source is closed: this
-	// read runs inside the backup's transaction, where DuckDB refuses
-	// DETACH (and would abort the transaction). It holds no rows.
+	// Inside a transaction the scratch catalog stays attached until the
+	// source is closed: DuckDB refuses DETACH there (and would abort the
+	// transaction). It holds no rows. On a connection of its own
+	// (detach) it is detached once read.
+	if detach {
+		defer func() { _, _ = q.ExecContext(context.WithoutCancel(ctx), "DETACH "+sqlq.Ident(scratch)) }()
+	}
 	if _, err := q.ExecContext(ctx, "COPY FROM DATABASE "+sqlq.Ident(db)+" TO "+sqlq.Ident(scratch)+" (SCHEMA)"); err != nil {
 		return fmt.Errorf("copy the schema: %w", err)
 	}

@@ -79,11 +79,8 @@ func TestSwapRefusedWithoutVersions(t *testing.T) {
 func TestSwapRequests(t *testing.T) {
 	for _, name := range blobtest.Names {
 		t.Run(name, func(t *testing.T) {
-			srv, reqs := blobtest.Get(t, name).Counted(t)
-			srv.Setenv(t)
-			t.Setenv("XDG_CACHE_HOME", t.TempDir())
 			ctx := context.Background()
-			f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
+			f, reqs := countedFolder(t, name)
 			const ledger = ".statsnap-ledger.json"
 			if err := f.ReplaceIf(ctx, ledger, []byte("one"), storage.Absent); err != nil {
 				t.Fatal(err)

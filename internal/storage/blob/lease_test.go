@@ -294,12 +294,8 @@ func TestLeaseLostWhenRenewalFails(t *testing.T) {
 func TestLeaseRetriesAConflict(t *testing.T) {
 	for _, name := range []string{"minio", "versitygw"} {
 		t.Run(name, func(t *testing.T) {
-			srv, reqs := blobtest.Get(t, name).Counted(t)
-			srv.Setenv(t)
-			t.Setenv("XDG_CACHE_HOME", t.TempDir())
-			t.Setenv("HOME", t.TempDir())
 			ctx := context.Background()
-			f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
+			f, reqs := countedFolder(t, name)
 			puts := func(limit int) func(r *http.Request) bool {
 				n := 0
 				return func(r *http.Request) bool {

@@ -9,6 +9,18 @@ import (
 	"github.com/openspartan/statsnap/internal/storage/blob/blobtest"
 )
 
+// countedFolder is the folder "p" of a fresh root on the server name,
+// reached through blobtest's counting proxy, with a cache of probes of
+// its own (so that the first lock probes the store).
+func countedFolder(t *testing.T, name string) (*Folder, *blobtest.Requests) {
+	t.Helper()
+	srv, reqs := blobtest.Get(t, name).Counted(t)
+	srv.Setenv(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	return folderOf(t, serverRoot(t, context.Background(), srv.URL(t))), reqs
+}
+
 // TestRequestsPerOperation counts the requests of the operations a
 // verify repeats, through a proxy in front of each server: reading
 // statsnap's own small files, replacing the ledger, removing a file and
@@ -18,12 +30,8 @@ import (
 func TestRequestsPerOperation(t *testing.T) {
 	for _, name := range blobtest.Names {
 		t.Run(name, func(t *testing.T) {
-			srv, reqs := blobtest.Get(t, name).Counted(t)
-			srv.Setenv(t)
-			t.Setenv("XDG_CACHE_HOME", t.TempDir())
-			t.Setenv("HOME", t.TempDir())
 			ctx := context.Background()
-			f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
+			f, reqs := countedFolder(t, name)
 			// The first lock probes the store's conditional writes.
 			unlock, err := f.Lock(ctx, false, time.Second)
 			if err != nil {

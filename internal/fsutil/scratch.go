@@ -67,9 +67,19 @@ func NewScratchAs(parent, prefix, family string, unlockedAge time.Duration) (*Sc
 	}
 	dir := filepath.Join(parent, strings.TrimPrefix(filepath.Base(tmp), settingUp))
 	if err := os.Rename(tmp, dir); err != nil {
+		// Windows refuses to rename a folder holding an open file: there
+		// the lock is let go for the rename and taken again after it,
+		// which reopens the window only on that platform.
 		_ = fl.Unlock()
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("create a scratch folder: %w", err)
+		if err := os.Rename(tmp, dir); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("create a scratch folder: %w", err)
+		}
+		fl = flock.New(filepath.Join(dir, scratchLock))
+		if ok, err := fl.TryLock(); err != nil || !ok {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("lock scratch folder %s: %v", dir, err)
+		}
 	}
 	return &Scratch{Dir: dir, lock: fl}, nil
 }

@@ -86,14 +86,7 @@ func TestSwapRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("probe and create: %q", reqs.Take())
-			want := func(op string, n int) {
-				t.Helper()
-				got := reqs.Take()
-				t.Logf("%s: %q", op, got)
-				if len(got) != n {
-					t.Errorf("%s made %d requests, want %d: %q", op, len(got), n, got)
-				}
-			}
+			want := wantRequests(t, reqs)
 			data, v, err := f.ReadVersion(ctx, ledger, 1<<20)
 			if err != nil || string(data) != "one" {
 				t.Fatalf("ReadVersion: %q %v", data, err)

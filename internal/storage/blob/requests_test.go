@@ -21,6 +21,19 @@ func countedFolder(t *testing.T, name string) (*Folder, *blobtest.Requests) {
 	return folderOf(t, serverRoot(t, context.Background(), srv.URL(t))), reqs
 }
 
+// wantRequests returns a check that the requests since the last Take
+// number n, naming the operation op when they do not.
+func wantRequests(t *testing.T, reqs *blobtest.Requests) func(op string, n int) {
+	return func(op string, n int) {
+		t.Helper()
+		got := reqs.Take()
+		t.Logf("%s: %q", op, got)
+		if len(got) != n {
+			t.Errorf("%s made %d requests, want %d: %q", op, len(got), n, got)
+		}
+	}
+}
+
 // TestRequestsPerOperation counts the requests of the operations a
 // verify repeats, through a proxy in front of each server: reading
 // statsnap's own small files, replacing the ledger, removing a file and
@@ -43,14 +56,7 @@ func TestRequestsPerOperation(t *testing.T) {
 			if err := f.WriteFile(ctx, ".statsnap-ledger.json", []byte("one")); err != nil {
 				t.Fatal(err)
 			}
-			want := func(op string, n int) {
-				t.Helper()
-				got := reqs.Take()
-				t.Logf("%s: %q", op, got)
-				if len(got) != n {
-					t.Errorf("%s made %d requests, want %d: %q", op, len(got), n, got)
-				}
-			}
+			want := wantRequests(t, reqs)
 			read := func() string {
 				t.Helper()
 				h, err := f.Open(ctx, ".statsnap-ledger.json")

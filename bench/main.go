@@ -20,9 +20,11 @@
 // Then, on the largest sample, incremental snapshots (bench/incremental.go):
 // a backup with nothing changed and one after 1 % more matches, restore of
 // such a snapshot, backup --full against the backup before incremental
-// snapshots, and a year of weekly snapshots. Then the scale part: backup
-// --all over many small players, and listing and pruning a folder of 1,000
-// snapshots.
+// snapshots, and a year of weekly snapshots. Then, for each size, the
+// object-store part (bench/objectstore.go): backup and verify on a bucket
+// of MinIO on loopback, which the bench starts, against a local folder.
+// Then the scale part: backup --all over many small players, and listing
+// and pruning a folder of 1,000 snapshots.
 package main
 
 import (
@@ -64,6 +66,7 @@ type bench struct {
 	sizes    []*sizeResult
 	scale    *scaleResult
 	incr     *incrementalResult
+	objstore []*objectStoreResult
 	notes    []string // problems worth reporting (a command missing, ...)
 	startA   *series  // statsnap --help: process start-up
 	startB   *series  // bench -exec-sql 'SELECT 1': process and DuckDB start-up
@@ -85,6 +88,7 @@ type options struct {
 	SkipScale     bool
 	SkipCompare   bool
 	SkipIncr      bool
+	SkipObjStore  bool
 	Weeks         int
 	WeeksMatches  int
 	Today         string
@@ -118,6 +122,7 @@ func main() {
 	flag.BoolVar(&o.SkipScale, "skip-scale", false, "skip the scale part")
 	flag.BoolVar(&o.SkipCompare, "skip-compare", false, "skip the side-by-side part (scale only)")
 	flag.BoolVar(&o.SkipIncr, "skip-incremental", false, "skip the incremental snapshots part")
+	flag.BoolVar(&o.SkipObjStore, "skip-objectstore", false, "skip the object-store part (statsnap on MinIO against a local folder)")
 	flag.IntVar(&o.Weeks, "weeks", 52, "weekly snapshots (the first full, then 1 % more matches each week) in the incremental part")
 	flag.IntVar(&o.WeeksMatches, "weeks-matches", 0, "the player's size at the start of the weekly snapshots (0: the largest -matches)")
 	flag.StringVar(&o.Today, "today", "0980c40", "the statsnap commit before incremental snapshots, whose backup backup --full is held to")
@@ -258,6 +263,12 @@ func (b *bench) run() error {
 			b.runIncremental(b.sizes[len(b.sizes)-1])
 			b.checkpoint()
 		}
+	}
+	if !b.opts.SkipObjStore {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
+		b.runObjectStore()
 	}
 	if !b.opts.SkipScale {
 		if err := b.ctx.Err(); err != nil {

@@ -21,6 +21,7 @@ type results struct {
 	Sizes    []*sizeResult
 	Scale    *scaleResult
 	Incr     *incrementalResult
+	ObjStore []*objectStoreResult
 	Notes    []string
 	StartA   *series
 	StartB   *series
@@ -65,7 +66,7 @@ func (b *bench) checkpoint() {
 func (b *bench) writeReport() error {
 	if !b.rendering {
 		b.Results = results{Command: b.command, Reps: b.opts.Reps, Finished: b.finished, Elapsed: time.Since(b.started),
-			Machine: b.machine, Sizes: b.sizes, Scale: b.scale, Incr: b.incr, Notes: b.notes, StartA: b.startA, StartB: b.startB}
+			Machine: b.machine, Sizes: b.sizes, Scale: b.scale, Incr: b.incr, ObjStore: b.objstore, Notes: b.notes, StartA: b.startA, StartB: b.startB}
 		data, err := json.MarshalIndent(b.Results, "", " ")
 		if err != nil {
 			return fmt.Errorf("encode results: %w", err)
@@ -76,7 +77,7 @@ func (b *bench) writeReport() error {
 	}
 	b.command, b.opts.Reps, b.finished, b.machine = b.Results.Command, b.Results.Reps, b.Results.Finished, b.Results.Machine
 	b.sizes, b.scale, b.notes, b.startA, b.startB = b.Results.Sizes, b.Results.Scale, b.Results.Notes, b.Results.StartA, b.Results.StartB
-	b.incr = b.Results.Incr
+	b.incr, b.objstore = b.Results.Incr, b.Results.ObjStore
 	var w strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
 	p("# Benchmarks\n\n")
@@ -122,6 +123,9 @@ func (b *bench) writeReport() error {
 	}
 	if b.incr != nil {
 		b.incrementalReport(&w, b.incr)
+	}
+	if len(b.objstore) > 0 {
+		b.objectStoreReport(&w)
 	}
 	if b.scale != nil {
 		b.scaleReport(&w, b.scale)

@@ -429,9 +429,7 @@ func TestBackupKilled(t *testing.T) {
 	leftScratch, prevScratch := false, map[string]bool{}
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
-		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
-		cmd.Dir = dir
-		cmd.Env = childEnv("TMPDIR=" + tmp)
+		cmd := command(binPath, dir, []string{"TMPDIR=" + tmp}, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -524,9 +522,7 @@ func TestBackupInterrupted(t *testing.T) {
 	samplePlayer(t, dir, "big", 8000)
 	folder := filepath.Join(dir, "data", "backups", "big")
 	for _, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond} {
-		cmd := exec.Command(binPath, "backup", "--gamertag", "big")
-		cmd.Dir = dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, dir, nil, "backup", "--gamertag", "big")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

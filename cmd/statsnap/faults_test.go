@@ -118,9 +118,7 @@ func TestBackupPermissionDenied(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	os.MkdirAll(out, 0o777)
 	os.Chmod(out, 0o777)
-	cmd := exec.Command(binPath, "backup", "--gamertag", "p", "--output", out)
-	cmd.Dir = dir
-	cmd.Env = childEnv("HOME=" + out)
+	cmd := command(binPath, dir, []string{"HOME=" + out}, "backup", "--gamertag", "p", "--output", out)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -143,9 +141,7 @@ func TestConcurrentBackups(t *testing.T) {
 	}
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 6000)
-	first := exec.Command(binPath, "backup", "--gamertag", "p")
-	first.Dir = dir
-	first.Env = childEnv() // without what an in-process run has set meanwhile
+	first := command(binPath, dir, nil, "backup", "--gamertag", "p")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}

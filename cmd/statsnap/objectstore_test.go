@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,10 +213,7 @@ func TestObjectStoreConcurrentBackups(t *testing.T) {
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 40)
 	start := func(at string) *exec.Cmd {
-		c := exec.Command(binPath, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
-		c.Dir = dir
-		c.Env = childEnv(s.env...)
-		return c
+		return command(binPath, dir, s.env, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
 	}
 	a, b := start("2026-03-01T10:00:00Z"), start("2026-03-01T11:00:00Z")
 	var ao, bo, ae, be bytes.Buffer
@@ -377,9 +375,8 @@ func TestObjectStoreLeaseLost(t *testing.T) {
 	}
 	for _, how := range []string{"overwritten", "removed"} {
 		t.Run(how, func(t *testing.T) {
-			c := exec.Command(bin, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
-			c.Dir = dir
-			c.Env = append(childEnv(s.env...), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT")
+			c := command(bin, dir, append(slices.Clone(s.env), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT"),
+				"backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
 			var out, errb bytes.Buffer
 			c.Stdout, c.Stderr = &out, &errb
 			if err := c.Start(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -661,9 +660,7 @@ func TestRestoreKilled(t *testing.T) {
 	const runs = 7
 	for i := 1; i <= runs; i++ {
 		delay := full * time.Duration(i) / (runs + 1)
-		cmd := exec.Command(binPath, "restore", "--db", target, "--backup", fx.folder, "--replace")
-		cmd.Dir = fx.dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, fx.dir, nil, "restore", "--db", target, "--backup", fx.folder, "--replace")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

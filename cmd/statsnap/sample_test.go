@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -177,9 +176,7 @@ func TestSampleAddInterrupted(t *testing.T) {
 			}
 		}
 		copyDB(t, orig, src)
-		cmd := exec.Command(binPath, "sample", "--gamertag", "p", "--add", "3000")
-		cmd.Dir = dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, dir, nil, "sample", "--gamertag", "p", "--add", "3000")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

@@ -67,10 +67,8 @@ func TestBackupDiskFull(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("the failed backup left files: before %v after %v", before, after)
 	}
-	for name, sum := range before {
-		if after[name] != sum {
-			t.Errorf("%s changed", name)
-		}
+	if c := changedFiles(before, after); len(c) != 0 {
+		t.Errorf("%s changed", c)
 	}
 	noLeftovers(t, folder)
 }
@@ -97,7 +95,7 @@ func TestBackupReadOnlyOutput(t *testing.T) {
 		t.Fatalf("read-only output, new player: exit %d, %q", r.Code, r.Stderr)
 	}
 	after := folderState(t, filepath.Join(out, "p"))
-	if len(after) != len(before) {
+	if len(after) != len(before) || len(changedFiles(before, after)) != 0 {
 		t.Errorf("folder changed: %v -> %v", before, after)
 	}
 	mustCLI(t, dir, "snapshots", "--output", out)
@@ -253,10 +251,8 @@ func TestRestoreDiskFull(t *testing.T) {
 		}
 	}
 	after := folderState(t, backups)
-	for name, s := range snapBefore {
-		if after[name] != s {
-			t.Errorf("snapshot file %s changed", name)
-		}
+	if c := changedFiles(snapBefore, after); len(c) != 0 {
+		t.Errorf("snapshot files %s changed", c)
 	}
 }
 

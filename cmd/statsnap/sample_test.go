@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // copyDB copies a closed DuckDB database: its file and, when there is
@@ -39,13 +42,10 @@ func copyDB(t *testing.T, from, to string) {
 
 func countMatches(t *testing.T, path string) int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, done := testutil.Conn(t, path, false)
+	defer done()
 	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM match_stats").Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM match_stats").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -57,11 +56,8 @@ func nestedRows(t *testing.T, path string) []string {
 // catalogOf is every table's DDL and every column's type.
 func catalogOf(t *testing.T, path string) []string {
 	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, done := testutil.Conn(t, path, false)
+	defer done()
 	return append(testutil.Strings(t, db, "SELECT table_name || ': ' || sql FROM duckdb_tables() WHERE database_name = current_database() ORDER BY ALL"),
 		testutil.Strings(t, db, "SELECT table_name || '.' || column_name || ' ' || data_type FROM duckdb_columns() WHERE database_name = current_database() ORDER BY ALL")...)
 }

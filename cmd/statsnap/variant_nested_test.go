@@ -75,7 +75,7 @@ func TestVariantNested(t *testing.T) {
 	src := filepath.Join(dir, "data", "players", "vn", "stats.duckdb")
 	variantDB(t, src,
 		"CREATE TABLE vn (id INTEGER PRIMARY KEY, v VARIANT, l VARIANT[], s STRUCT(v VARIANT, n INTEGER))",
-		"INSERT INTO vn (id, v) VALUES "+numbered(nestedVariants),
+		"INSERT INTO vn (id, v) VALUES "+testutil.Numbered(nestedVariants),
 		"UPDATE vn SET l = [NULL, v], s = {'v': v, 'n': id} WHERE id % 2 = 0",
 		"CREATE TABLE vn2 AS SELECT * FROM vn WHERE id < 4")
 	want := nestedRows(t, src)

@@ -71,15 +71,6 @@ func variantDB(t *testing.T, src string, stmts ...string) {
 	testutil.WriteDBWith(t, src, dbfile.Options{StorageVersion: "v1.5.0"}, stmts...)
 }
 
-// numbered is a VALUES list of (i, v) for each value v, i from 0.
-func numbered(values []string) string {
-	rows := make([]string, len(values))
-	for i, v := range values {
-		rows[i] = fmt.Sprintf("(%d, %s)", i, v)
-	}
-	return strings.Join(rows, ", ")
-}
-
 // TestVariantTypedValues carries VARIANTs holding an INTERVAL, TIMETZ,
 // BIT, BIGNUM, TIME_NS, TIMESTAMP_S, TIMESTAMP_MS, GEOMETRY, HUGEINT,
 // UHUGEINT or UBIGINT, top level and as elements of a VARIANT[] column,
@@ -92,7 +83,7 @@ func TestVariantTypedValues(t *testing.T) {
 	src := filepath.Join(dir, "data", "players", "var", "stats.duckdb")
 	variantDB(t, src,
 		"CREATE TABLE vt (id INTEGER PRIMARY KEY, v VARIANT, l VARIANT[])",
-		"INSERT INTO vt (id, v) VALUES "+numbered(variantValues),
+		"INSERT INTO vt (id, v) VALUES "+testutil.Numbered(variantValues),
 		"UPDATE vt SET l = [v, NULL, v] WHERE id % 2 = 0")
 	want := variantRows(t, src)
 	if len(want) != len(variantValues) || !strings.Contains(strings.Join(want, "\n"), "0 INTERVAL(-1 month 2 days 00:00:01.000001|-1,2,1000001) l [") {

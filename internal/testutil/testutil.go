@@ -12,6 +12,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -208,6 +210,16 @@ func Strings(t testing.TB, db Querier, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Numbered is the rows of a VALUES list, (i, v) for each SQL value v of
+// values, i counting from 0.
+func Numbered(values []string) string {
+	rows := make([]string, len(values))
+	for i, v := range values {
+		rows[i] = "(" + strconv.Itoa(i) + ", " + v + ")"
+	}
+	return strings.Join(rows, ", ")
 }
 
 // SeedExport writes a snapshot of the database at src into folder the

@@ -78,12 +78,8 @@ func variantTree(t *testing.T, db *sql.DB, table string, id int, col string) str
 func TestVariantTrees(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	var rows []string
-	for i, v := range nestedVariantValues {
-		rows = append(rows, fmt.Sprintf("(%d, %s)", i, v))
-	}
 	e.exec(t, `CREATE TABLE vt (id INTEGER, v VARIANT, l VARIANT[], s STRUCT(v VARIANT, n INTEGER))`)
-	e.exec(t, "INSERT INTO vt (id, v) VALUES "+strings.Join(rows, ", "))
+	e.exec(t, "INSERT INTO vt (id, v) VALUES "+testutil.Numbered(nestedVariantValues))
 	e.exec(t, "UPDATE vt SET l = [v, NULL, v], s = {'v': v, 'n': id} WHERE id % 2 = 0")
 	tbl := typezoo.Table{Schema: "main", Name: "vt"}
 	plans, err := codec.PlanTable(ctx, e.db, tbl.Schema, tbl.Name)

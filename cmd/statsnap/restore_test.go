@@ -583,14 +583,7 @@ func TestRestoreCorruptRefused(t *testing.T) {
 	newest := snapshot.FormatID(time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC))
 	folder := filepath.Join(dir, "data", "backups", gt)
 	victim := filepath.Join(folder, "match_stats_"+newest+".parquet")
-	data, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x40
-	if err := os.WriteFile(victim, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.FlipByte(t, victim)
 	before := testutil.FileBLAKE3(t, src)
 	playerDir := filepath.Dir(src)
 	entriesBefore, _ := os.ReadDir(playerDir)

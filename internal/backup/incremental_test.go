@@ -180,13 +180,7 @@ func TestIncremental(t *testing.T) {
 	}
 	x.sameRows(full.Manifest)
 	for _, res := range []*backup.Result{first, same, grown, changed, full} {
-		raw, err := os.ReadFile(filepath.Join(x.folder.Dir, res.ManifestName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := snapshot.ParseManifest(raw); err != nil {
-			t.Errorf("%s: %v", res.ManifestName, err)
-		}
+		testutil.ReadManifest(t, x.folder.Dir, res.ID) // it parses
 	}
 }
 

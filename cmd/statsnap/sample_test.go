@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,13 +41,9 @@ func copyDB(t *testing.T, from, to string) {
 
 func countMatches(t *testing.T, path string) int64 {
 	t.Helper()
-	db, done := testutil.Conn(t, path, false)
+	conn, done := testutil.Conn(t, path, false)
 	defer done()
-	var n int64
-	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM match_stats").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testutil.Int64(t, conn, "SELECT count(*) FROM match_stats")
 }
 
 // TestSampleAdd: --add appends to the player's database and says what it

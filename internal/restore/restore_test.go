@@ -71,12 +71,7 @@ func (fx fixture) tamper(t *testing.T, edit func(m *snapshot.Manifest)) {
 
 func count(t *testing.T, path, table string) int64 {
 	t.Helper()
-	db := testutil.OpenDB(t, path, false)
-	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testutil.Int64(t, testutil.OpenDB(t, path, false), "SELECT count(*) FROM "+table)
 }
 
 func TestRestoreRunRoundTrip(t *testing.T) {

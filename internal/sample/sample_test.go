@@ -36,11 +36,7 @@ func generate(t *testing.T, path string, opt Options) Summary {
 
 func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int64 {
 	t.Helper()
-	var n sql.NullInt64
-	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n.Int64
+	return testutil.Int64(t, db, q, args...)
 }
 
 // assertOnlyFile fails if dir holds anything but name: no temporary

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	gcblob "gocloud.dev/blob"
 
 	"github.com/openspartan/statsnap/internal/storage/blob/blobtest"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // store is one object-store location for an end-to-end story.
@@ -102,15 +102,6 @@ func rowCount(t *testing.T, db, table string) int64 {
 	return n
 }
 
-func fileHash(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", sha256.Sum256(b))
-}
-
 // TestObjectStoreStories runs the seed guide's stories with a bucket in
 // place of a folder, on every server.
 func TestObjectStoreStories(t *testing.T) {
@@ -170,11 +161,11 @@ func TestObjectStoreStories(t *testing.T) {
 			if r := s.run(t, dir, "verify", "--backup", s.folder("Alice")); r.Code != exitIntegrity {
 				t.Errorf("verify of a corrupted object: exit %d %s", r.Code, r.Stderr)
 			}
-			before := fileHash(t, restored)
+			before := testutil.FileBLAKE3(t, restored)
 			if r := s.run(t, fresh, "restore", "--backup", s.folder("Alice"), "--gamertag", "Alice", "--replace"); r.Code != exitIntegrity {
 				t.Errorf("restore of a corrupted object: exit %d %s", r.Code, r.Stderr)
 			}
-			if fileHash(t, restored) != before {
+			if testutil.FileBLAKE3(t, restored) != before {
 				t.Errorf("a refused restore changed the target")
 			}
 			s.noStaging(t)

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +167,7 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 						fatal("prune found none verifying and still removed %d", res.Removed())
 					}
 					// The newest snapshot that verifies is never removed.
-					if len(before) > 0 && !contains(after, before[len(before)-1]) {
+					if len(before) > 0 && !slices.Contains(after, before[len(before)-1]) {
 						fatal("the newest verifying snapshot %s was removed (verifying before %v, after %v)", before[len(before)-1], before, after)
 					}
 				}
@@ -273,13 +274,4 @@ func budgetedVerify(t *testing.T, f storage.Folder, rng *rand.Rand) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("verify --budget %d of %d bytes: read %d files", budget, total, fr.Coverage.ReadFiles)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

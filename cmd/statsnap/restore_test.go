@@ -83,9 +83,9 @@ func rsWorkDirs(t *testing.T, dir string) []string {
 }
 
 // rsRows runs q and returns each row printed as one string, sorted.
-func rsRows(t *testing.T, db *sql.DB, q string, args ...any) []string {
+func rsRows(t *testing.T, db testutil.Querier, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(q, args...)
+	rows, err := db.QueryContext(context.Background(), q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
@@ -141,13 +141,9 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	t.Helper()
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
-	for alias, p := range map[string]string{"dba": a, "dbb": b} {
-		if _, err := db.Exec("ATTACH " + sqlq.Literal(p) + " AS " + alias + " (READ_ONLY)"); err != nil {
-			t.Fatalf("attach %s: %v", p, err)
-		}
-	}
+	db, done := testutil.Attached(t, map[string]string{"dba": a, "dbb": b})
+	defer done()
+	ctx := context.Background()
 	skip := map[string]bool{}
 	for _, v := range o.missingViews {
 		skip[v] = true
@@ -190,22 +186,11 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	if o.catalogOnly {
 		return problems
 	}
-	rows, err := db.Query(`SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'dba' ORDER BY 1, 2`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables [][2]string
-	for rows.Next() {
-		var s, n string
-		rows.Scan(&s, &n)
-		tables = append(tables, [2]string{s, n})
-	}
-	rows.Close()
-	for _, tb := range tables {
+	for _, tb := range tablesOf(t, db, "dba") {
 		qa := "dba." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		qb := "dbb." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		var na, nb int64
-		if err := db.QueryRow("SELECT (SELECT count(*) FROM "+qa+"), (SELECT count(*) FROM "+qb+")").Scan(&na, &nb); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM "+qa+"), (SELECT count(*) FROM "+qb+")").Scan(&na, &nb); err != nil {
 			fail("count %s: %v", tb[1], err)
 			continue
 		}
@@ -215,10 +200,10 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 		}
 		for _, dir := range [][2]string{{qa, qb}, {qb, qa}} {
 			var diff int64
-			err := db.QueryRow("SELECT count(*) FROM (SELECT * FROM " + dir[0] + " EXCEPT ALL SELECT * FROM " + dir[1] + ")").Scan(&diff)
+			err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT * FROM "+dir[0]+" EXCEPT ALL SELECT * FROM "+dir[1]+")").Scan(&diff)
 			if err != nil {
 				// Types without equality (e.g. VARIANT) compare by text.
-				err = db.QueryRow("SELECT count(*) FROM (SELECT CAST(x AS VARCHAR) FROM " + dir[0] + " x EXCEPT ALL SELECT CAST(y AS VARCHAR) FROM " + dir[1] + " y)").Scan(&diff)
+				err = db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT CAST(x AS VARCHAR) FROM "+dir[0]+" x EXCEPT ALL SELECT CAST(y AS VARCHAR) FROM "+dir[1]+" y)").Scan(&diff)
 			}
 			if err != nil {
 				fail("compare %s: %v", tb[1], err)
@@ -230,6 +215,29 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 		}
 	}
 	return problems
+}
+
+// tablesOf lists the schema and name of every table of the database
+// attached to db as alias, in order.
+func tablesOf(t *testing.T, db testutil.Querier, alias string) [][2]string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2`, alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables [][2]string
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, [2]string{s, n})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return tables
 }
 
 // rsDiff returns the lines of sorted a missing from b and the reverse.

@@ -403,13 +403,12 @@ func TestRestoreTypeZoo(t *testing.T) {
 		t.Errorf("no warning about the broken view on stderr: %s", r.Stderr)
 	}
 	rsCompare(t, src, out, rsCmpOpts{missingViews: []string{"broken_view"}})
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
+	db, done := testutil.Attached(t, map[string]string{"r": out})
+	defer done()
 	var tags string
-	if _, err := db.Exec("ATTACH " + sqlq.Literal(out) + " AS r (READ_ONLY)"); err != nil {
+	if err := db.QueryRowContext(context.Background(), "SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = 'r'").Scan(&tags); err != nil {
 		t.Fatal(err)
 	}
-	db.QueryRow("SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = 'r'").Scan(&tags)
 	if !strings.Contains(tags, "v1.5.0") {
 		t.Errorf("restored database tags %s, want storage v1.5.0", tags)
 	}
@@ -561,9 +560,8 @@ func TestRestoreSubsetIntoNew(t *testing.T) {
 	if len(d.Tables) != 2 || d.Tables[0].Table != "match_stats" || d.Tables[1].Table != "medals_earned" {
 		t.Errorf("tables %+v", d.Tables)
 	}
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
-	db.Exec("ATTACH " + sqlq.Literal(out) + " AS o (READ_ONLY)")
+	db, done := testutil.Attached(t, map[string]string{"o": out})
+	defer done()
 	got := rsRows(t, db, "SELECT table_name FROM duckdb_tables() WHERE database_name = 'o'")
 	if strings.Join(got, ",") != "match_stats,medals_earned" {
 		t.Errorf("tables in the new file: %v", got)

@@ -46,10 +46,7 @@ func propertySource(t *testing.T) string {
 // full verification now, reading every byte.
 func verifyingSnapshots(t *testing.T, f storage.Folder) []string {
 	t.Helper()
-	snaps, err := snapshot.Scan(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snaps := scan(t, f)
 	var out []string
 	for _, s := range snaps {
 		if s.Status != snapshot.StatusComplete {
@@ -249,10 +246,7 @@ func budgetedVerify(t *testing.T, f storage.Folder, rng *rand.Rand) string {
 		t.Fatal(err)
 	}
 	defer unlock()
-	snaps, err := snapshot.Scan(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snaps := scan(t, f)
 	entries, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)

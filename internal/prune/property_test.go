@@ -16,6 +16,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -179,14 +180,10 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 // file's size and time.
 func corruptRandomFile(t *testing.T, dir string, rng *rand.Rand, bitrot bool) string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for _, de := range des {
-		if k, _ := snapshot.Classify(de.Name()); k == snapshot.KindParquet {
-			files = append(files, de.Name())
+	for _, n := range testutil.Names(t, dir) {
+		if k, _ := snapshot.Classify(n); k == snapshot.KindParquet {
+			files = append(files, n)
 		}
 	}
 	if len(files) == 0 {

@@ -2,14 +2,12 @@ package snapshot
 
 import (
 	"bytes"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/testutil/fuzzseed"
 )
 
 // FuzzParseLedger feeds the ledger parser arbitrary bytes. A ledger comes
@@ -58,9 +56,7 @@ func FuzzParseLedger(f *testing.F) {
 // TestWriteLedgerFuzzCorpus writes the seeds of FuzzParseLedger: a real
 // ledger and hostile variants of it.
 func TestWriteLedgerFuzzCorpus(t *testing.T) {
-	if os.Getenv("STATSNAP_WRITE_CORPUS") == "" {
-		t.Skip("set STATSNAP_WRITE_CORPUS=1 to rewrite the seeds")
-	}
+	fuzzseed.SkipUnlessAsked(t, "rewrite the seeds")
 	real, err := MarshalLedger(sampleLedger(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +87,5 @@ func TestWriteLedgerFuzzCorpus(t *testing.T) {
 		"trailing":       append(append([]byte{}, real...), []byte(`{}`)...),
 		"problem_but_ok": rep(`"ok":false,"problem":"hash_mismatch"`, `"ok":true,"problem":"hash_mismatch"`),
 	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseLedger")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, raw := range seeds {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(raw)))
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fuzzseed.Write(t, filepath.Join("testdata", "fuzz", "FuzzParseLedger"), seeds)
 }

@@ -2,13 +2,12 @@ package snapshot
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/testutil/fuzzseed"
 )
 
 // FuzzParseManifest feeds the strict manifest parser arbitrary bytes. A
@@ -80,17 +79,8 @@ func TestFuzzSeeds(t *testing.T) {
 	}
 	valid := map[string]bool{"real": true, "legacy": true, "escapes": true, "skipped_tables_nul_column": true}
 	for _, p := range paths {
-		body, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lit := strings.TrimSuffix(strings.TrimPrefix(string(body), "go test fuzz v1\n[]byte("), ")\n")
-		raw, err := strconv.Unquote(lit)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
 		name := filepath.Base(p)
-		if _, err := ParseManifest([]byte(raw)); valid[name] != (err == nil) {
+		if _, err := ParseManifest(fuzzseed.Read(t, p)); valid[name] != (err == nil) {
 			t.Errorf("seed %s: parse error %v", name, err)
 		}
 	}

@@ -3,8 +3,11 @@ package snapshot
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/openspartan/statsnap/internal/testutil/fuzzseed"
 )
 
 func testManifest() *Manifest {
@@ -100,17 +103,9 @@ func TestParseManifestRefuses(t *testing.T) {
 }
 
 func TestParseLegacyManifest(t *testing.T) {
-	seed := []byte(`{
-  "gamertag": "Chocoboflor",
-  "backup_timestamp": "20260201_143025",
-  "backup_datetime": "2026-02-01T14:30:25.123456",
-  "source_db": "data/players/Chocoboflor/stats.duckdb",
-  "compression": "zstd",
-  "compression_level": 9,
-  "tables": {"match_stats": {"rows": 1500, "file_size_bytes": 2500000, "file": "match_stats_20260201_143025.parquet"}},
-  "total_size_bytes": 5000000,
-  "total_size_mb": 4.77
-}`)
+	// The manifest the seed's backup_player.py wrote, kept as a seed of
+	// FuzzParseManifest (verify's TestWriteFuzzCorpus writes it).
+	seed := fuzzseed.Read(t, filepath.Join("testdata", "fuzz", "FuzzParseManifest", "legacy"))
 	p, err := ParseManifest(seed)
 	if err != nil {
 		t.Fatal(err)

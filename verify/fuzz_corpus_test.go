@@ -2,13 +2,12 @@ package verify
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/openspartan/statsnap/internal/testutil/fuzzseed"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -16,9 +15,7 @@ import (
 // FuzzParseManifest from a real backup and hand-made hostile manifests.
 // It only runs when asked.
 func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("STATSNAP_WRITE_CORPUS") == "" {
-		t.Skip("set STATSNAP_WRITE_CORPUS=1 to regenerate snapshot/testdata/fuzz/FuzzParseManifest")
-	}
+	fuzzseed.SkipUnlessAsked(t, "regenerate snapshot/testdata/fuzz/FuzzParseManifest")
 	folder, s := testSnapshot(t)
 	real, err := os.ReadFile(filepath.Join(folder.Dir, snapshot.ManifestName(s.ID)))
 	if err != nil {
@@ -116,14 +113,5 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	})
 	// The target lives in package snapshot, which links no DuckDB, so that
 	// fuzzing builds fast; the real manifest needs a real backup, made here.
-	dir := filepath.Join("..", "snapshot", "testdata", "fuzz", "FuzzParseManifest")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range seeds {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(data))
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fuzzseed.Write(t, filepath.Join("..", "snapshot", "testdata", "fuzz", "FuzzParseManifest"), seeds)
 }

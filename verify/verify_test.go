@@ -19,6 +19,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/snapshot"
 )
 
@@ -146,9 +147,11 @@ func TestVerifyCopyTo(t *testing.T) {
 	// A damaged file is reported as a problem; its copy holds the bytes
 	// that were judged.
 	p := filepath.Join(folder.Dir, s.Manifest.Tables["big"].File)
-	b, _ := os.ReadFile(p)
-	b[len(b)/2] ^= 0xff
-	os.WriteFile(p, b, 0o644)
+	testutil.FlipByte(t, p)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dst2 := t.TempDir()
 	res = Snapshot(context.Background(), folder, s, nil, Options{CopyTo: dst2})
 	if res.OK || kinds(res.Problems) != KindHashMismatch.String() {

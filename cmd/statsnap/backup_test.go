@@ -388,6 +388,19 @@ func folderState(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// changedFiles lists, sorted, the files of state before (see folderState)
+// that state after lacks or holds with other contents.
+func changedFiles(before, after map[string]string) []string {
+	var out []string
+	for name, sum := range before {
+		if got, ok := after[name]; !ok || got != sum {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // TestBackupKilled kills backups at many moments: no manifest ever
 // appears for an unfinished snapshot, earlier snapshots stay byte for
 // byte, and the next backup removes exactly the leftovers.
@@ -429,9 +442,7 @@ func TestBackupKilled(t *testing.T) {
 	leftScratch, prevScratch := false, map[string]bool{}
 	for i := 1; i <= 8; i++ {
 		delay := full * time.Duration(i) / 9
-		cmd := exec.Command(binPath, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
-		cmd.Dir = dir
-		cmd.Env = childEnv("TMPDIR=" + tmp)
+		cmd := command(binPath, dir, []string{"TMPDIR=" + tmp}, "backup", "--full", "--gamertag", "big", "--time", fmt.Sprintf("2020-02-%02dT00:00:00Z", i))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -467,10 +478,8 @@ func TestBackupKilled(t *testing.T) {
 				t.Errorf("kill %d: manifest present but snapshot not complete: %s", i, r.Stdout)
 			}
 		}
-		for name, sum := range before {
-			if after[name] != sum {
-				t.Fatalf("kill %d: existing %s changed or vanished", i, name)
-			}
+		if c := changedFiles(before, after); len(c) != 0 {
+			t.Fatalf("kill %d: existing %s changed or vanished", i, c)
 		}
 		// The next run cleans up exactly the leftovers of the killed one.
 		mustCLI(t, dir, "backup", "--gamertag", "big", "--time", fmt.Sprintf("2020-03-%02dT00:00:00Z", i))
@@ -484,10 +493,8 @@ func TestBackupKilled(t *testing.T) {
 				t.Errorf("kill %d: file %s of the killed backup survived cleanup", i, name)
 			}
 		}
-		for name, sum := range before {
-			if next[name] != sum {
-				t.Fatalf("kill %d: existing %s changed by cleanup", i, name)
-			}
+		if c := changedFiles(before, next); len(c) != 0 {
+			t.Fatalf("kill %d: existing %s changed by cleanup", i, c)
 		}
 		before = next
 	}
@@ -524,9 +531,7 @@ func TestBackupInterrupted(t *testing.T) {
 	samplePlayer(t, dir, "big", 8000)
 	folder := filepath.Join(dir, "data", "backups", "big")
 	for _, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond} {
-		cmd := exec.Command(binPath, "backup", "--gamertag", "big")
-		cmd.Dir = dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, dir, nil, "backup", "--gamertag", "big")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -37,15 +38,8 @@ func TestBackupTypeZoo(t *testing.T) {
 	// called zoo_nested's fixed-size lists with NULLs unreadable).
 	mustCLI(t, dir, "verify", "--deep", "--backup", folder)
 
-	check, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer check.Close()
-	check.SetMaxOpenConns(1)
-	if _, err := check.Exec("ATTACH " + sqlq.Literal(src) + " AS src (READ_ONLY)"); err != nil {
-		t.Fatal(err)
-	}
+	check, done := testutil.Attached(t, map[string]string{"src": src})
+	defer done()
 	encoded := 0
 	for key, e := range p.Tables {
 		var plans []codec.ColumnPlan
@@ -88,7 +82,7 @@ func TestBackupTypeZoo(t *testing.T) {
 			fmt.Sprintf("SELECT count(*) FROM ((%s) EXCEPT ALL (%s))", restored, original),
 		} {
 			var diff int64
-			if err := check.QueryRow(q).Scan(&diff); err != nil {
+			if err := check.QueryRowContext(context.Background(), q).Scan(&diff); err != nil {
 				t.Errorf("%s: %v", key, err)
 				break
 			}

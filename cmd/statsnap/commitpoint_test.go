@@ -22,9 +22,7 @@ func runFault(t *testing.T, dir, at string, args ...string) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = childEnv("STATSNAP_TEST_SIGNAL_AT=" + at)
+	cmd := command(bin, dir, []string{"STATSNAP_TEST_SIGNAL_AT=" + at}, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()

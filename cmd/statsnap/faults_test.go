@@ -67,10 +67,8 @@ func TestBackupDiskFull(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("the failed backup left files: before %v after %v", before, after)
 	}
-	for name, sum := range before {
-		if after[name] != sum {
-			t.Errorf("%s changed", name)
-		}
+	if c := changedFiles(before, after); len(c) != 0 {
+		t.Errorf("%s changed", c)
 	}
 	noLeftovers(t, folder)
 }
@@ -97,7 +95,7 @@ func TestBackupReadOnlyOutput(t *testing.T) {
 		t.Fatalf("read-only output, new player: exit %d, %q", r.Code, r.Stderr)
 	}
 	after := folderState(t, filepath.Join(out, "p"))
-	if len(after) != len(before) {
+	if len(after) != len(before) || len(changedFiles(before, after)) != 0 {
 		t.Errorf("folder changed: %v -> %v", before, after)
 	}
 	mustCLI(t, dir, "snapshots", "--output", out)
@@ -118,9 +116,7 @@ func TestBackupPermissionDenied(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	os.MkdirAll(out, 0o777)
 	os.Chmod(out, 0o777)
-	cmd := exec.Command(binPath, "backup", "--gamertag", "p", "--output", out)
-	cmd.Dir = dir
-	cmd.Env = childEnv("HOME=" + out)
+	cmd := command(binPath, dir, []string{"HOME=" + out}, "backup", "--gamertag", "p", "--output", out)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -143,9 +139,7 @@ func TestConcurrentBackups(t *testing.T) {
 	}
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 6000)
-	first := exec.Command(binPath, "backup", "--gamertag", "p")
-	first.Dir = dir
-	first.Env = childEnv() // without what an in-process run has set meanwhile
+	first := command(binPath, dir, nil, "backup", "--gamertag", "p")
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -257,10 +251,8 @@ func TestRestoreDiskFull(t *testing.T) {
 		}
 	}
 	after := folderState(t, backups)
-	for name, s := range snapBefore {
-		if after[name] != s {
-			t.Errorf("snapshot file %s changed", name)
-		}
+	if c := changedFiles(snapBefore, after); len(c) != 0 {
+		t.Errorf("snapshot files %s changed", c)
 	}
 }
 

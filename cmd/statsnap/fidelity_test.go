@@ -8,6 +8,7 @@ package main
 // (as text, so -0.0 and 0.0, or 1 month and 30 days, differ).
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -421,28 +422,14 @@ func countTables(t *testing.T, path string) int {
 // of different DECIMAL scales) and compares what has no equality.
 func fidelityExact(t *testing.T, a, b string) []string {
 	t.Helper()
-	db := fidelityOpen(t, ":memory:", true)
-	defer db.Close()
-	for alias, p := range map[string]string{"dba": a, "dbb": b} {
-		if _, err := db.Exec("ATTACH " + sqlq.Literal(p) + " AS " + alias + " (READ_ONLY)"); err != nil {
-			t.Fatalf("attach %s: %v", p, err)
-		}
-	}
-	rows, err := db.Query(`SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'dba' ORDER BY 1, 2`)
-	if err != nil {
+	db, done := testutil.Attached(t, map[string]string{"dba": a, "dbb": b})
+	defer done()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "SET memory_limit = '"+fidelityMemory+"'"); err != nil {
 		t.Fatal(err)
 	}
-	var tables [][2]string
-	for rows.Next() {
-		var s, n string
-		if err := rows.Scan(&s, &n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, [2]string{s, n})
-	}
-	rows.Close()
 	var problems []string
-	for _, tb := range tables {
+	for _, tb := range tablesOf(t, db, "dba") {
 		name := sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		text := func(alias string) string {
 			return "SELECT CAST(x AS VARCHAR) AS row FROM " + alias + "." + name + " x"
@@ -451,7 +438,7 @@ func fidelityExact(t *testing.T, a, b string) []string {
 		// independent hashes of each row's text; one pass over each side,
 		// no table of rows. Only when they differ, EXCEPT ALL says how.
 		sums := func(alias string) (n int64, h1, h2 string, err error) {
-			err = db.QueryRow("SELECT count(*), CAST(coalesce(sum(CAST(hash(row) AS HUGEINT)), 0) AS VARCHAR), "+
+			err = db.QueryRowContext(ctx, "SELECT count(*), CAST(coalesce(sum(CAST(hash(row) AS HUGEINT)), 0) AS VARCHAR), "+
 				"CAST(coalesce(sum(CAST(md5_number_lower(row) AS HUGEINT)), 0) AS VARCHAR) FROM ("+text(alias)+")").Scan(&n, &h1, &h2)
 			return n, h1, h2, err
 		}
@@ -470,7 +457,7 @@ func fidelityExact(t *testing.T, a, b string) []string {
 		}
 		var onlyA, onlyB int64
 		var sample sql.NullString
-		err = db.QueryRow(fmt.Sprintf("SELECT (SELECT count(*) FROM (%s EXCEPT ALL %s)), (SELECT count(*) FROM (%s EXCEPT ALL %s)), (SELECT min(row) FROM (%s EXCEPT ALL %s))",
+		err = db.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM (%s EXCEPT ALL %s)), (SELECT count(*) FROM (%s EXCEPT ALL %s)), (SELECT min(row) FROM (%s EXCEPT ALL %s))",
 			text("dba"), text("dbb"), text("dbb"), text("dba"), text("dba"), text("dbb"))).Scan(&onlyA, &onlyB, &sample)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("table %s: rows differ; compare as text: %v", name, err))

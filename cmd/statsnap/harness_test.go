@@ -203,6 +203,14 @@ func cliBounded(t testing.TB, dir string, limit time.Duration, args ...string) (
 // reports whether it ended by itself.
 func runBinaryFor(t testing.TB, bin, dir string, env []string, limit time.Duration, args ...string) (result, bool) {
 	t.Helper()
+	r, ended, _ := runProcess(t, bin, dir, env, limit, args...)
+	return r, ended
+}
+
+// runProcess is runBinaryFor that also returns the ended process's state
+// (its rusage, say).
+func runProcess(t testing.TB, bin, dir string, env []string, limit time.Duration, args ...string) (result, bool, *os.ProcessState) {
+	t.Helper()
 	ctx := context.Background()
 	if limit > 0 {
 		var cancel context.CancelFunc
@@ -223,7 +231,17 @@ func runBinaryFor(t testing.TB, bin, dir string, env []string, limit time.Durati
 		}
 		code = ee.ExitCode()
 	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}, ctx.Err() == nil
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}, ctx.Err() == nil, cmd.ProcessState
+}
+
+// command is bin (binPath, or the fault build) with args, to run in dir
+// with childEnv(env...): for the tests that start, signal or wait for the
+// process themselves.
+func command(bin, dir string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = childEnv(env...)
+	return cmd
 }
 
 // mustCLI runs the binary and fails the test unless it exits 0.

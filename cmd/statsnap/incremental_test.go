@@ -176,9 +176,7 @@ func TestIncrementalBackupKilled(t *testing.T) {
 	killed := 1
 	for i := 1; i <= 6; i++ {
 		id := fmt.Sprintf("2026-11-%02dT03:00:00Z", 10+i)
-		cmd := exec.Command(binPath, "backup", "--gamertag", "Inc", "--time", id)
-		cmd.Dir = dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, dir, nil, "backup", "--gamertag", "Inc", "--time", id)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -190,10 +188,8 @@ func TestIncrementalBackupKilled(t *testing.T) {
 		}
 		killed++
 		after := folderState(t, folder)
-		for name, sum := range before {
-			if after[name] != sum {
-				t.Fatalf("kill %d: %s changed or vanished", i, name)
-			}
+		if c := changedFiles(before, after); len(c) != 0 {
+			t.Fatalf("kill %d: %s changed or vanished", i, c)
 		}
 		// Whatever the kill left, every complete snapshot verifies.
 		mustCLI(t, dir, "verify", "--backup", folder, "--all")

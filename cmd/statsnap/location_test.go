@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -54,23 +52,9 @@ func TestUnknownSchemeIsUsage(t *testing.T) {
 // command that opened a FIFO as a file would wait for a writer forever.
 func cliWithin(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = childEnv() // without what an in-process run has set meanwhile
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
+	r, ended := cliBounded(t, dir, 2*time.Minute, args...)
+	if !ended {
 		t.Fatalf("statsnap %v did not finish: it must have opened something that is not a file", args)
-	}
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
 	}
 	return r
 }

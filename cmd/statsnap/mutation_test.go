@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -34,26 +30,15 @@ const hangLimit = 10 * time.Minute
 
 func runWatched(t *testing.T, dir string, limit time.Duration, args ...string) boundedRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
 	// The child's rusage peak starts at this process's own peak: Go
 	// starts it sharing this address space (CLONE_VM), and Linux carries
 	// that space's high-water mark into the child at exec. Resetting the
 	// mark to the current size keeps an earlier test's peak (a 300 MiB
 	// value restored in-process) from being counted as the child's.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = childEnv() // without what an in-process run has set meanwhile
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("run statsnap %v: %v", args, err)
-	}
-	br := boundedRun{result: result{Stdout: out.String(), Stderr: errb.String(), Code: cmd.ProcessState.ExitCode()}, ended: ctx.Err() == nil}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	r, ended, ps := runProcess(t, binPath, dir, nil, limit, args...)
+	br := boundedRun{result: r, ended: ended}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		br.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
 	}
 	return br

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -54,31 +55,15 @@ func nulDB(t *testing.T, dir string, extra ...string) string {
 // order. Two databases with the same description hold the same tables.
 func catalogAndRows(t *testing.T, path string) map[string][]string {
 	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, done := testutil.Conn(t, path, false)
+	defer done()
 	out := map[string][]string{}
-	strs := func(key, q string) {
-		rows, err := db.Query(q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out[key] = append(out[key], s)
-		}
-	}
+	strs := func(key, q string) { out[key] = append(out[key], testutil.Strings(t, db, q)...) }
 	strs("tables", "SELECT sql FROM duckdb_tables() ORDER BY schema_name, table_name")
 	strs("columns", "SELECT table_name || '|' || column_name || '|' || data_type || '|' || is_nullable::VARCHAR || '|' || coalesce(column_default, '') FROM duckdb_columns() ORDER BY table_name, column_index")
 	has := func(table string) bool {
 		var n int
-		if err := db.QueryRow("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", table).Scan(&n); err != nil {
+		if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", table).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n > 0

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +20,7 @@ import (
 	gcblob "gocloud.dev/blob"
 
 	"github.com/openspartan/statsnap/internal/storage/blob/blobtest"
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // store is one object-store location for an end-to-end story.
@@ -101,15 +102,6 @@ func rowCount(t *testing.T, db, table string) int64 {
 	return n
 }
 
-func fileHash(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", sha256.Sum256(b))
-}
-
 // TestObjectStoreStories runs the seed guide's stories with a bucket in
 // place of a folder, on every server.
 func TestObjectStoreStories(t *testing.T) {
@@ -169,11 +161,11 @@ func TestObjectStoreStories(t *testing.T) {
 			if r := s.run(t, dir, "verify", "--backup", s.folder("Alice")); r.Code != exitIntegrity {
 				t.Errorf("verify of a corrupted object: exit %d %s", r.Code, r.Stderr)
 			}
-			before := fileHash(t, restored)
+			before := testutil.FileBLAKE3(t, restored)
 			if r := s.run(t, fresh, "restore", "--backup", s.folder("Alice"), "--gamertag", "Alice", "--replace"); r.Code != exitIntegrity {
 				t.Errorf("restore of a corrupted object: exit %d %s", r.Code, r.Stderr)
 			}
-			if fileHash(t, restored) != before {
+			if testutil.FileBLAKE3(t, restored) != before {
 				t.Errorf("a refused restore changed the target")
 			}
 			s.noStaging(t)
@@ -212,10 +204,7 @@ func TestObjectStoreConcurrentBackups(t *testing.T) {
 	dir := t.TempDir()
 	samplePlayer(t, dir, "p", 40)
 	start := func(at string) *exec.Cmd {
-		c := exec.Command(binPath, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
-		c.Dir = dir
-		c.Env = childEnv(s.env...)
-		return c
+		return command(binPath, dir, s.env, "backup", "--gamertag", "p", "--output", s.root, "--time", at, "--json")
 	}
 	a, b := start("2026-03-01T10:00:00Z"), start("2026-03-01T11:00:00Z")
 	var ao, bo, ae, be bytes.Buffer
@@ -377,9 +366,8 @@ func TestObjectStoreLeaseLost(t *testing.T) {
 	}
 	for _, how := range []string{"overwritten", "removed"} {
 		t.Run(how, func(t *testing.T) {
-			c := exec.Command(bin, "backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
-			c.Dir = dir
-			c.Env = append(childEnv(s.env...), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT")
+			c := command(bin, dir, append(slices.Clone(s.env), "STATSNAP_TEST_SIGNAL_AT=backup:before-commit:WAIT"),
+				"backup", "--gamertag", "p", "--output", s.root, "--time", "2026-03-02T10:00:00Z", "--json")
 			var out, errb bytes.Buffer
 			c.Stdout, c.Stderr = &out, &errb
 			if err := c.Start(); err != nil {

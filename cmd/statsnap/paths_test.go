@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,16 +51,9 @@ func leaveWAL(t *testing.T, path string) {
 
 func countIn(t *testing.T, path, q string) int64 {
 	t.Helper()
-	db, err := dbfile.Open(context.Background(), path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.QueryRow(q).Scan(&n); err != nil && err != sql.ErrNoRows {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
+	conn, done := testutil.Conn(t, path, false)
+	defer done()
+	return testutil.Int64(t, conn, q)
 }
 
 // TestURLCharactersInPaths: a '#' (modern gamertags end in one), '%', '&',

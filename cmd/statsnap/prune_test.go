@@ -180,16 +180,8 @@ func pruneStatuses(t *testing.T, dir, player string) map[string][]string {
 // the manifest.
 func pruneSnapshotFiles(t *testing.T, folder, id string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(folder, snapshot.ManifestName(id)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
 	files := []string{snapshot.ManifestName(id)}
-	for _, tb := range p.Tables {
+	for _, tb := range testutil.ReadManifest(t, folder, id).Tables {
 		files = append(files, tb.File)
 	}
 	slices.Sort(files)

@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -84,9 +83,9 @@ func rsWorkDirs(t *testing.T, dir string) []string {
 }
 
 // rsRows runs q and returns each row printed as one string, sorted.
-func rsRows(t *testing.T, db *sql.DB, q string, args ...any) []string {
+func rsRows(t *testing.T, db testutil.Querier, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(q, args...)
+	rows, err := db.QueryContext(context.Background(), q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
@@ -142,13 +141,9 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	t.Helper()
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
-	for alias, p := range map[string]string{"dba": a, "dbb": b} {
-		if _, err := db.Exec("ATTACH " + sqlq.Literal(p) + " AS " + alias + " (READ_ONLY)"); err != nil {
-			t.Fatalf("attach %s: %v", p, err)
-		}
-	}
+	db, done := testutil.Attached(t, map[string]string{"dba": a, "dbb": b})
+	defer done()
+	ctx := context.Background()
 	skip := map[string]bool{}
 	for _, v := range o.missingViews {
 		skip[v] = true
@@ -191,22 +186,11 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 	if o.catalogOnly {
 		return problems
 	}
-	rows, err := db.Query(`SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'dba' ORDER BY 1, 2`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables [][2]string
-	for rows.Next() {
-		var s, n string
-		rows.Scan(&s, &n)
-		tables = append(tables, [2]string{s, n})
-	}
-	rows.Close()
-	for _, tb := range tables {
+	for _, tb := range tablesOf(t, db, "dba") {
 		qa := "dba." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		qb := "dbb." + sqlq.Ident(tb[0]) + "." + sqlq.Ident(tb[1])
 		var na, nb int64
-		if err := db.QueryRow("SELECT (SELECT count(*) FROM "+qa+"), (SELECT count(*) FROM "+qb+")").Scan(&na, &nb); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM "+qa+"), (SELECT count(*) FROM "+qb+")").Scan(&na, &nb); err != nil {
 			fail("count %s: %v", tb[1], err)
 			continue
 		}
@@ -216,10 +200,10 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 		}
 		for _, dir := range [][2]string{{qa, qb}, {qb, qa}} {
 			var diff int64
-			err := db.QueryRow("SELECT count(*) FROM (SELECT * FROM " + dir[0] + " EXCEPT ALL SELECT * FROM " + dir[1] + ")").Scan(&diff)
+			err := db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT * FROM "+dir[0]+" EXCEPT ALL SELECT * FROM "+dir[1]+")").Scan(&diff)
 			if err != nil {
 				// Types without equality (e.g. VARIANT) compare by text.
-				err = db.QueryRow("SELECT count(*) FROM (SELECT CAST(x AS VARCHAR) FROM " + dir[0] + " x EXCEPT ALL SELECT CAST(y AS VARCHAR) FROM " + dir[1] + " y)").Scan(&diff)
+				err = db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT CAST(x AS VARCHAR) FROM "+dir[0]+" x EXCEPT ALL SELECT CAST(y AS VARCHAR) FROM "+dir[1]+" y)").Scan(&diff)
 			}
 			if err != nil {
 				fail("compare %s: %v", tb[1], err)
@@ -231,6 +215,29 @@ func rsDiffDBs(t *testing.T, a, b string, o rsCmpOpts) []string {
 		}
 	}
 	return problems
+}
+
+// tablesOf lists the schema and name of every table of the database
+// attached to db as alias, in order.
+func tablesOf(t *testing.T, db testutil.Querier, alias string) [][2]string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1, 2`, alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables [][2]string
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, [2]string{s, n})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return tables
 }
 
 // rsDiff returns the lines of sorted a missing from b and the reverse.
@@ -396,13 +403,12 @@ func TestRestoreTypeZoo(t *testing.T) {
 		t.Errorf("no warning about the broken view on stderr: %s", r.Stderr)
 	}
 	rsCompare(t, src, out, rsCmpOpts{missingViews: []string{"broken_view"}})
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
+	db, done := testutil.Attached(t, map[string]string{"r": out})
+	defer done()
 	var tags string
-	if _, err := db.Exec("ATTACH " + sqlq.Literal(out) + " AS r (READ_ONLY)"); err != nil {
+	if err := db.QueryRowContext(context.Background(), "SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = 'r'").Scan(&tags); err != nil {
 		t.Fatal(err)
 	}
-	db.QueryRow("SELECT CAST(tags AS VARCHAR) FROM duckdb_databases() WHERE database_name = 'r'").Scan(&tags)
 	if !strings.Contains(tags, "v1.5.0") {
 		t.Errorf("restored database tags %s, want storage v1.5.0", tags)
 	}
@@ -554,9 +560,8 @@ func TestRestoreSubsetIntoNew(t *testing.T) {
 	if len(d.Tables) != 2 || d.Tables[0].Table != "match_stats" || d.Tables[1].Table != "medals_earned" {
 		t.Errorf("tables %+v", d.Tables)
 	}
-	db := testutil.OpenDB(t, ":memory:", true)
-	defer db.Close()
-	db.Exec("ATTACH " + sqlq.Literal(out) + " AS o (READ_ONLY)")
+	db, done := testutil.Attached(t, map[string]string{"o": out})
+	defer done()
 	got := rsRows(t, db, "SELECT table_name FROM duckdb_tables() WHERE database_name = 'o'")
 	if strings.Join(got, ",") != "match_stats,medals_earned" {
 		t.Errorf("tables in the new file: %v", got)
@@ -584,14 +589,7 @@ func TestRestoreCorruptRefused(t *testing.T) {
 	newest := snapshot.FormatID(time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC))
 	folder := filepath.Join(dir, "data", "backups", gt)
 	victim := filepath.Join(folder, "match_stats_"+newest+".parquet")
-	data, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x40
-	if err := os.WriteFile(victim, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.FlipByte(t, victim)
 	before := testutil.FileBLAKE3(t, src)
 	playerDir := filepath.Dir(src)
 	entriesBefore, _ := os.ReadDir(playerDir)
@@ -661,9 +659,7 @@ func TestRestoreKilled(t *testing.T) {
 	const runs = 7
 	for i := 1; i <= runs; i++ {
 		delay := full * time.Duration(i) / (runs + 1)
-		cmd := exec.Command(binPath, "restore", "--db", target, "--backup", fx.folder, "--replace")
-		cmd.Dir = fx.dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, fx.dir, nil, "restore", "--db", target, "--backup", fx.folder, "--replace")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

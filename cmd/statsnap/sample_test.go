@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/testutil"
 )
 
 // copyDB copies a closed DuckDB database: its file and, when there is
@@ -40,16 +41,9 @@ func copyDB(t *testing.T, from, to string) {
 
 func countMatches(t *testing.T, path string) int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM match_stats").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	conn, done := testutil.Conn(t, path, false)
+	defer done()
+	return testutil.Int64(t, conn, "SELECT count(*) FROM match_stats")
 }
 
 // TestSampleAdd: --add appends to the player's database and says what it
@@ -177,9 +171,7 @@ func TestSampleAddInterrupted(t *testing.T) {
 			}
 		}
 		copyDB(t, orig, src)
-		cmd := exec.Command(binPath, "sample", "--gamertag", "p", "--add", "3000")
-		cmd.Dir = dir
-		cmd.Env = childEnv() // without what an in-process run has set meanwhile
+		cmd := command(binPath, dir, nil, "sample", "--gamertag", "p", "--add", "3000")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

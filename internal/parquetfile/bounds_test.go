@@ -16,61 +16,105 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// thriftOut writes Thrift's compact protocol by hand, as Parquet's footer
+// and page headers are written, so that tests can forge what no writer
+// would make. Any error fails the test.
+type thriftOut struct {
+	t   testing.TB
+	ctx context.Context
+	buf *thrift.TMemoryBuffer
+	p   thrift.TProtocol
+}
+
+func newThriftOut(t testing.TB) *thriftOut {
+	buf := thrift.NewTMemoryBuffer()
+	return &thriftOut{t: t, ctx: context.Background(), buf: buf, p: thrift.NewTCompactProtocolConf(buf, &thrift.TConfiguration{})}
+}
+
+func (w *thriftOut) must(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// field writes field id of type ty, its value written by value.
+func (w *thriftOut) field(id int16, ty thrift.TType, value func()) {
+	w.must(w.p.WriteFieldBegin(w.ctx, "", ty, id))
+	value()
+	w.must(w.p.WriteFieldEnd(w.ctx))
+}
+
+func (w *thriftOut) i32(id int16, v int32) {
+	w.field(id, thrift.I32, func() { w.must(w.p.WriteI32(w.ctx, v)) })
+}
+
+func (w *thriftOut) i64(id int16, v int64) {
+	w.field(id, thrift.I64, func() { w.must(w.p.WriteI64(w.ctx, v)) })
+}
+
+func (w *thriftOut) str(id int16, v string) {
+	w.field(id, thrift.STRING, func() { w.must(w.p.WriteString(w.ctx, v)) })
+}
+
+// object writes a struct whose fields fields writes: the message itself,
+// or an element of a list.
+func (w *thriftOut) object(fields func()) {
+	w.must(w.p.WriteStructBegin(w.ctx, ""))
+	fields()
+	w.must(w.p.WriteFieldStop(w.ctx))
+	w.must(w.p.WriteStructEnd(w.ctx))
+}
+
+// structField writes field id holding a struct.
+func (w *thriftOut) structField(id int16, fields func()) {
+	w.field(id, thrift.STRUCT, func() { w.object(fields) })
+}
+
+// list writes field id holding a list declared as n elements of type
+// elem, which elems writes (it may write another number).
+func (w *thriftOut) list(id int16, elem thrift.TType, n int, elems func()) {
+	w.field(id, thrift.LIST, func() {
+		w.must(w.p.WriteListBegin(w.ctx, elem, n))
+		elems()
+		w.must(w.p.WriteListEnd(w.ctx))
+	})
+}
+
+// bytes is all that has been written.
+func (w *thriftOut) bytes() []byte {
+	w.must(w.p.Flush(w.ctx))
+	return w.buf.Bytes()
+}
+
 // forgedFooter builds a Parquet file of no data whose footer lists
 // schema elements as elems says: each entry is one element's num_children
 // (0 for a leaf).
 func forgedFooter(t testing.TB, elems func(yield func(children int32))) []byte {
 	t.Helper()
-	ctx := context.Background()
 	var footer []int32
 	elems(func(c int32) { footer = append(footer, c) })
-	buf := thrift.NewTMemoryBuffer()
-	p := thrift.NewTCompactProtocolConf(buf, &thrift.TConfiguration{})
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(p.WriteStructBegin(ctx, "FileMetaData"))
-	must(p.WriteFieldBegin(ctx, "version", thrift.I32, 1))
-	must(p.WriteI32(ctx, 1))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldBegin(ctx, "schema", thrift.LIST, 2))
-	must(p.WriteListBegin(ctx, thrift.STRUCT, len(footer)))
-	for i, c := range footer {
-		must(p.WriteStructBegin(ctx, "SchemaElement"))
-		if c == 0 {
-			must(p.WriteFieldBegin(ctx, "type", thrift.I32, 1))
-			must(p.WriteI32(ctx, 1)) // INT32
-			must(p.WriteFieldEnd(ctx))
-		}
-		must(p.WriteFieldBegin(ctx, "repetition_type", thrift.I32, 3))
-		must(p.WriteI32(ctx, 1)) // OPTIONAL
-		must(p.WriteFieldEnd(ctx))
-		must(p.WriteFieldBegin(ctx, "name", thrift.STRING, 4))
-		must(p.WriteString(ctx, fmt.Sprintf("c%d", i)))
-		must(p.WriteFieldEnd(ctx))
-		if c > 0 {
-			must(p.WriteFieldBegin(ctx, "num_children", thrift.I32, 5))
-			must(p.WriteI32(ctx, c))
-			must(p.WriteFieldEnd(ctx))
-		}
-		must(p.WriteFieldStop(ctx))
-		must(p.WriteStructEnd(ctx))
-	}
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldBegin(ctx, "num_rows", thrift.I64, 3))
-	must(p.WriteI64(ctx, 0))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldBegin(ctx, "row_groups", thrift.LIST, 4))
-	must(p.WriteListBegin(ctx, thrift.STRUCT, 0))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.Flush(ctx))
-	return framed(nil, buf.Bytes())
+	w := newThriftOut(t)
+	w.object(func() { // FileMetaData
+		w.i32(1, 1) // version
+		w.list(2, thrift.STRUCT, len(footer), func() {
+			for i, c := range footer {
+				w.object(func() { // SchemaElement
+					if c == 0 {
+						w.i32(1, 1) // type INT32
+					}
+					w.i32(3, 1) // repetition_type OPTIONAL
+					w.str(4, fmt.Sprintf("c%d", i))
+					if c > 0 {
+						w.i32(5, c) // num_children
+					}
+				})
+			}
+		})
+		w.i64(3, 0)                            // num_rows
+		w.list(4, thrift.STRUCT, 0, func() {}) // row_groups
+	})
+	return framed(nil, w.bytes())
 }
 
 // framed is a Parquet file of data (pages, starting at offset 4) and a
@@ -223,109 +267,60 @@ func forgedPage(t testing.TB, uncompressed int32, body []byte, codec int32, numV
 	if required {
 		repetition = 0
 	}
-	ctx := context.Background()
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	i32 := func(p thrift.TProtocol, id int16, v int32) {
-		must(p.WriteFieldBegin(ctx, "", thrift.I32, id))
-		must(p.WriteI32(ctx, v))
-		must(p.WriteFieldEnd(ctx))
-	}
-	i64 := func(p thrift.TProtocol, id int16, v int64) {
-		must(p.WriteFieldBegin(ctx, "", thrift.I64, id))
-		must(p.WriteI64(ctx, v))
-		must(p.WriteFieldEnd(ctx))
-	}
-	hb := thrift.NewTMemoryBuffer()
-	hp := thrift.NewTCompactProtocolConf(hb, &thrift.TConfiguration{})
-	must(hp.WriteStructBegin(ctx, ""))
-	i32(hp, 1, 0) // DATA_PAGE
-	i32(hp, 2, uncompressed)
-	i32(hp, 3, compressed)
-	must(hp.WriteFieldBegin(ctx, "", thrift.STRUCT, 5))
-	must(hp.WriteStructBegin(ctx, ""))
-	i32(hp, 1, numValues)
-	i32(hp, 2, 0) // PLAIN
-	i32(hp, 3, 3) // RLE
-	i32(hp, 4, 3)
-	must(hp.WriteFieldStop(ctx))
-	must(hp.WriteStructEnd(ctx))
-	must(hp.WriteFieldEnd(ctx))
-	must(hp.WriteFieldStop(ctx))
-	must(hp.WriteStructEnd(ctx))
-	must(hp.Flush(ctx))
-	chunk := int64(hb.Len()) + int64(compressed)
+	h := newThriftOut(t)
+	h.object(func() { // PageHeader
+		h.i32(1, 0) // DATA_PAGE
+		h.i32(2, uncompressed)
+		h.i32(3, compressed)
+		h.structField(5, func() { // DataPageHeader
+			h.i32(1, numValues)
+			h.i32(2, 0) // PLAIN
+			h.i32(3, 3) // RLE
+			h.i32(4, 3)
+		})
+	})
+	header := h.bytes()
+	chunk := int64(len(header)) + int64(compressed)
 
-	fb := thrift.NewTMemoryBuffer()
-	p := thrift.NewTCompactProtocolConf(fb, &thrift.TConfiguration{})
-	must(p.WriteStructBegin(ctx, ""))
-	i32(p, 1, 1)
-	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 2))
-	must(p.WriteListBegin(ctx, thrift.STRUCT, 2))
-	must(p.WriteStructBegin(ctx, ""))
-	must(p.WriteFieldBegin(ctx, "", thrift.STRING, 4))
-	must(p.WriteString(ctx, "schema"))
-	must(p.WriteFieldEnd(ctx))
-	i32(p, 5, 1)
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.WriteStructBegin(ctx, ""))
-	i32(p, 1, 1) // INT32
-	i32(p, 3, repetition)
-	must(p.WriteFieldBegin(ctx, "", thrift.STRING, 4))
-	must(p.WriteString(ctx, "x"))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	i64(p, 3, 1)
-	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 4))
-	must(p.WriteListBegin(ctx, thrift.STRUCT, 1))
-	must(p.WriteStructBegin(ctx, "")) // RowGroup
-	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 1))
-	must(p.WriteListBegin(ctx, thrift.STRUCT, 1))
-	must(p.WriteStructBegin(ctx, "")) // ColumnChunk
-	i64(p, 2, 4)
-	must(p.WriteFieldBegin(ctx, "", thrift.STRUCT, 3))
-	must(p.WriteStructBegin(ctx, "")) // ColumnMetaData
-	i32(p, 1, 1)
-	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 2))
-	must(p.WriteListBegin(ctx, thrift.I32, 1))
-	must(p.WriteI32(ctx, 0))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldBegin(ctx, "", thrift.LIST, 3))
-	must(p.WriteListBegin(ctx, thrift.STRING, 1))
-	must(p.WriteString(ctx, "x"))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	i32(p, 4, codec)
-	i64(p, 5, int64(numValues))
-	i64(p, 6, int64(hb.Len())+int64(uncompressed))
-	i64(p, 7, chunk)
-	i64(p, 9, 4)
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	i64(p, 2, int64(uncompressed))
-	i64(p, 3, int64(numValues))
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.WriteListEnd(ctx))
-	must(p.WriteFieldEnd(ctx))
-	must(p.WriteFieldStop(ctx))
-	must(p.WriteStructEnd(ctx))
-	must(p.Flush(ctx))
+	w := newThriftOut(t)
+	w.object(func() { // FileMetaData
+		w.i32(1, 1)
+		w.list(2, thrift.STRUCT, 2, func() {
+			w.object(func() {
+				w.str(4, "schema")
+				w.i32(5, 1)
+			})
+			w.object(func() {
+				w.i32(1, 1) // INT32
+				w.i32(3, repetition)
+				w.str(4, "x")
+			})
+		})
+		w.i64(3, 1)
+		w.list(4, thrift.STRUCT, 1, func() {
+			w.object(func() { // RowGroup
+				w.list(1, thrift.STRUCT, 1, func() {
+					w.object(func() { // ColumnChunk
+						w.i64(2, 4)
+						w.structField(3, func() { // ColumnMetaData
+							w.i32(1, 1)
+							w.list(2, thrift.I32, 1, func() { w.must(w.p.WriteI32(w.ctx, 0)) })
+							w.list(3, thrift.STRING, 1, func() { w.must(w.p.WriteString(w.ctx, "x")) })
+							w.i32(4, codec)
+							w.i64(5, int64(numValues))
+							w.i64(6, int64(len(header))+int64(uncompressed))
+							w.i64(7, chunk)
+							w.i64(9, 4)
+						})
+					})
+				})
+				w.i64(2, int64(uncompressed))
+				w.i64(3, int64(numValues))
+			})
+		})
+	})
 
-	return framed(append(hb.Bytes(), body...), fb.Bytes())
+	return framed(append(header, body...), w.bytes())
 }
 
 // TestPageBombRefused: a page header of an uncompressed chunk declaring

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/openspartan/statsnap/internal/testutil/fuzzseed"
 )
 
 // FuzzCheck feeds whole files, not only footers, to the checks restore and
@@ -71,17 +70,6 @@ func checkSeeds(t testing.TB) map[string][]byte {
 // TestWriteCheckCorpus regenerates FuzzCheck's seed corpus. It only runs
 // when asked.
 func TestWriteCheckCorpus(t *testing.T) {
-	if os.Getenv("STATSNAP_WRITE_CORPUS") == "" {
-		t.Skip("set STATSNAP_WRITE_CORPUS=1 to regenerate testdata/fuzz/FuzzCheck")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzCheck")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range checkSeeds(t) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(data)))
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fuzzseed.SkipUnlessAsked(t, "regenerate testdata/fuzz/FuzzCheck")
+	fuzzseed.Write(t, filepath.Join("testdata", "fuzz", "FuzzCheck"), checkSeeds(t))
 }

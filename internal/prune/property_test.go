@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/openspartan/statsnap/internal/duckdb/dbfile"
 	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
@@ -45,10 +47,7 @@ func propertySource(t *testing.T) string {
 // full verification now, reading every byte.
 func verifyingSnapshots(t *testing.T, f storage.Folder) []string {
 	t.Helper()
-	snaps, err := snapshot.Scan(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snaps := scan(t, f)
 	var out []string
 	for _, s := range snaps {
 		if s.Status != snapshot.StatusComplete {
@@ -166,7 +165,7 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 						fatal("prune found none verifying and still removed %d", res.Removed())
 					}
 					// The newest snapshot that verifies is never removed.
-					if len(before) > 0 && !contains(after, before[len(before)-1]) {
+					if len(before) > 0 && !slices.Contains(after, before[len(before)-1]) {
 						fatal("the newest verifying snapshot %s was removed (verifying before %v, after %v)", before[len(before)-1], before, after)
 					}
 				}
@@ -181,14 +180,10 @@ func TestPropertyPruneKeepsAVerifyingSnapshot(t *testing.T) {
 // file's size and time.
 func corruptRandomFile(t *testing.T, dir string, rng *rand.Rand, bitrot bool) string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for _, de := range des {
-		if k, _ := snapshot.Classify(de.Name()); k == snapshot.KindParquet {
-			files = append(files, de.Name())
+	for _, n := range testutil.Names(t, dir) {
+		if k, _ := snapshot.Classify(n); k == snapshot.KindParquet {
+			files = append(files, n)
 		}
 	}
 	if len(files) == 0 {
@@ -248,10 +243,7 @@ func budgetedVerify(t *testing.T, f storage.Folder, rng *rand.Rand) string {
 		t.Fatal(err)
 	}
 	defer unlock()
-	snaps, err := snapshot.Scan(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snaps := scan(t, f)
 	entries, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -273,13 +265,4 @@ func budgetedVerify(t *testing.T, f storage.Folder, rng *rand.Rand) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("verify --budget %d of %d bytes: read %d files", budget, total, fr.Coverage.ReadFiles)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

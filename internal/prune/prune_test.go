@@ -88,10 +88,7 @@ func folder(t *testing.T) (*local.Folder, string) {
 
 func ids(t *testing.T, f storage.Folder, status snapshot.Status) []string {
 	t.Helper()
-	list, err := snapshot.Scan(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	list := scan(t, f)
 	var out []string
 	for _, s := range list {
 		if s.Status == status {

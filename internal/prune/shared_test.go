@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openspartan/statsnap/internal/backup/backuptest"
+	"github.com/openspartan/statsnap/internal/storage"
 	"github.com/openspartan/statsnap/internal/storage/local"
 	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/retention"
@@ -37,13 +38,20 @@ func part(table, id string, n int) string {
 	return snapshot.PartFileName(file(table, id), n)
 }
 
-func verifyAll(t *testing.T, f *local.Folder) map[string]bool {
+// scan lists the snapshots of f.
+func scan(t *testing.T, f storage.Folder) []snapshot.Info {
 	t.Helper()
-	ctx := context.Background()
-	snaps, err := snapshot.Scan(ctx, f)
+	snaps, err := snapshot.Scan(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return snaps
+}
+
+func verifyAll(t *testing.T, f *local.Folder) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	snaps := scan(t, f)
 	entries, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -191,10 +199,7 @@ func TestPruneKeepsWhatARefusedManifestNames(t *testing.T) {
 	if !slices.Contains(names, part("log", b, 1)) || slices.Contains(names, file("log", a)) {
 		t.Errorf("left %v", names)
 	}
-	snaps, err := snapshot.Scan(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snaps := scan(t, f)
 	var got []string
 	for _, s := range snaps {
 		got = append(got, s.ID+":"+string(s.Status))

@@ -249,26 +249,22 @@ func TestRestoreOrdersByDependencies(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "full.duckdb")
-	t.Run("full into a new database", func(t *testing.T) {
-		rep, err := Run(context.Background(), Options{Folder: folder, Target: out})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Skipped) > 0 {
-			t.Errorf("skipped %+v", rep.Skipped)
-		}
-		same(t, out)
-	})
-	t.Run("full replace over itself", func(t *testing.T) {
-		rep, err := Run(context.Background(), Options{Folder: folder, Target: out, Mode: ModeReplace})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Skipped) > 0 {
-			t.Errorf("skipped %+v", rep.Skipped)
-		}
-		same(t, out)
-	})
+	// In order: the replace goes over what the first restore made.
+	for _, c := range []struct {
+		name string
+		mode Mode
+	}{{"full into a new database", ModeAppend}, {"full replace over itself", ModeReplace}} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := Run(context.Background(), Options{Folder: folder, Target: out, Mode: c.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Skipped) > 0 {
+				t.Errorf("skipped %+v", rep.Skipped)
+			}
+			same(t, out)
+		})
+	}
 	t.Run("full append into an empty database", func(t *testing.T) {
 		empty := filepath.Join(dir, "empty.duckdb")
 		testutil.WriteDB(t, empty, `CREATE TABLE unrelated (x INTEGER)`)

@@ -58,33 +58,20 @@ func newFixture(t *testing.T) fixture {
 // someone able to write the folder (but without the key) could.
 func (fx fixture) tamper(t *testing.T, edit func(m *snapshot.Manifest)) {
 	t.Helper()
-	path := filepath.Join(fx.folder.Dir, snapshot.ManifestName(fx.id))
-	raw, err := os.ReadFile(path)
+	m := testutil.ReadManifest(t, fx.folder.Dir, fx.id)
+	edit(m)
+	data, err := snapshot.Marshal(m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(p.Manifest)
-	data, err := snapshot.Marshal(p.Manifest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(fx.folder.Dir, snapshot.ManifestName(fx.id)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func count(t *testing.T, path, table string) int64 {
 	t.Helper()
-	db := testutil.OpenDB(t, path, false)
-	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testutil.Int64(t, testutil.OpenDB(t, path, false), "SELECT count(*) FROM "+table)
 }
 
 func TestRestoreRunRoundTrip(t *testing.T) {
@@ -384,13 +371,5 @@ func TestRestoreIntegrityBeforeDDL(t *testing.T) {
 // file names the Parquet file of table key in the fixture's snapshot.
 func (fx fixture) file(t *testing.T, key string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(fx.folder.Dir, snapshot.ManifestName(fx.id)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Tables[key].File
+	return testutil.ReadManifest(t, fx.folder.Dir, fx.id).Tables[key].File
 }

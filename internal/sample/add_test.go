@@ -19,18 +19,6 @@ import (
 var appendOnly = []string{"match_stats", "player_match_stats", "highlight_events", "medals_earned",
 	"weapon_kills", "skill_history", "sessions"}
 
-// copyFile copies a database file (closed, so it has no WAL) to a new name.
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // compare runs one query with a attached as database a and b as b, both
 // read-only, and returns its single integer.
 func compare(t *testing.T, a, b, q string) int64 {
@@ -128,7 +116,7 @@ func TestAdd(t *testing.T) {
 			t.Fatalf("generated %s differs from its recomputation in %d rows", name, n)
 		}
 	}
-	copyFile(t, before, after)
+	testutil.CopyFile(t, before, after)
 	sum := mustAdd(t, after, AddOptions{Matches: 40})
 	if sum.Matches != 440 || sum.Tables["match_stats"] != 440 {
 		t.Errorf("summary says %d matches, %d match_stats rows; want 440", sum.Matches, sum.Tables["match_stats"])
@@ -225,7 +213,7 @@ func TestAddDeterminism(t *testing.T) {
 	generate(t, base, Options{Gamertag: testGamertag, Matches: 2000, Seed: 7})
 	a, b, c := filepath.Join(dir, "a.duckdb"), filepath.Join(dir, "b.duckdb"), filepath.Join(dir, "c.duckdb")
 	for _, p := range []string{a, b, c} {
-		copyFile(t, base, p)
+		testutil.CopyFile(t, base, p)
 	}
 	threads = 1
 	mustAdd(t, a, AddOptions{Matches: 300})
@@ -303,7 +291,7 @@ func TestAddLeavesDatabaseOnFailure(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "stats.duckdb")
-			copyFile(t, orig, path)
+			testutil.CopyFile(t, orig, path)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			if c.after == "" {
@@ -328,10 +316,10 @@ func TestAddLeavesDatabaseOnFailure(t *testing.T) {
 	// fails after match_stats, highlight_events and the rest were filled.
 	t.Run("constraint violation", func(t *testing.T) {
 		probe := filepath.Join(t.TempDir(), "probe.duckdb")
-		copyFile(t, orig, probe)
+		testutil.CopyFile(t, orig, probe)
 		mustAdd(t, probe, AddOptions{Matches: 50})
 		path := filepath.Join(t.TempDir(), "stats.duckdb")
-		copyFile(t, orig, path)
+		testutil.CopyFile(t, orig, path)
 		db, err := sql.Open("duckdb", path)
 		if err != nil {
 			t.Fatal(err)
@@ -350,7 +338,7 @@ func TestAddLeavesDatabaseOnFailure(t *testing.T) {
 		}
 		orig = path
 		failed := filepath.Join(t.TempDir(), "stats.duckdb")
-		copyFile(t, path, failed)
+		testutil.CopyFile(t, path, failed)
 		if _, err := Add(context.Background(), failed, AddOptions{Matches: 50}); err == nil {
 			t.Fatal("Add succeeded over a duplicate key")
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -36,11 +37,7 @@ func generate(t *testing.T, path string, opt Options) Summary {
 
 func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int64 {
 	t.Helper()
-	var n sql.NullInt64
-	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n.Int64
+	return testutil.Int64(t, db, q, args...)
 }
 
 // assertOnlyFile fails if dir holds anything but name: no temporary
@@ -181,7 +178,7 @@ func TestGenerateSmall(t *testing.T) {
 	// Constraints.
 	pks := testutil.Strings(t, db, `SELECT table_name || '(' || array_to_string(constraint_column_names, ',') || ')' FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' ORDER BY ALL`)
 	for _, want := range []string{"match_stats(match_id)", "medals_earned(match_id,medal_name_id)", "sessions(session_id)", "db_info(key)"} {
-		if !contains(pks, want) {
+		if !slices.Contains(pks, want) {
 			t.Errorf("primary key %s missing from %v", want, pks)
 		}
 	}
@@ -499,13 +496,4 @@ func equalInts(a, b []int64) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

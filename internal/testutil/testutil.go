@@ -12,6 +12,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -208,6 +210,42 @@ func Strings(t testing.TB, db Querier, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Int64 runs q, which must return one row of one non-NULL integer, and
+// returns it (a count, say).
+func Int64(t testing.TB, db Querier, q string, args ...any) int64 {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var out []*int64
+	for rows.Next() {
+		var n *int64
+		if err := rows.Scan(&n); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	if len(out) != 1 || out[0] == nil {
+		t.Fatalf("%d rows (or a NULL), want one integer\n%s", len(out), q)
+	}
+	return *out[0]
+}
+
+// Numbered is the rows of a VALUES list, (i, v) for each SQL value v of
+// values, i counting from 0.
+func Numbered(values []string) string {
+	rows := make([]string, len(values))
+	for i, v := range values {
+		rows[i] = "(" + strconv.Itoa(i) + ", " + v + ")"
+	}
+	return strings.Join(rows, ", ")
 }
 
 // SeedExport writes a snapshot of the database at src into folder the

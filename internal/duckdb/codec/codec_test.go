@@ -16,6 +16,7 @@ import (
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -54,11 +55,7 @@ func (e *env) exec(t *testing.T, q string, args ...any) {
 
 func (e *env) count(t *testing.T, q string) int64 {
 	t.Helper()
-	var n int64
-	if err := e.db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
-		t.Fatalf("%v\nSQL: %s", err, q)
-	}
-	return n
+	return testutil.Int64(t, e.db, q)
 }
 
 // backup writes one table of src to a zstd Parquet file as statsnap does.

@@ -3,13 +3,13 @@ package codec_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
 	"github.com/openspartan/statsnap/internal/duckdb/sqlq"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -215,12 +215,8 @@ func TestVariantTyped(t *testing.T) {
 		"{'k': 1::UTINYINT}",
 		"42",
 	}
-	var rows []string
-	for i, v := range values {
-		rows = append(rows, fmt.Sprintf("(%d, %s)", i, v))
-	}
 	e.exec(t, `CREATE TABLE vt (id INTEGER, v VARIANT, l VARIANT[])`)
-	e.exec(t, "INSERT INTO vt (id, v) VALUES "+strings.Join(rows, ", "))
+	e.exec(t, "INSERT INTO vt (id, v) VALUES "+testutil.Numbered(values))
 	// A VARIANT inside a LIST column takes the same rule, per element.
 	e.exec(t, "UPDATE vt SET l = [v, NULL, v]")
 	tbl := typezoo.Table{Schema: "main", Name: "vt"}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openspartan/statsnap/internal/duckdb/codec"
+	"github.com/openspartan/statsnap/internal/testutil"
 	"github.com/openspartan/statsnap/internal/typezoo"
 )
 
@@ -63,83 +64,12 @@ var nestedVariantValues = []string{
 	"[1, 2, 3]",
 }
 
-// variantTree describes a VARIANT exactly, walking it in Go with
-// variant_extract: every node's variant_typeof, every object's keys in
-// order, every leaf's text and, where the text is not exact, its fields.
-// It shares no code with the encoding it checks. The value is copied
-// alone into a table first: DuckDB 1.5.6 casts a VARIANT of rows a WHERE
-// has filtered out too, and fails on them.
+// variantTree describes the VARIANT col of row id of table exactly (see
+// testutil.VariantTree).
 func variantTree(t *testing.T, db *sql.DB, table string, id int, col string) string {
 	t.Helper()
-	if _, err := db.Exec("CREATE OR REPLACE TEMP TABLE oracle_row AS SELECT " + col + " AS v FROM " + table + " WHERE id = " + fmt.Sprint(id)); err != nil {
-		t.Fatal(err)
-	}
-	return walkVariant(t, db, fmt.Sprintf("%s row %d", table, id), "v", 0)
+	return testutil.VariantTree(t, db, table, "id = "+fmt.Sprint(id), col)
 }
-
-func walkVariant(t *testing.T, db *sql.DB, where, path string, depth int) string {
-	t.Helper()
-	one := func(q string) *string {
-		var s *string
-		if err := db.QueryRow("SELECT " + q + " FROM oracle_row").Scan(&s); err != nil {
-			t.Fatalf("%s: %v\nSQL: %s", where, err, q)
-		}
-		return s
-	}
-	ty := one("variant_typeof(" + path + ")")
-	if ty == nil {
-		return "SQLNULL"
-	}
-	switch {
-	case depth > 20:
-		t.Fatalf("%s: %s nests too deep", where, path)
-	case strings.HasPrefix(*ty, "OBJECT("):
-		keys := one("to_json(map_keys(CAST(" + path + " AS MAP(VARCHAR, VARIANT))))::VARCHAR")
-		var b strings.Builder
-		b.WriteString("{")
-		var n int
-		fmt.Sscan(*one("CAST(cardinality(CAST(" + path + " AS MAP(VARCHAR, VARIANT))) AS VARCHAR)"), &n)
-		for i := 1; i <= n; i++ {
-			k := one("map_keys(CAST(" + path + " AS MAP(VARCHAR, VARIANT)))[" + fmt.Sprint(i) + "]")
-			fmt.Fprintf(&b, "%q: %s, ", *k, walkVariant(t, db, where, "variant_extract("+path+", "+sqlLit(*k)+")", depth+1))
-		}
-		return *ty + *keys + b.String() + "}"
-	case strings.HasPrefix(*ty, "ARRAY("):
-		n := *one("CAST(len(CAST(" + path + " AS VARIANT[])) AS VARCHAR)")
-		var b strings.Builder
-		b.WriteString("[")
-		var count int
-		fmt.Sscan(n, &count)
-		for i := 1; i <= count; i++ {
-			b.WriteString(walkVariant(t, db, where, "variant_extract("+path+", "+fmt.Sprint(i)+"::UINTEGER)", depth+1) + ", ")
-		}
-		return b.String() + "]"
-	}
-	extra := ""
-	switch *ty {
-	case "INTERVAL":
-		iv := "CAST(" + path + " AS INTERVAL)"
-		extra = *one("concat_ws(',', datepart('year', " + iv + ") * 12 + datepart('month', " + iv + "), datepart('day', " + iv + "), " +
-			"datepart('hour', " + iv + ") * 3600000000 + datepart('minute', " + iv + ") * 60000000 + datepart('microseconds', " + iv + "))")
-	case "TIME_MICROS_TZ":
-		extra = *one("CAST(datepart('timezone', CAST(" + path + " AS TIMETZ)) AS VARCHAR)")
-	case "GEOMETRY":
-		extra = *one("to_hex(ST_AsWKB(CAST(" + path + " AS GEOMETRY)))")
-	case "DOUBLE", "FLOAT":
-		extra = *one("CAST(signbit(CAST(" + path + " AS DOUBLE)) AS VARCHAR)")
-	case "VARCHAR":
-		extra = *one("CAST(octet_length(CAST(" + path + " AS VARCHAR)::BLOB) AS VARCHAR)")
-	case "TIMESTAMP_MICROS_TZ":
-		extra = *one("CAST(epoch_us(CAST(" + path + " AS TIMESTAMPTZ)) AS VARCHAR)")
-	}
-	text := one("CAST(" + path + " AS VARCHAR)")
-	if text == nil {
-		return *ty + "(null)"
-	}
-	return *ty + "(" + *text + "|" + extra + ")"
-}
-
-func sqlLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // TestVariantTrees: VARIANTs holding values the Parquet Variant binary
 // lacks inside objects and lists, top level and inside a VARIANT[] and a
@@ -148,12 +78,8 @@ func sqlLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "
 func TestVariantTrees(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	var rows []string
-	for i, v := range nestedVariantValues {
-		rows = append(rows, fmt.Sprintf("(%d, %s)", i, v))
-	}
 	e.exec(t, `CREATE TABLE vt (id INTEGER, v VARIANT, l VARIANT[], s STRUCT(v VARIANT, n INTEGER))`)
-	e.exec(t, "INSERT INTO vt (id, v) VALUES "+strings.Join(rows, ", "))
+	e.exec(t, "INSERT INTO vt (id, v) VALUES "+testutil.Numbered(nestedVariantValues))
 	e.exec(t, "UPDATE vt SET l = [v, NULL, v], s = {'v': v, 'n': id} WHERE id % 2 = 0")
 	tbl := typezoo.Table{Schema: "main", Name: "vt"}
 	plans, err := codec.PlanTable(ctx, e.db, tbl.Schema, tbl.Name)

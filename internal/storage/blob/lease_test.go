@@ -52,6 +52,25 @@ func serverRoot(t *testing.T, ctx context.Context, rawURL string) *Root {
 	return r.(*Root)
 }
 
+// readWhole reads the file name of f through Open, and fails unless the
+// handle's Size is the number of bytes read.
+func readWhole(t *testing.T, f *Folder, name string) string {
+	t.Helper()
+	h, err := f.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	b, err := io.ReadAll(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Size() != int64(len(b)) {
+		t.Fatalf("%s: Size %d, but %d bytes read", name, h.Size(), len(b))
+	}
+	return string(b)
+}
+
 func folderOf(t *testing.T, r *Root) *Folder {
 	f, err := r.Folder(context.Background(), "p", true)
 	if err != nil {

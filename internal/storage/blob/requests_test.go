@@ -2,7 +2,6 @@ package blob
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -57,24 +56,8 @@ func TestRequestsPerOperation(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := wantRequests(t, reqs)
-			read := func() string {
-				t.Helper()
-				h, err := f.Open(ctx, ".statsnap-ledger.json")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer h.Close()
-				b, err := io.ReadAll(h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if int64(len(b)) != h.Size() {
-					t.Fatalf("read %d bytes of a file of size %d", len(b), h.Size())
-				}
-				return string(b)
-			}
 			t.Logf("setup: %q", reqs.Take())
-			if got := read(); got != "one" {
+			if got := readWhole(t, f, ".statsnap-ledger.json"); got != "one" {
 				t.Fatalf("read %q", got)
 			}
 			want("open and read a dot file", 1)
@@ -82,7 +65,7 @@ func TestRequestsPerOperation(t *testing.T) {
 				t.Fatal(err)
 			}
 			want("replace", 1)
-			if got := read(); got != "two, longer" {
+			if got := readWhole(t, f, ".statsnap-ledger.json"); got != "two, longer" {
 				t.Fatalf("after Replace, read %q", got)
 			}
 			reqs.Take()

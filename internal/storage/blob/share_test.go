@@ -2,7 +2,6 @@ package blob
 
 import (
 	"context"
-	"io"
 	"net/url"
 	"testing"
 
@@ -16,22 +15,13 @@ func TestRootsShareABucket(t *testing.T) {
 	srv.Setenv(t)
 	ctx := context.Background()
 	loc := srv.URL(t)
-	u, err := url.Parse(loc)
+	other, err := url.Parse(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := OpenRoot(ctx, u, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u2 := *u
-	u2.Path += "/other"
-	b, err := OpenRoot(ctx, &u2, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, rb := a.(*Root), b.(*Root)
-	if ra.bucket != rb.bucket {
+	other.Path += "/other"
+	a, b := serverRoot(t, ctx, loc), serverRoot(t, ctx, other.String())
+	if a.bucket != b.bucket {
 		t.Fatal("two roots on one store opened two clients")
 	}
 	if err := a.Close(); err != nil {
@@ -47,7 +37,7 @@ func TestRootsShareABucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	buckets.Lock()
-	_, open := buckets.m[rb.store]
+	_, open := buckets.m[b.store]
 	buckets.Unlock()
 	if open {
 		t.Error("the bucket stayed open after its last root closed")
@@ -62,22 +52,6 @@ func TestListedSizesFollowOwnWrites(t *testing.T) {
 	srv.Setenv(t)
 	ctx := context.Background()
 	f := folderOf(t, serverRoot(t, ctx, srv.URL(t)))
-	read := func(name string) string {
-		t.Helper()
-		h, err := f.Open(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
-		b, err := io.ReadAll(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Size() != int64(len(b)) {
-			t.Fatalf("%s: Size %d, but %d bytes read", name, h.Size(), len(b))
-		}
-		return string(b)
-	}
 	for _, name := range []string{"a.parquet", ".statsnap-ledger.json"} {
 		if err := f.WriteFile(ctx, name, []byte("short")); err != nil {
 			t.Fatal(err)
@@ -85,7 +59,7 @@ func TestListedSizesFollowOwnWrites(t *testing.T) {
 		if _, err := f.List(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := read(name); got != "short" {
+		if got := readWhole(t, f, name); got != "short" {
 			t.Fatalf("%s: read %q", name, got)
 		}
 		if err := f.Remove(ctx, name); err != nil {
@@ -94,7 +68,7 @@ func TestListedSizesFollowOwnWrites(t *testing.T) {
 		if err := f.WriteFile(ctx, name, []byte("a longer content")); err != nil {
 			t.Fatal(err)
 		}
-		if got := read(name); got != "a longer content" {
+		if got := readWhole(t, f, name); got != "a longer content" {
 			t.Fatalf("%s written again after the listing: read %q", name, got)
 		}
 	}

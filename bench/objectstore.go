@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/openspartan/statsnap/internal/storage"
 	_ "github.com/openspartan/statsnap/internal/storage/blob" // s3:// locations
+	"github.com/openspartan/statsnap/internal/storage/storagetest"
 	"github.com/openspartan/statsnap/snapshot"
 	"github.com/openspartan/statsnap/verify"
 )
@@ -147,8 +147,7 @@ func quickBytes(ctx context.Context, location string) (read, total int64, err er
 		return 0, 0, err
 	}
 	defer f.Close()
-	var n atomic.Int64
-	cf := countingFolder{f, &n}
+	cf := &storagetest.Counting{Folder: f}
 	snaps, err := snapshot.Scan(ctx, cf)
 	if err != nil || len(snaps) == 0 {
 		return 0, 0, fmt.Errorf("scan %s: %v", storage.Redact(location), err)
@@ -158,49 +157,19 @@ func quickBytes(ctx context.Context, location string) (read, total int64, err er
 	if err != nil {
 		return 0, 0, err
 	}
-	n.Store(0)
+	cf.Reset()
 	res := verify.Snapshot(ctx, cf, s, entries, verify.Options{Quick: true})
 	if !res.OK {
 		return 0, 0, fmt.Errorf("verify --quick failed: %+v", res.Problems)
 	}
 	// The manifest, read by the scan, counts too.
+	read = cf.Bytes()
 	for _, e := range entries {
 		if e.Name == snapshot.ManifestName(s.ID) {
-			n.Add(e.Size)
+			read += e.Size
 		}
 	}
-	return n.Load(), s.Size(), nil
-}
-
-// countingFolder counts the bytes read from every file opened through it.
-type countingFolder struct {
-	storage.Folder
-	n *atomic.Int64
-}
-
-type countingFile struct {
-	storage.File
-	n *atomic.Int64
-}
-
-func (c countingFile) Read(p []byte) (int, error) {
-	n, err := c.File.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c countingFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.File.ReadAt(p, off)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c countingFolder) Open(ctx context.Context, name string) (storage.File, error) {
-	f, err := c.Folder.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return countingFile{f, c.n}, nil
+	return read, s.Size(), nil
 }
 
 // cpuOf returns the CPU time (user and system) process pid has used so

@@ -4,42 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/storagetest"
 )
-
-// countingFolder counts the bytes read from every file it opens.
-type countingFolder struct {
-	storage.Folder
-	read *atomic.Int64
-}
-
-type countingFile struct {
-	storage.File
-	read *atomic.Int64
-}
-
-func (c countingFile) Read(p []byte) (int, error) {
-	n, err := c.File.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c countingFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.File.ReadAt(p, off)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c countingFolder) Open(ctx context.Context, name string) (storage.File, error) {
-	f, err := c.Folder.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return countingFile{f, c.read}, nil
-}
 
 // TestQuickReadsLittle: --quick reads the footers only, a small part of
 // the snapshot's bytes, and still catches a truncated file; it does not
@@ -47,20 +15,19 @@ func (c countingFolder) Open(ctx context.Context, name string) (storage.File, er
 func TestQuickReadsLittle(t *testing.T) {
 	folder, s := testSnapshot(t)
 	ctx := context.Background()
-	var read atomic.Int64
-	cf := countingFolder{folder, &read}
+	cf := &storagetest.Counting{Folder: folder}
 	entries, _ := folder.List(ctx)
 	res := Snapshot(ctx, cf, s, entries, Options{Quick: true})
 	if !res.OK {
 		t.Fatalf("quick on an intact snapshot: %+v", res.Problems)
 	}
 	total := s.Size()
-	if read.Load()*10 > total {
-		t.Errorf("quick read %d of %d bytes (more than 10%%)", read.Load(), total)
+	if cf.Bytes()*10 > total {
+		t.Errorf("quick read %d of %d bytes (more than 10%%)", cf.Bytes(), total)
 	}
-	read.Store(0)
-	if res := Snapshot(ctx, cf, s, entries, Options{}); !res.OK || read.Load() < dataBytes(s) {
-		t.Fatalf("full verify read %d of the data files' %d bytes, ok=%v", read.Load(), dataBytes(s), res.OK)
+	cf.Reset()
+	if res := Snapshot(ctx, cf, s, entries, Options{}); !res.OK || cf.Bytes() < dataBytes(s) {
+		t.Fatalf("full verify read %d of the data files' %d bytes, ok=%v", cf.Bytes(), dataBytes(s), res.OK)
 	}
 
 	// A byte flipped in the middle of the big table's data.

@@ -4,44 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 
-	"github.com/openspartan/statsnap/internal/storage"
+	"github.com/openspartan/statsnap/internal/storage/storagetest"
 	"github.com/openspartan/statsnap/snapshot"
 )
-
-// rangedFolder counts the ranged reads (ReadAt) and the bytes streamed
-// (Read) of every file it opens: on an object store each ranged read is a
-// request.
-type rangedFolder struct {
-	storage.Folder
-	ranged, streamed *atomic.Int64
-}
-
-type rangedFile struct {
-	storage.File
-	f rangedFolder
-}
-
-func (r rangedFile) Read(p []byte) (int, error) {
-	n, err := r.File.Read(p)
-	r.f.streamed.Add(int64(n))
-	return n, err
-}
-
-func (r rangedFile) ReadAt(p []byte, off int64) (int, error) {
-	r.f.ranged.Add(1)
-	return r.File.ReadAt(p, off)
-}
-
-func (c rangedFolder) Open(ctx context.Context, name string) (storage.File, error) {
-	f, err := c.Folder.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return rangedFile{f, c}, nil
-}
 
 // TestVerifyStreamsOnce: a full verify of a statsnap snapshot reads each
 // file once, as one stream, and makes no ranged read at all: the footer
@@ -50,20 +17,19 @@ func (c rangedFolder) Open(ctx context.Context, name string) (storage.File, erro
 func TestVerifyStreamsOnce(t *testing.T) {
 	folder, s := testSnapshot(t)
 	ctx := context.Background()
-	var ranged, streamed atomic.Int64
-	rf := rangedFolder{folder, &ranged, &streamed}
+	rf := &storagetest.Counting{Folder: folder}
 	entries, _ := folder.List(ctx)
 	if res := Snapshot(ctx, rf, s, entries, Options{}); !res.OK {
 		t.Fatalf("verify of an intact snapshot: %+v", res.Problems)
 	}
 	data := dataBytes(s)
-	if ranged.Load() != 0 || streamed.Load() != data {
+	if rf.Ranged.Load() != 0 || rf.Streamed.Load() != data {
 		t.Fatalf("verify made %d ranged reads and streamed %d bytes; want 0 and the %d bytes of the data files once",
-			ranged.Load(), streamed.Load(), data)
+			rf.Ranged.Load(), rf.Streamed.Load(), data)
 	}
 
 	// The deep check decodes through the same source.
-	ranged.Store(0)
+	rf.Reset()
 	if res := Snapshot(ctx, rf, s, entries, Options{Deep: true}); !res.OK {
 		t.Fatalf("deep verify of an intact snapshot: %+v", res.Problems)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"io/fs"
 	"net"
 	"os"
@@ -104,23 +103,9 @@ func TestReadmeMinIOWalkthrough(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", p, err, text)
 		}
 	}
-	if a, b := matchRows(t, src), matchRows(t, restored); a == 0 || a != b {
+	if a, b := rowCount(t, src, "player_match_stats"), rowCount(t, restored, "player_match_stats"); a == 0 || a != b {
 		t.Fatalf("player_match_stats: %d rows in the sample, %d restored", a, b)
 	}
-}
-
-func matchRows(t *testing.T, path string) int64 {
-	t.Helper()
-	db, err := sql.Open("duckdb", path+"?access_mode=read_only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM player_match_stats").Scan(&n); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return n
 }
 
 // fencedBlockAfter returns the first ```bash block after heading.

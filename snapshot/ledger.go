@@ -255,6 +255,13 @@ func ParseLedger(raw []byte, key []byte) (*Ledger, error) {
 			return nil, fmt.Errorf("%w: its MAC does not match this key", ErrLedgerUntrusted)
 		}
 	}
+	l.ensureMaps()
+	return &l, nil
+}
+
+// ensureMaps makes the record maps a ledger read or copied without some
+// of them, so that recording into it never writes to a nil map.
+func (l *Ledger) ensureMaps() {
 	if l.Files == nil {
 		l.Files = map[string]Check{}
 	}
@@ -264,7 +271,6 @@ func ParseLedger(raw []byte, key []byte) (*Ledger, error) {
 	if l.Manifests == nil {
 		l.Manifests = map[string]ManifestCheck{}
 	}
-	return &l, nil
 }
 
 func (l *Ledger) validate() error {
@@ -851,15 +857,7 @@ func pause(ctx context.Context, attempt int) error {
 func (l *Ledger) clone() *Ledger {
 	c := *l
 	c.Files, c.Snapshots, c.Manifests = maps.Clone(l.Files), maps.Clone(l.Snapshots), maps.Clone(l.Manifests)
-	if c.Files == nil {
-		c.Files = map[string]Check{}
-	}
-	if c.Snapshots == nil {
-		c.Snapshots = map[string]SnapshotCheck{}
-	}
-	if c.Manifests == nil {
-		c.Manifests = map[string]ManifestCheck{}
-	}
+	c.ensureMaps()
 	if l.base != nil {
 		b := *l.base
 		c.base = &b
